@@ -1,0 +1,104 @@
+"""The ``eq1-network`` command line (standard :mod:`argparse`).
+
+Plugins add sub-commands through the ``eq1_network_add_cli_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from eq1_network import __version__
+from eq1_network.common.exceptions import ProtocolError
+from eq1_network.common.logging import configure_logging
+from eq1_network.plugins.registry import ProtocolManager
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _out(text: str, stream: TextIO | None = None) -> None:
+    (stream or sys.stdout).write(text + "\n")
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    specs = ProtocolManager.specs()
+    rows = [("NAME", "KIND", "DISTRIBUTION", "VERSION", "SUMMARY")]
+    rows += [(s.name, s.kind, s.distribution or "-", s.version or "-", s.summary) for s in specs]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:4])]
+        _out("  ".join([*cells, row[4]]).rstrip())
+    for error in ProtocolManager.errors():
+        _out(f"warning: {error}", sys.stderr)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from eq1_network.demo import run_demo
+
+    result = run_demo(timeout=args.timeout)
+    for line in result.lines():
+        _out(line)
+    _out("demo OK")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser, including plugin sub-commands.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="eq1-network", description="EQ-1 Network: plugin-based communication framework."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    plugins = sub.add_parser("plugins", help="list installed protocols")
+    plugins.set_defaults(handler=_cmd_plugins)
+    demo = sub.add_parser("demo", help="request/response and pub/sub round trips in-process")
+    demo.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for replies")
+    demo.set_defaults(handler=_cmd_demo)
+    _add_plugin_commands(sub)
+    return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    hook = ProtocolManager.registry.plugin_manager().hook.eq1_network_add_cli_commands
+    for impl in hook.get_hookimpls():
+        try:
+            impl.function(subparsers=sub)
+        except Exception:
+            logger.exception("plugin %s failed to add CLI commands", impl.plugin_name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when ``None``.
+
+    Returns:
+        The process exit code.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        configure_logging(logging.DEBUG if args.verbose > 1 else logging.INFO)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except ProtocolError as exc:
+        _out(f"error: {exc}", sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""Shared building blocks: exceptions, logging set-up and topic helpers."""

@@ -1,0 +1,242 @@
+"""Protocol interfaces: :class:`BaseProtocol`, :class:`ReqResProtocol`, :class:`PubSubProtocol`.
+
+Transports implement one of these and nothing else: they move bytes and never
+parse application data (ARCHITECTURE section 3).
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import ClassVar, Protocol, TypeVar, runtime_checkable
+
+from eq1_network.common.exceptions import ProtocolConnectionError
+
+__all__ = [
+    "BaseProtocol",
+    "CompletedPublish",
+    "MessageCallback",
+    "ProtocolKind",
+    "PubSubProtocol",
+    "PublishHandle",
+    "ReqResProtocol",
+]
+
+MessageCallback = Callable[[str, bytes], None]
+"""Signature of a subscription callback: ``callback(topic, payload)``."""
+
+_P = TypeVar("_P", bound="BaseProtocol")
+
+
+class ProtocolKind:
+    """Names of the two protocol families, as used in plugin specs and the CLI."""
+
+    REQRES: ClassVar[str] = "reqres"
+    PUBSUB: ClassVar[str] = "pubsub"
+
+
+class BaseProtocol(abc.ABC):
+    """Common base of every protocol.
+
+    A protocol is a context manager: ``with proto:`` connects on entry (raising
+    :class:`~eq1_network.common.exceptions.ProtocolConnectionError` if that fails)
+    and disconnects on exit.
+
+    Attributes:
+        protocol_name: Optional registry name used by folder discovery
+            (:meth:`eq1_network.ProtocolManager.discover`); the lowercased class
+            name is used when it is empty.
+    """
+
+    protocol_name: ClassVar[str] = ""
+
+    @abc.abstractmethod
+    def connect(self) -> bool:
+        """Establish the connection.
+
+        Returns:
+            ``True`` when connected; ``False`` when the attempt failed and the
+            implementation reports failure by value.
+
+        Raises:
+            ProtocolConnectionError: When the attempt failed and the implementation
+                reports failure by exception.
+        """
+
+    @abc.abstractmethod
+    def disconnect(self) -> None:
+        """Close the connection. Calling it when not connected does nothing."""
+
+    @abc.abstractmethod
+    def is_connected(self) -> bool:
+        """Tell whether the connection is currently established.
+
+        Returns:
+            ``True`` if connected.
+        """
+
+    def __enter__(self: _P) -> _P:
+        if not self.connect():
+            raise ProtocolConnectionError(f"{self!r}: connect() failed")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+
+class ReqResProtocol(BaseProtocol):
+    """Request/response transport over a byte stream (F-02).
+
+    Attributes:
+        timeout: Default deadline in seconds used by managers when waiting for data;
+            ``None`` lets the caller decide.
+    """
+
+    timeout: float | None = None
+
+    @abc.abstractmethod
+    def send(self, data: bytes) -> int:
+        """Send all of ``data``.
+
+        Args:
+            data: The bytes to send.
+
+        Returns:
+            The number of bytes sent, ``len(data)`` on success.
+
+        Raises:
+            ProtocolNotConnectedError: If the protocol is not connected.
+            ProtocolConnectionError: If the link broke.
+            ProtocolTypeError: If ``data`` is not bytes-like.
+        """
+
+    @abc.abstractmethod
+    def read(self) -> tuple[bool, bytes | None]:
+        """Return the data waiting, without blocking.
+
+        Returns:
+            ``(True, data)`` when bytes were waiting, ``(False, None)`` otherwise.
+        """
+
+    def wait_readable(self, timeout: float | None) -> bool:
+        """Wait until :meth:`read` may return data, or until ``timeout`` passes.
+
+        Managers call this between :meth:`read` attempts. The default sleeps for a
+        short, growing interval; transports override it with a real readiness wait
+        (a selector, a condition variable) so that waiting costs no latency.
+
+        Args:
+            timeout: Longest wait in seconds; ``None`` means a short default slice.
+
+        Returns:
+            ``True`` if data may be readable now, ``False`` if the wait timed out.
+            A ``True`` result is a hint only; :meth:`read` may still return nothing.
+        """
+        slice_ = 0.005 if timeout is None else min(0.005, max(timeout, 0.0))
+        time.sleep(slice_)
+        return True
+
+
+@runtime_checkable
+class PublishHandle(Protocol):
+    """What :meth:`PubSubProtocol.publish` returns: a way to learn the real outcome."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the delivery outcome.
+
+        Args:
+            timeout: Longest wait in seconds; ``None`` waits without a limit.
+
+        Returns:
+            ``True`` once the message was delivered as its QoS level promises,
+            ``False`` if the timeout passed first.
+        """
+        ...
+
+    def is_published(self) -> bool:
+        """Tell whether delivery has completed, without waiting.
+
+        Returns:
+            ``True`` if complete.
+        """
+        ...
+
+
+class CompletedPublish:
+    """A :class:`PublishHandle` for a publish that completed synchronously."""
+
+    __slots__ = ()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Return at once: the publish is complete.
+
+        Args:
+            timeout: Ignored.
+
+        Returns:
+            Always ``True``.
+        """
+        return True
+
+    def is_published(self) -> bool:
+        """Tell that the publish is complete.
+
+        Returns:
+            Always ``True``.
+        """
+        return True
+
+
+class PubSubProtocol(BaseProtocol):
+    """Publish/subscribe transport (F-03).
+
+    Callbacks have the signature ``callback(topic: str, payload: bytes)``.
+    """
+
+    @abc.abstractmethod
+    def publish(
+        self, topic: str, message: str | bytes, qos: int = 0, retain: bool = False
+    ) -> PublishHandle:
+        """Publish a message.
+
+        Args:
+            topic: Topic name (no wildcards).
+            message: Payload; ``str`` is encoded as UTF-8.
+            qos: Quality of service, 0, 1 or 2.
+            retain: Ask the broker to keep the message for future subscribers.
+
+        Returns:
+            A handle whose ``wait(timeout)`` reports the delivery outcome.
+
+        Raises:
+            ProtocolValidationError: If the topic or QoS is invalid.
+            ProtocolTypeError: If ``message`` is neither ``str`` nor bytes-like.
+        """
+
+    @abc.abstractmethod
+    def subscribe(self, topic: str, callback: MessageCallback) -> None:
+        """Subscribe a callback to a topic filter.
+
+        Args:
+            topic: Topic filter; ``+`` and ``#`` wildcards are allowed.
+            callback: Called as ``callback(topic, payload)`` for each matching message.
+
+        Raises:
+            ProtocolValidationError: If the filter is invalid.
+        """
+
+    @abc.abstractmethod
+    def unsubscribe(self, topic: str, callback: MessageCallback) -> None:
+        """Remove a callback from a topic filter.
+
+        Args:
+            topic: The filter it was subscribed with.
+            callback: The callback to remove.
+        """

@@ -1,0 +1,415 @@
+"""The protocol registry: entry-point discovery, lookup and creation (F-01, NF-03)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar, cast
+
+import pluggy
+
+from eq1_network.common.exceptions import (
+    DuplicateProtocolError,
+    PluginLoadError,
+    ProtocolNotFoundError,
+)
+from eq1_network.interfaces.protocol import BaseProtocol
+from eq1_network.plugins import hookspecs
+from eq1_network.plugins._discovery import specs_from_directory
+from eq1_network.plugins._entry_points import dist_of, protocol_entry_points
+from eq1_network.plugins.spec import ProtocolSpec
+
+__all__ = ["ProtocolManager", "ProtocolRegistry", "get_protocol"]
+
+logger = logging.getLogger(__name__)
+
+
+class ProtocolRegistry:
+    """Finds protocols in installed plugins and in folders, and hands them out by name.
+
+    Entry points are read lazily on first use and cached; :meth:`refresh` reads
+    them again. A plugin that fails to import is logged and listed in
+    :attr:`errors`, and never stops the other plugins from loading.
+
+    Args:
+        use_entry_points: Read the ``eq1_network.protocols`` entry points. Tests
+            turn this off to get an empty, isolated registry.
+    """
+
+    def __init__(self, *, use_entry_points: bool = True) -> None:
+        self._use_entry_points = use_entry_points
+        self._lock = threading.RLock()
+        self._specs: dict[str, ProtocolSpec] | None = None
+        self._duplicates: dict[str, list[ProtocolSpec]] = {}
+        self._errors: list[PluginLoadError] = []
+        self._extra: list[ProtocolSpec] = []
+        self._plugin_manager: pluggy.PluginManager | None = None
+        self.load_seconds: float = 0.0
+
+    # -- loading -------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Forget what was discovered; the next lookup reads the entry points again.
+
+        Specs added with :meth:`register` and :meth:`discover` are kept.
+        """
+        with self._lock:
+            self._specs = None
+            self._plugin_manager = None
+
+    def _new_plugin_manager(self) -> pluggy.PluginManager:
+        pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        pm.add_hookspecs(hookspecs)
+        return pm
+
+    def _load_plugins(
+        self,
+    ) -> tuple[pluggy.PluginManager, dict[str, tuple[str | None, str | None]]]:
+        pm = self._new_plugin_manager()
+        origins: dict[str, tuple[str | None, str | None]] = {}
+        if not self._use_entry_points:
+            return pm, origins
+        seen: dict[int, str] = {}
+        for ep in protocol_entry_points():
+            dist, version = dist_of(ep)
+            try:
+                module = ep.load()
+            except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the rest
+                err = PluginLoadError(
+                    f"plugin {ep.name!r} ({ep.value}) from distribution {dist or '<unknown>'} "
+                    f"failed to import: {type(exc).__name__}: {exc}",
+                    distribution=dist,
+                )
+                logger.warning("%s", err)
+                self._errors.append(err)
+                continue
+            if id(module) in seen:
+                continue
+            plugin_name = f"{dist or '<unknown>'}:{ep.name}"
+            seen[id(module)] = plugin_name
+            try:
+                pm.register(module, name=plugin_name)
+            except Exception as exc:  # noqa: BLE001 - bad hook signatures are a plugin defect
+                err = PluginLoadError(
+                    f"plugin {ep.name!r} from distribution {dist or '<unknown>'} "
+                    f"could not be registered: {exc}",
+                    distribution=dist,
+                )
+                logger.warning("%s", err)
+                self._errors.append(err)
+                continue
+            origins[plugin_name] = (dist, version)
+        return pm, origins
+
+    def _collect(self) -> dict[str, ProtocolSpec]:
+        started = time.perf_counter()
+        self._errors = []
+        self._duplicates = {}
+        pm, origins = self._load_plugins()
+        found: list[ProtocolSpec] = []
+        for impl in pm.hook.eq1_network_register_protocols.get_hookimpls():
+            dist, version = origins.get(impl.plugin_name, (None, None))
+            try:
+                returned = cast("Iterable[object] | None", impl.function())
+                specs = list(returned or [])
+            except Exception as exc:  # noqa: BLE001 - isolate plugin failures
+                err = PluginLoadError(
+                    f"plugin {impl.plugin_name!r} raised while registering protocols: "
+                    f"{type(exc).__name__}: {exc}",
+                    distribution=dist,
+                )
+                logger.warning("%s", err)
+                self._errors.append(err)
+                continue
+            for spec in specs:
+                if not isinstance(spec, ProtocolSpec):
+                    self._errors.append(
+                        PluginLoadError(
+                            f"plugin {impl.plugin_name!r} returned {spec!r}, not a ProtocolSpec",
+                            distribution=dist,
+                        )
+                    )
+                    continue
+                found.append(dataclasses.replace(spec, distribution=dist, version=version))
+        found.extend(self._extra)
+        table: dict[str, ProtocolSpec] = {}
+        for spec in found:
+            self._add(table, spec)
+        self._plugin_manager = pm
+        self.load_seconds = time.perf_counter() - started
+        logger.debug("discovered %d protocols in %.4f s", len(table), self.load_seconds)
+        return table
+
+    def _add(self, table: dict[str, ProtocolSpec], spec: ProtocolSpec) -> None:
+        previous = table.get(spec.name)
+        if previous is None:
+            table[spec.name] = spec
+            return
+        clash = self._duplicates.setdefault(spec.name, [previous])
+        clash.append(spec)
+        err = DuplicateProtocolError(
+            f"protocol name {spec.name!r} is registered by both {previous.origin} and "
+            f"{spec.origin}; uninstall one of them",
+            distribution=spec.distribution,
+        )
+        logger.error("%s", err)
+        self._errors.append(err)
+
+    def _table(self) -> dict[str, ProtocolSpec]:
+        with self._lock:
+            if self._specs is None:
+                self._specs = self._collect()
+            return self._specs
+
+    # -- queries -------------------------------------------------------------
+
+    @property
+    def errors(self) -> list[PluginLoadError]:
+        """Problems met while loading plugins (failed imports, duplicate names)."""
+        self._table()
+        return list(self._errors)
+
+    def plugin_manager(self) -> pluggy.PluginManager:
+        """Return the pluggy manager holding the loaded plugin modules.
+
+        Returns:
+            The plugin manager (used, for example, by the CLI to collect sub-commands).
+        """
+        with self._lock:
+            self._table()
+            assert self._plugin_manager is not None
+            return self._plugin_manager
+
+    def available(self) -> list[str]:
+        """List the registered protocol names.
+
+        Returns:
+            The names, sorted.
+        """
+        return sorted(self._table())
+
+    def specs(self) -> list[ProtocolSpec]:
+        """List the specs of every registered protocol.
+
+        Returns:
+            The specs, sorted by name.
+        """
+        table = self._table()
+        return [table[name] for name in sorted(table)]
+
+    def spec(self, name: str) -> ProtocolSpec:
+        """Return the spec of one protocol.
+
+        Args:
+            name: The protocol name.
+
+        Returns:
+            Its spec.
+
+        Raises:
+            ProtocolNotFoundError: If no protocol has that name.
+            DuplicateProtocolError: If several distributions claim the name.
+        """
+        table = self._table()
+        if name in self._duplicates:
+            origins = " and ".join(s.origin for s in self._duplicates[name])
+            raise DuplicateProtocolError(
+                f"protocol name {name!r} is ambiguous: registered by {origins}"
+            )
+        try:
+            return table[name]
+        except KeyError:
+            names = ", ".join(sorted(table)) or "none"
+            raise ProtocolNotFoundError(
+                f"unknown protocol {name!r}; available protocols: {names}"
+            ) from None
+
+    def get_protocol(self, name: str) -> type[BaseProtocol]:
+        """Return the protocol class registered under ``name``.
+
+        Args:
+            name: The protocol name, e.g. ``"tcp"``.
+
+        Returns:
+            The class (not an instance).
+
+        Raises:
+            ProtocolNotFoundError: If no protocol has that name; the message lists the
+                available names.
+            DuplicateProtocolError: If several distributions claim the name.
+            PluginLoadError: If its module cannot be imported.
+        """
+        return self.spec(name).load()
+
+    def create(self, name: str, *args: Any, **kwargs: Any) -> BaseProtocol:
+        """Create an instance of a registered protocol.
+
+        Args:
+            name: The protocol name.
+            *args: Positional arguments for its constructor.
+            **kwargs: Keyword arguments for its constructor.
+
+        Returns:
+            The new, unconnected protocol.
+
+        Raises:
+            ProtocolNotFoundError: If no protocol has that name.
+        """
+        return self.get_protocol(name)(*args, **kwargs)
+
+    # -- additions -----------------------------------------------------------
+
+    def register(self, spec: ProtocolSpec) -> None:
+        """Register a protocol programmatically.
+
+        Args:
+            spec: Its spec.
+
+        Raises:
+            DuplicateProtocolError: If the name is taken.
+        """
+        with self._lock:
+            table = self._table()
+            if spec.name in table:
+                raise DuplicateProtocolError(
+                    f"protocol name {spec.name!r} is already registered by "
+                    f"{table[spec.name].origin}"
+                )
+            self._extra.append(spec)
+            table[spec.name] = spec
+
+    def discover(self, path: str | Path) -> list[str]:
+        """Register the protocol classes found in the modules of a folder (F-01).
+
+        Args:
+            path: The folder.
+
+        Returns:
+            The names registered.
+
+        Raises:
+            PluginLoadError: If the path is not a folder.
+        """
+        specs, errors = specs_from_directory(path)
+        with self._lock:
+            self._table()
+            self._errors.extend(errors)
+            added = []
+            for spec in specs:
+                table = self._table()
+                if spec.name in table and table[spec.name].factory is spec.factory:
+                    continue
+                self._extra.append(spec)
+                self._add(table, spec)
+                added.append(spec.name)
+            return added
+
+    def hook_modules(self) -> Iterable[ModuleType]:
+        """Return the plugin modules loaded from entry points.
+
+        Returns:
+            The modules.
+        """
+        return [p for p in self.plugin_manager().get_plugins() if isinstance(p, ModuleType)]
+
+
+class ProtocolManager:
+    """Process-wide access to protocols by name (NF-03): ``ProtocolManager.get_protocol("tcp")``.
+
+    All methods are class methods delegating to one shared :class:`ProtocolRegistry`.
+    """
+
+    registry: ClassVar[ProtocolRegistry] = ProtocolRegistry()
+
+    @classmethod
+    def get_protocol(cls, name: str) -> type[BaseProtocol]:
+        """Return the protocol class registered under ``name``.
+
+        Args:
+            name: The protocol name.
+
+        Returns:
+            The class.
+
+        Raises:
+            ProtocolNotFoundError: If unknown; the message lists the available names.
+        """
+        return cls.registry.get_protocol(name)
+
+    @classmethod
+    def available(cls) -> list[str]:
+        """List the protocol names, sorted.
+
+        Returns:
+            The names.
+        """
+        return cls.registry.available()
+
+    @classmethod
+    def specs(cls) -> list[ProtocolSpec]:
+        """List the specs of every protocol, sorted by name.
+
+        Returns:
+            The specs.
+        """
+        return cls.registry.specs()
+
+    @classmethod
+    def create(cls, name: str, *args: Any, **kwargs: Any) -> BaseProtocol:
+        """Create an instance of a protocol.
+
+        Args:
+            name: The protocol name.
+            *args: Constructor arguments.
+            **kwargs: Constructor keyword arguments.
+
+        Returns:
+            The new protocol.
+        """
+        return cls.registry.create(name, *args, **kwargs)
+
+    @classmethod
+    def discover(cls, path: str | Path) -> list[str]:
+        """Register the protocol classes of a folder's modules (F-01).
+
+        Args:
+            path: The folder.
+
+        Returns:
+            The names registered.
+        """
+        return cls.registry.discover(path)
+
+    @classmethod
+    def refresh(cls) -> None:
+        """Read the installed plugins again on next use."""
+        cls.registry.refresh()
+
+    @classmethod
+    def errors(cls) -> list[PluginLoadError]:
+        """Return the problems met while loading plugins.
+
+        Returns:
+            The errors.
+        """
+        return cls.registry.errors
+
+
+def get_protocol(name: str) -> type[BaseProtocol]:
+    """Return the protocol class registered under ``name`` (shortcut for ``ProtocolManager``).
+
+    Args:
+        name: The protocol name, e.g. ``"loopback"``.
+
+    Returns:
+        The class.
+
+    Raises:
+        ProtocolNotFoundError: If unknown; the message lists the available names.
+    """
+    return ProtocolManager.get_protocol(name)

@@ -1,0 +1,163 @@
+"""Contract tests every request/response protocol must pass.
+
+Subclass :class:`ReqResContract` in a pytest module and provide a ``protocol``
+fixture yielding an *unconnected* protocol whose peer echoes back every byte it
+receives::
+
+    class TestMyProtocol(ReqResContract):
+        @pytest.fixture
+        def protocol(self, my_echo_peer):
+            proto = MyProtocol(my_echo_peer.address)
+            yield proto
+            proto.disconnect()
+
+Override :meth:`ReqResContract.after_connect` when the protocol needs the peer to
+speak first (a server that replies to the client it last heard from).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from eq1_network.common.exceptions import ProtocolConnectionError
+from eq1_network.interfaces.protocol import ReqResProtocol
+from eq1_network.manager.reqres import ReqResManager
+from eq1_network.testing._collect import read_exactly
+
+__all__ = ["ReqResContract"]
+
+
+class ReqResContract:
+    """Behaviour shared by every :class:`ReqResProtocol` (F-02, F-08)."""
+
+    #: Seconds to wait for the echo of anything sent; generous for busy machines.
+    timeout: float = 15.0
+
+    @pytest.fixture
+    def protocol(self) -> ReqResProtocol:
+        """Return an unconnected protocol whose peer echoes; subclasses must override."""
+        raise NotImplementedError("subclasses provide a 'protocol' fixture")
+
+    def after_connect(self, protocol: ReqResProtocol) -> None:
+        """Hook run after each ``connect()`` in the suite; default does nothing.
+
+        Args:
+            protocol: The connected protocol.
+        """
+
+    def connected(self, protocol: ReqResProtocol) -> ReqResProtocol:
+        """Connect ``protocol``, assert success and run :meth:`after_connect`.
+
+        Args:
+            protocol: The protocol.
+
+        Returns:
+            The same protocol, connected.
+        """
+        assert protocol.connect() is True
+        self.after_connect(protocol)
+        return protocol
+
+    def echo(self, protocol: ReqResProtocol, data: bytes) -> bytes:
+        """Send ``data`` and return what came back.
+
+        Args:
+            protocol: A connected protocol.
+            data: Bytes to send.
+
+        Returns:
+            The bytes read back.
+        """
+        assert protocol.send(data) == len(data)
+        return read_exactly(protocol, len(data), self.timeout)
+
+    def test_connect_sets_connected(self, protocol: ReqResProtocol) -> None:
+        assert protocol.is_connected() is False
+        self.connected(protocol)
+        assert protocol.is_connected() is True
+        protocol.disconnect()
+        assert protocol.is_connected() is False
+
+    def test_disconnect_is_idempotent(self, protocol: ReqResProtocol) -> None:
+        protocol.disconnect()
+        self.connected(protocol)
+        protocol.disconnect()
+        protocol.disconnect()
+        assert protocol.is_connected() is False
+
+    def test_context_manager_connects_and_disconnects(self, protocol: ReqResProtocol) -> None:
+        with protocol as proto:
+            assert proto is protocol
+            assert proto.is_connected()
+            self.after_connect(proto)
+            assert self.echo(proto, b"ctx") == b"ctx"
+        assert protocol.is_connected() is False
+
+    def test_read_when_idle_returns_false_none(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        assert protocol.read() == (False, None)
+
+    def test_round_trip_text_and_binary(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        assert self.echo(protocol, b"Hello Server!") == b"Hello Server!"
+        every_byte = bytes(range(256)) * 4
+        assert self.echo(protocol, every_byte) == every_byte
+
+    def test_round_trip_large_payload(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        payload = bytes(i % 251 for i in range(64 * 1024))
+        assert self.echo(protocol, payload) == payload
+
+    def test_send_rejects_text(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        with pytest.raises(TypeError):
+            protocol.send("text")  # type: ignore[arg-type]
+
+    def test_send_after_disconnect_raises_connection_error(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        protocol.disconnect()
+        with pytest.raises(ProtocolConnectionError):
+            protocol.send(b"late")
+
+    def test_concurrent_sends_never_interleave(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        threads, records, size = 8, 40, 256
+        barrier = threading.Barrier(threads)
+        errors: list[BaseException] = []
+
+        def worker(tag: int) -> None:
+            try:
+                barrier.wait(timeout=self.timeout)
+                for _ in range(records):
+                    protocol.send(bytes([tag]) * size)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        pool = [threading.Thread(target=worker, args=(t + 1,)) for t in range(threads)]
+        for t in pool:
+            t.start()
+        data = read_exactly(protocol, threads * records * size, self.timeout)
+        for t in pool:
+            t.join(self.timeout)
+        assert not errors
+        assert len(data) == threads * records * size
+        for offset in range(0, len(data), size):
+            record = data[offset : offset + size]
+            assert record == record[:1] * size, f"interleaved record at offset {offset}"
+        counts = {tag: data[::size].count(tag) for tag in range(1, threads + 1)}
+        assert counts == {tag: records for tag in range(1, threads + 1)}
+
+    def test_manager_round_trip(self, protocol: ReqResProtocol) -> None:
+        manager = ReqResManager.isolated()
+        manager.register("contract", protocol)
+        assert manager.connect("contract") is True
+        self.after_connect(protocol)
+        assert manager.send("contract", b"PING") == 4
+        got = manager.read("contract", timeout=self.timeout)
+        while len(got) < 4:
+            got += manager.read("contract", timeout=self.timeout)
+        assert got == b"PING"
+        manager.disconnect("contract")
+        manager.unregister("contract")
