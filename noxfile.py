@@ -49,7 +49,11 @@ def typing(session: nox.Session) -> None:
     """mypy --strict on core and on every plugin package."""
     install_everything(session)
     session.install("mypy>=1.10")
-    session.run("mypy", "--strict", "-p", "eq1_network")
+    packages = ["-p", "eq1_network"]
+    for pkg in plugin_packages():
+        for folder in sorted((pkg / "src" / "eq1_network" / "protocols").glob("*/")):
+            packages += ["-p", f"eq1_network.protocols.{folder.name}"]
+    session.run("mypy", "--strict", *packages)
 
 
 @nox.session

@@ -1,0 +1,440 @@
+"""Sans-I/O parser of AT command responses (ITU-T V.250, 3GPP TS 27.007 / 27.005).
+
+Bytes in, events out; no ports, threads or clocks. Feed what the modem sent with
+:meth:`AtParser.receive_data` and take events with :meth:`AtParser.next_event`
+until it returns :data:`NEED_DATA`::
+
+    parser = AtParser()
+    parser.start_command("AT+CSQ")
+    parser.receive_data(b"\\r\\n+CSQ: 20,99\\r\\n\\r\\nRING\\r\\n\\r\\nOK\\r\\n")
+    parser.next_event()  # InfoLine(text='+CSQ: 20,99')
+    parser.next_event()  # Unsolicited(text='RING')
+    parser.next_event()  # FinalResult(status=AtStatus.OK)
+    parser.next_event()  # NEED_DATA
+
+How a line is classified (table-driven, see :data:`FINAL_RESULTS`):
+
+* while a command is pending: the echo of the command (when the modem echoes),
+  then information lines, until a *final result code* (``OK``, ``ERROR``,
+  ``+CME ERROR: <n>``, ``+CMS ERROR: <n>``, ``NO CARRIER``, ``BUSY``,
+  ``NO ANSWER``, ``NO DIALTONE``, ``CONNECT [<text>]``) ends it. A line that starts
+  with a known unsolicited prefix (``RING``, ``+CMTI:``, ``+CREG:``...) is an
+  :class:`Unsolicited` event, unless the command itself asked for that prefix
+  (``AT+CREG?`` answers ``+CREG: 0,1``).
+* while no command is pending: every line is :class:`Unsolicited`.
+
+Responses in numeric form (``ATV0``) are not recognised: use the verbose form.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from eq1_network.common.exceptions import PacketSizeError, ProtocolValidationError
+
+__all__ = [
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_URC_PREFIXES",
+    "FINAL_RESULTS",
+    "NEED_DATA",
+    "AtEvent",
+    "AtParser",
+    "AtStatus",
+    "Echo",
+    "FinalResult",
+    "InfoLine",
+    "NeedData",
+    "Prompt",
+    "Unsolicited",
+    "classify_final",
+    "expected_prefixes",
+]
+
+
+class AtStatus(enum.Enum):
+    """Final result codes; the value is the code's text."""
+
+    OK = "OK"
+    CONNECT = "CONNECT"
+    ERROR = "ERROR"
+    CME_ERROR = "+CME ERROR"
+    CMS_ERROR = "+CMS ERROR"
+    NO_CARRIER = "NO CARRIER"
+    BUSY = "BUSY"
+    NO_ANSWER = "NO ANSWER"
+    NO_DIALTONE = "NO DIALTONE"
+
+
+FINAL_RESULTS: Final[tuple[tuple[str, AtStatus, bool], ...]] = (
+    ("OK", AtStatus.OK, False),
+    ("ERROR", AtStatus.ERROR, False),
+    ("NO CARRIER", AtStatus.NO_CARRIER, False),
+    ("BUSY", AtStatus.BUSY, False),
+    ("NO ANSWER", AtStatus.NO_ANSWER, False),
+    ("NO DIALTONE", AtStatus.NO_DIALTONE, False),
+    ("NO DIAL TONE", AtStatus.NO_DIALTONE, False),
+    ("CONNECT", AtStatus.CONNECT, True),
+    ("+CME ERROR:", AtStatus.CME_ERROR, True),
+    ("+CMS ERROR:", AtStatus.CMS_ERROR, True),
+)
+"""``(text, status, is_prefix)``: exact final result lines, and prefixes that carry a value."""
+
+DEFAULT_URC_PREFIXES: Final = (
+    "RING",
+    "+CRING:",
+    "+CLIP:",
+    "+CCWA:",
+    "+CMTI:",
+    "+CMT:",
+    "+CBM:",
+    "+CDS:",
+    "+CDSI:",
+    "+CREG:",
+    "+CGREG:",
+    "+CEREG:",
+    "+C5GREG:",
+    "+CUSD:",
+    "+CGEV:",
+    "+CIEV:",
+    "+CTZV:",
+    "+CTZE:",
+    "+CSSU:",
+)
+"""Unsolicited result codes of 27.007/27.005 recognised while a command is pending."""
+
+DEFAULT_MAX_LINE: Final = 64 * 1024
+"""Longest line (bytes) kept before :class:`PacketSizeError` is raised."""
+
+
+class NeedData:
+    """Type of :data:`NEED_DATA`: more bytes are needed before the next event."""
+
+    _instance: NeedData | None = None
+
+    def __new__(cls) -> NeedData:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = NeedData()
+"""Returned by :meth:`AtParser.next_event` when the buffer holds no complete event."""
+
+
+@dataclass(frozen=True)
+class InfoLine:
+    """An information line of the pending command's response.
+
+    Attributes:
+        text: The decoded line without surrounding whitespace.
+        raw: The line's bytes as received, without the line terminator.
+    """
+
+    text: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Echo:
+    """The modem echoing the pending command (``ATE1``).
+
+    Attributes:
+        text: The decoded echo.
+        raw: Its bytes.
+    """
+
+    text: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The ``> `` prompt asking for a payload (``AT+CMGS``, ``AT+CIPSEND``...).
+
+    Attributes:
+        raw: The prompt's bytes.
+    """
+
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Unsolicited:
+    """An unsolicited result code (URC) such as ``RING`` or ``+CMTI: "SM",3``.
+
+    Attributes:
+        text: The decoded line.
+        raw: Its bytes.
+    """
+
+    text: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class FinalResult:
+    """The final result code that ends a command.
+
+    Attributes:
+        status: Which code.
+        text: The whole line, e.g. ``"+CME ERROR: 10"`` or ``"CONNECT 9600"``.
+        raw: Its bytes.
+        value: What follows the code (``"10"``, ``"9600"``), or ``None``.
+        error_code: ``value`` as an int for ``+CME ERROR``/``+CMS ERROR`` in numeric
+            form (``AT+CMEE=1``), else ``None``.
+    """
+
+    status: AtStatus
+    text: str
+    raw: bytes
+    value: str | None = None
+    error_code: int | None = None
+
+
+AtEvent = InfoLine | Echo | Prompt | Unsolicited | FinalResult
+"""What :meth:`AtParser.next_event` returns besides :data:`NEED_DATA`."""
+
+_EXTENDED_NAME: Final = re.compile(r"^\s*([+^$%#*!][A-Za-z0-9_]+)")
+_TERMINATORS: Final = b"\r\n"
+
+
+def classify_final(text: str) -> tuple[AtStatus, str | None] | None:
+    """Tell whether ``text`` is a final result code, using :data:`FINAL_RESULTS`.
+
+    Args:
+        text: A stripped response line.
+
+    Returns:
+        ``(status, value)`` for a final result code, else ``None``.
+    """
+    for code, status, is_prefix in FINAL_RESULTS:
+        if text == code:
+            return status, None
+        if is_prefix and text.startswith(code):
+            rest = text[len(code) :]
+            if code.endswith(":"):
+                return status, rest.strip()
+            if rest.startswith(" "):
+                return status, rest.strip()
+    return None
+
+
+def expected_prefixes(command: str) -> tuple[str, ...]:
+    """Return the response prefixes a command asks for: ``"AT+CREG?"`` -> ``("+CREG:",)``.
+
+    Args:
+        command: The command line, with or without the ``AT`` prefix; ``;``
+            separates concatenated commands.
+
+    Returns:
+        Upper-case prefixes ending with ``:``.
+    """
+    body = command.strip()
+    if body[:2].upper() == "AT":
+        body = body[2:]
+    found: list[str] = []
+    for part in body.split(";"):
+        match = _EXTENDED_NAME.match(part)
+        if match:
+            found.append(match.group(1).upper() + ":")
+    return tuple(found)
+
+
+class AtParser:
+    """Turns the bytes a modem sends into :data:`AtEvent` objects.
+
+    Args:
+        urc_prefixes: Line prefixes treated as unsolicited while a command is
+            pending (compared case-sensitively, as modems send them).
+        encoding: Text encoding of lines; undecodable bytes are replaced (the
+            ``raw`` attribute of each event keeps the exact bytes).
+        max_line: Longest line kept, in bytes.
+
+    Raises:
+        ProtocolValidationError: If ``max_line`` is not positive or a prefix is empty.
+    """
+
+    def __init__(
+        self,
+        *,
+        urc_prefixes: Iterable[str] = DEFAULT_URC_PREFIXES,
+        encoding: str = "utf-8",
+        max_line: int = DEFAULT_MAX_LINE,
+    ) -> None:
+        prefixes = tuple(urc_prefixes)
+        if any(not isinstance(p, str) or not p for p in prefixes):
+            raise ProtocolValidationError(f"urc_prefixes must be non-empty strings: {prefixes!r}")
+        if isinstance(max_line, bool) or not isinstance(max_line, int) or max_line <= 0:
+            raise ProtocolValidationError(f"max_line must be a positive int, got {max_line!r}")
+        "".encode(encoding)  # raises LookupError early for an unknown codec
+        self.urc_prefixes = prefixes
+        self.encoding = encoding
+        self.max_line = max_line
+        self._buffer = bytearray()
+        self._skip_lf = False
+        self._pending: str | None = None
+        self._echo: str | None = None
+        self._expected: tuple[str, ...] = ()
+        self._want_prompt = False
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def pending(self) -> bool:
+        """Whether a command (or an awaited result) is waiting for its final result code."""
+        return self._pending is not None
+
+    @property
+    def buffered(self) -> int:
+        """Number of bytes received and not yet turned into events."""
+        return len(self._buffer)
+
+    def start_command(self, command: str, *, expect_prompt: bool = False) -> None:
+        """Tell the parser a command was sent; lines now belong to its response.
+
+        Args:
+            command: The command line as sent, without the terminator.
+            expect_prompt: A ``>`` at the start of a line is a :class:`Prompt`.
+        """
+        self._pending = command
+        self._echo = command.strip()
+        self._expected = expected_prefixes(command)
+        self._want_prompt = expect_prompt
+
+    def expect_result(self) -> None:
+        """Wait for a final result code without having sent a command (after data mode)."""
+        self._pending = ""
+        self._echo = None
+        self._expected = ()
+        self._want_prompt = False
+
+    def reset(self) -> None:
+        """Drop buffered bytes and the pending command."""
+        self._buffer.clear()
+        self._skip_lf = False
+        self._pending = None
+        self._echo = None
+        self._expected = ()
+        self._want_prompt = False
+
+    def receive_data(self, data: bytes) -> None:
+        """Append bytes received from the modem.
+
+        Args:
+            data: Any chunk; lines may be split across chunks.
+        """
+        self._buffer += data
+
+    # -- events --------------------------------------------------------------
+
+    def take_raw(self, size: int) -> bytes | NeedData:
+        """Take exactly ``size`` bytes of binary data from the buffer (data mode).
+
+        A line feed left over from the line before (``CONNECT\\r\\n``) is skipped.
+
+        Args:
+            size: Number of bytes.
+
+        Returns:
+            The bytes, or :data:`NEED_DATA` if fewer are buffered.
+        """
+        if self._skip_lf and self._buffer[:1] == b"\n":
+            del self._buffer[:1]
+            self._skip_lf = False
+        if len(self._buffer) < size:
+            return NEED_DATA
+        self._skip_lf = False
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def next_event(self) -> AtEvent | NeedData:
+        """Return the next complete event, or :data:`NEED_DATA`.
+
+        Returns:
+            An event or :data:`NEED_DATA`.
+
+        Raises:
+            PacketSizeError: If a line grew beyond ``max_line`` bytes; the buffer is
+                dropped so the parser can go on with the next line.
+        """
+        while True:
+            if self._skip_lf and self._buffer[:1] == b"\n":
+                del self._buffer[:1]
+            if self._buffer:
+                self._skip_lf = False
+            prompt = self._take_prompt()
+            if prompt is not None:
+                return prompt
+            raw = self._take_line()
+            if raw is None:
+                return NEED_DATA
+            text = raw.decode(self.encoding, errors="replace").strip()
+            if text:
+                return self._classify(text, raw)
+
+    def _take_prompt(self) -> Prompt | None:
+        if not (self._want_prompt and self._buffer[:1] == b">"):
+            return None
+        size = 2 if self._buffer[1:2] == b" " else 1
+        raw = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        self._want_prompt = False
+        return Prompt(raw)
+
+    def _take_line(self) -> bytes | None:
+        end = next((i for i, b in enumerate(self._buffer) if b in _TERMINATORS), -1)
+        if end < 0:
+            if len(self._buffer) > self.max_line:
+                size = len(self._buffer)
+                self._buffer.clear()
+                raise PacketSizeError(
+                    f"AT response line longer than max_line={self.max_line} bytes "
+                    f"({size} bytes without a line end); dropped"
+                )
+            return None
+        raw = bytes(self._buffer[:end])
+        terminator = self._buffer[end]
+        del self._buffer[: end + 1]
+        if terminator == 0x0D:
+            if self._buffer[:1] == b"\n":
+                del self._buffer[:1]
+            elif not self._buffer:
+                self._skip_lf = True
+        return raw
+
+    def _classify(self, text: str, raw: bytes) -> AtEvent:
+        if self._pending is None:
+            return Unsolicited(text, raw)
+        if self._echo is not None and text == self._echo:
+            self._echo = None
+            return Echo(text, raw)
+        final = classify_final(text)
+        if final is not None:
+            self._pending = self._echo = None
+            self._want_prompt = False
+            return self._final(final, text, raw)
+        if self._is_unsolicited(text):
+            return Unsolicited(text, raw)
+        self._echo = None
+        return InfoLine(text, raw)
+
+    def _is_unsolicited(self, text: str) -> bool:
+        if not text.startswith(self.urc_prefixes):
+            return False
+        return not (self._expected and text.upper().startswith(self._expected))
+
+    @staticmethod
+    def _final(final: tuple[AtStatus, str | None], text: str, raw: bytes) -> FinalResult:
+        status, value = final
+        code = None
+        if status in (AtStatus.CME_ERROR, AtStatus.CMS_ERROR) and value and value.isdigit():
+            code = int(value)
+        return FinalResult(status, text, raw, value or None, code)
