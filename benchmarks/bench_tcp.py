@@ -1,0 +1,338 @@
+"""Benchmark of the TCP plugin against raw sockets, on 127.0.0.1.
+
+1. Request/response round trips per second with 64-byte payloads:
+   ``ReqResManager`` + ``TCPClient`` talking to a ``TCPServer`` that echoes through
+   its request/response view (``wait_readable``/``read``/``send``), against a
+   raw-socket ping-pong (blocking ``sendall``/``recv`` client and echo server).
+   Each server runs in its own process, as it would in deployment; the two sides
+   alternate in short rounds so that machine noise affects both. Target: >= 0.8x.
+2. Memory per idle connection: a server process holds N connected clients (opened
+   by a separate process) and reports its resident-set growth per connection, for
+   ``TCPServer`` (one I/O thread) and for a raw thread-per-client server.
+   Target: <= 2 KiB per connection for ``TCPServer``. Linux only (reads /proc).
+
+Every phase is bounded in count and time; the defaults finish in well under a
+minute. Numbers from a shared or busy machine vary from run to run.
+
+Usage::
+
+    python benchmarks/bench_tcp.py [--count 20000] [--duration 8] [--clients 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+PAYLOAD = bytes(range(64))
+HOST = "127.0.0.1"
+WARMUP = 500
+
+
+# -- 1. round trips --------------------------------------------------------------
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("peer closed")
+        data += chunk
+    return data
+
+
+def serve_raw() -> None:
+    """Child process: raw blocking echo server for one client; prints its port."""
+    listener = socket.create_server((HOST, 0))
+    print(listener.getsockname()[1], flush=True)
+    conn, _ = listener.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+    listener.close()
+
+
+def serve_tcpserver() -> None:
+    """Child process: TCPServer echoing through its request/response view."""
+    from eq1_network.protocols.ethernet.tcp_server import TCPServer
+
+    left = threading.Event()
+    server = TCPServer(HOST, 0, timeout=10, on_disconnect=lambda peer: left.set())
+    server.connect()
+    print(server.port, flush=True)
+    deadline = time.monotonic() + 600
+    while not left.is_set() and time.monotonic() < deadline:
+        if not server.wait_readable(0.2):
+            continue
+        ok, data = server.read()
+        if ok and data:
+            server.send(data)
+    server.disconnect()
+
+
+def start_server(kind: str) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", kind], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
+def raw_client(port: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Raw blocking client: ``sendall`` then ``recv`` until the echo is complete."""
+    client = socket.create_connection((HOST, port))
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client.settimeout(10)
+
+    def one() -> None:
+        client.sendall(PAYLOAD)
+        recv_exactly(client, len(PAYLOAD))
+
+    return one, client.close
+
+
+def eq1_client(port: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    """ReqResManager + TCPClient: ``send`` then ``read`` until the echo is complete."""
+    from eq1_network import ReqResManager
+    from eq1_network.protocols.ethernet.tcp_client import TCPClient
+
+    manager = ReqResManager.isolated()
+    manager.register("bench", TCPClient(HOST, port, timeout=10))
+    manager.connect("bench")
+
+    def one() -> None:
+        manager.send("bench", PAYLOAD)
+        got = manager.read("bench")
+        while len(got) < len(PAYLOAD):
+            got += manager.read("bench")
+
+    return one, lambda: manager.disconnect("bench")
+
+
+def round_trips(count: int, duration: float, rounds: int) -> tuple[list[float], list[float]]:
+    """Alternate short rounds of both sides, so machine noise hits both alike."""
+    raw_proc, raw_port = start_server("raw")
+    eq1_proc, eq1_port = start_server("tcpserver")
+    raw_one, raw_close = raw_client(raw_port)
+    eq1_one, eq1_close = eq1_client(eq1_port)
+    raw_rates: list[float] = []
+    eq1_rates: list[float] = []
+    try:
+        for one in (raw_one, eq1_one):
+            for _ in range(WARMUP):
+                one()
+        for _ in range(rounds):
+            raw_rates.append(measure(raw_one, count // rounds, duration / rounds))
+            eq1_rates.append(measure(eq1_one, count // rounds, duration / rounds))
+    finally:
+        raw_close()
+        eq1_close()
+        for proc in (raw_proc, eq1_proc):
+            proc.wait(30)
+    return raw_rates, eq1_rates
+
+
+def measure(one: Callable[[], None], count: int, duration: float) -> float:
+    done = 0
+    started = time.perf_counter()
+    deadline = started + duration
+    while done < count:
+        one()
+        done += 1
+        if done % 64 == 0 and time.perf_counter() > deadline:
+            break
+    return done / (time.perf_counter() - started)
+
+
+# -- 2. memory per idle connection ----------------------------------------------------
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def raise_fd_limit(needed: int) -> int:
+    """Raise RLIMIT_NOFILE towards ``needed``; return the soft limit in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def hold_clients(port: int, count: int) -> None:
+    """Child process: open ``count`` connections, report, hold them until stdin closes."""
+    raise_fd_limit(count + 64)
+    socks = [socket.create_connection((HOST, port), timeout=30) for _ in range(count)]
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    sys.stdin.read()
+    for sock in socks:
+        sock.close()
+
+
+class ThreadPerClientServer:
+    """The comparison server: one blocking thread per client."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server((HOST, 0), backlog=socket.SOMAXCONN)
+        self.port = self.listener.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _serve(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.conns)
+
+    def close(self) -> None:
+        self.listener.close()
+        with self.lock:
+            for conn in self.conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+                conn.close()
+
+
+def rss_per_connection(kind: str, count: int) -> dict[str, float]:
+    """Child process: run one server kind, connect ``count`` idle clients, measure."""
+    raise_fd_limit(count + 64)
+    if kind == "tcpserver":
+        from eq1_network.protocols.ethernet.tcp_server import TCPServer
+
+        server = TCPServer(HOST, 0)
+        server.connect()
+        port, connected, close = server.port, lambda: len(server.peers()), server.disconnect
+    else:
+        raw = ThreadPerClientServer()
+        port, connected, close = raw.port, raw.count, raw.close
+    gc.collect()
+    time.sleep(0.2)  # let the I/O thread settle before the baseline sample
+    before = rss_bytes()
+    holder = subprocess.Popen(
+        [sys.executable, __file__, "--hold-clients", str(port), str(count)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        if holder.stdout.readline().strip() != "ready":
+            raise RuntimeError("client process failed")
+        deadline = time.monotonic() + 60
+        while connected() < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        accepted = connected()
+        gc.collect()
+        after = rss_bytes()
+    finally:
+        if holder.stdin is not None:
+            holder.stdin.close()
+        holder.wait(60)
+        close()
+    return {"accepted": accepted, "per_connection": (after - before) / max(accepted, 1)}
+
+
+def run_rss_child(kind: str, count: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-server", kind, "--clients", str(count)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# -- main ---------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=100000, help="round trips per side, at most")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per side, at most")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating rounds per side")
+    parser.add_argument("--clients", type=int, default=1000, help="idle connections")
+    parser.add_argument("--skip-rss", action="store_true", help="skip the memory phase")
+    parser.add_argument("--hold-clients", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("raw", "tcpserver"), help=argparse.SUPPRESS)
+    parser.add_argument("--rss-server", choices=("tcpserver", "threads"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        (serve_raw if args.serve == "raw" else serve_tcpserver)()
+        return 0
+    if args.hold_clients:
+        hold_clients(*args.hold_clients)
+        return 0
+    if args.rss_server:
+        print(json.dumps(rss_per_connection(args.rss_server, args.clients)))
+        return 0
+
+    print(
+        f"round trips, {len(PAYLOAD)}-byte payload, client and server in separate processes, "
+        f"{args.rounds} alternating rounds, at most {args.count} or {args.duration:g} s per side"
+    )
+    raw_rates, eq1_rates = round_trips(args.count, args.duration, max(args.rounds, 1))
+    raw, ours = statistics.median(raw_rates), statistics.median(eq1_rates)
+    print(f"  raw socket ping-pong            {raw:10.0f} round trips/s (median)")
+    print(f"  ReqResManager+TCPClient/Server  {ours:10.0f} round trips/s (median)")
+    print(f"  ratio                           {ours / raw:10.2f}x  (target >= 0.8x)")
+    best = max(e / r for e, r in zip(eq1_rates, raw_rates, strict=True))
+    print(f"  best round ratio                {best:10.2f}x")
+
+    if args.skip_rss:
+        return 0
+    if not sys.platform.startswith("linux"):
+        print("memory phase skipped: it reads /proc, which only Linux has")
+        return 0
+    limit = raise_fd_limit(args.clients + 64)
+    clients = min(args.clients, max(limit - 64, 1))
+    print(f"resident memory per idle connection, {clients} clients in another process")
+    ours_rss = run_rss_child("tcpserver", clients)
+    threads_rss = run_rss_child("threads", clients)
+    rows = (("TCPServer (one I/O thread)", ours_rss), ("thread per client", threads_rss))
+    for label, result in rows:
+        print(
+            f"  {label:30}  {result['per_connection'] / 1024:8.2f} KiB/connection "
+            f"({int(result['accepted'])} accepted)"
+        )
+    ratio = ours_rss["per_connection"] / max(threads_rss["per_connection"], 1.0)
+    print(f"  TCPServer / thread-per-client   {ratio:8.2f}x  (target <= 2 KiB/connection)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Server-side connections: the public :class:`Peer` identity and its internal state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from eq1_network.protocols.ethernet._stream import SocketStream
+
+__all__ = ["Connection", "Peer", "PeerMessage"]
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """A client connected to a :class:`TCPServer`.
+
+    Identities are never reused during the life of a server object, so a ``Peer``
+    kept after its client left can no longer reach anyone (``send_to`` then raises).
+
+    Attributes:
+        id: Number unique within the server, in connection order, from 1.
+        host: The client's address.
+        port: The client's port.
+    """
+
+    id: int
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.host}:{self.port}"
+
+
+class PeerMessage(NamedTuple):
+    """Bytes received by a :class:`TCPServer`, with the client that sent them.
+
+    Attributes:
+        peer: The sender.
+        data: The bytes (at least one).
+    """
+
+    peer: Peer
+    data: bytes
+
+
+class Connection:
+    """Internal state of one accepted connection; owned by the server's I/O thread.
+
+    ``pending`` and ``paused`` are guarded by the inbox lock; ``registered``,
+    ``handshaking`` and ``open`` are written only by the I/O thread.
+    """
+
+    __slots__ = ("handshaking", "open", "paused", "peer", "pending", "registered", "stream")
+
+    def __init__(self, peer: Peer, stream: SocketStream, *, handshaking: bool) -> None:
+        self.peer = peer
+        self.stream = stream
+        self.pending = 0
+        self.paused = False
+        self.registered = False
+        self.handshaking = handshaking
+        self.open = True
+
+    def __repr__(self) -> str:
+        return f"Connection({self.peer}, open={self.open})"

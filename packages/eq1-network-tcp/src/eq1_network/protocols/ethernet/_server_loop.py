@@ -1,0 +1,523 @@
+"""The server's selector loop: accepts, TLS handshakes and reads for every client.
+
+One :mod:`selectors` loop serves all connections, so an idle client costs a socket
+and a few small objects, not a thread. The loop belongs to one I/O thread, with one
+refinement (the leader/followers pattern): a thread that blocks in
+``TCPServer.wait_readable()`` or ``receive()`` runs the loop itself while it waits,
+and the I/O thread steps aside until no thread has waited for ``_GRACE`` seconds.
+A request/response server therefore reads each request on the thread that answers
+it, without a thread hand-off per message, and the I/O thread still serves
+everything when nobody waits. Exactly one thread runs the loop at a time (the
+*owner*); ownership is guarded by the inbox's condition variable.
+
+Sends do not go through the loop: the calling thread writes directly (see
+:class:`SocketStream`). Anything that changes the selector from another thread is
+queued with :meth:`ServerLoop.call_soon` and done by the next owner. Connect and
+disconnect notifications are collected during an iteration and delivered by the
+owner after it has given the loop up, so a callback may call any server method.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from eq1_network.protocols.ethernet._config import KeepAlive
+from eq1_network.protocols.ethernet._inbox import Inbox
+from eq1_network.protocols.ethernet._peer import Connection, Peer
+from eq1_network.protocols.ethernet._sockopts import tune_socket
+from eq1_network.protocols.ethernet._stream import SocketStream
+
+__all__ = ["LoopSettings", "PeerCallback", "ServerLoop"]
+
+logger = logging.getLogger(__name__)
+
+PeerCallback = Callable[[Peer], None]
+"""Signature of the connect and disconnect notifications: ``callback(peer)``."""
+
+_Note = tuple[PeerCallback, Peer]
+
+_READ_LIMIT = 256 * 1024
+_GRACE = 0.02
+"""Seconds the I/O thread stays aside after a waiting thread gave the loop up."""
+_ACCEPT_BATCH = 64
+_ACCEPT_BACKOFF = 0.5
+_TICK = 0.5
+_STOP_WAIT = 5.0
+_LISTENER = object()
+_WAKEUP = object()
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """What the I/O thread needs to know about new connections.
+
+    Attributes:
+        context: Server TLS context, or ``None``.
+        nodelay: Set ``TCP_NODELAY`` on accepted sockets.
+        keepalive: Keep-alive settings of accepted sockets.
+        handshake_timeout: Seconds a client has to complete the TLS handshake.
+        max_clients: Most simultaneous clients, or ``None``.
+        on_connect: Called with each client that connected (after its handshake).
+        on_disconnect: Called with each client that left or was dropped.
+    """
+
+    context: ssl.SSLContext | None
+    nodelay: bool
+    keepalive: KeepAlive
+    handshake_timeout: float
+    max_clients: int | None
+    on_connect: PeerCallback | None
+    on_disconnect: PeerCallback | None
+
+
+class ServerLoop:
+    """Runs the selector loop of one listening socket in a named daemon thread.
+
+    Args:
+        listener: A bound, listening socket; the loop owns and closes it.
+        inbox: Where received chunks go.
+        settings: Connection settings and notifications.
+        ids: Source of client ids, shared by every run of one server.
+        name: Thread name.
+    """
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        inbox: Inbox,
+        settings: LoopSettings,
+        ids: Iterator[int],
+        name: str,
+    ) -> None:
+        listener.setblocking(False)
+        self._listener = listener
+        self._inbox = inbox
+        self._settings = settings
+        self._ids = ids
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._commands: deque[Callable[[], None]] = deque()
+        self._lock = threading.Lock()
+        self._conns: dict[int, Connection] = {}
+        self._handshaking: dict[Connection, float] = {}
+        self._again: set[Connection] = set()
+        self._accept_paused_until = 0.0
+        self._stopping = False
+        self._owner: threading.Thread | None = None
+        self._alive = True
+        self._started = False
+        self._closures = 0
+        self._park = threading.Condition(inbox.lock)
+        self._users = 0
+        self._user_left = 0.0
+        self._notes: list[_Note] = []
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._selector.register(listener, selectors.EVENT_READ, _LISTENER)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
+
+    # -- called from any thread ----------------------------------------------------
+
+    def start(self) -> None:
+        """Start the I/O thread."""
+        self._started = True
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the I/O thread is serving."""
+        return self._alive and not self._stopping and self._started
+
+    def stop(self, timeout: float) -> None:
+        """Stop serving: close every connection and the listener, then end the thread.
+
+        Args:
+            timeout: Longest wait for the thread to end.
+        """
+        with self._inbox.lock:
+            self._stopping = True
+            self._inbox.cond.notify_all()
+            self._park.notify_all()
+        self._wake()
+        if threading.current_thread() is not self._thread and self._thread.is_alive():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.error("I/O thread %s did not stop within %g s", self._thread.name, timeout)
+
+    def connection(self, peer_id: int) -> Connection | None:
+        """Return the open connection of a client.
+
+        Args:
+            peer_id: The client's :attr:`Peer.id`.
+
+        Returns:
+            The connection, or ``None`` if that client is not connected.
+        """
+        with self._lock:
+            return self._conns.get(peer_id)
+
+    def connections(self) -> list[Connection]:
+        """Return the open connections, in connection order.
+
+        Returns:
+            A snapshot list.
+        """
+        with self._lock:
+            return list(self._conns.values())
+
+    def call_soon(self, command: Callable[[], None]) -> None:
+        """Run ``command`` on the I/O thread at its next iteration.
+
+        Args:
+            command: A callable without arguments.
+        """
+        self._commands.append(command)
+        self._wake()
+
+    def drop(self, conn: Connection, reason: str) -> None:
+        """Close a connection from any thread; the disconnect notification follows.
+
+        Args:
+            conn: The connection.
+            reason: Why, for the log.
+        """
+        self.call_soon(lambda: self._close(conn, reason))
+
+    def resume(self, conn: Connection) -> None:
+        """Resume reading from a connection paused by back-pressure.
+
+        Args:
+            conn: The connection.
+        """
+        self.call_soon(lambda: self._resume(conn))
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full (a wake-up is pending) or closed
+            self._wake_w.send(b"\0")
+
+    # -- the I/O thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        me = threading.current_thread()
+        lock = self._inbox.lock
+        try:
+            while True:
+                with lock:
+                    while not self._stopping and (self._owner is not None or self._users_active()):
+                        self._park.wait(_GRACE)  # bounded: waiting threads leave silently
+                    if self._stopping:
+                        break
+                    self._owner = me
+                try:
+                    notes = self._iterate(self._select_timeout())
+                finally:
+                    self._release(user=False)
+                _deliver(notes)
+        except Exception:
+            logger.exception("I/O thread %s failed; the server stops", me.name)
+        finally:
+            with lock:
+                self._stopping = True
+                self._alive = False
+                deadline = time.monotonic() + _STOP_WAIT
+                while self._owner is not None and time.monotonic() < deadline:
+                    self._inbox.wait_locked(deadline - time.monotonic())
+                self._owner = me
+            self._shutdown()
+
+    def _users_active(self) -> bool:
+        return self._users > 0 or time.monotonic() - self._user_left < _GRACE
+
+    def _release(self, *, user: bool) -> None:
+        """Give the loop up (the caller owns it) and wake threads waiting for it."""
+        inbox = self._inbox
+        with inbox.lock:
+            self._owner = None
+            if user:
+                self._user_left = time.monotonic()
+            if inbox.waiters:
+                inbox.cond.notify_all()
+
+    def wait_for_data(self, timeout: float) -> bool:
+        """Wait until the inbox holds data, running the loop on this thread when free.
+
+        Args:
+            timeout: Longest wait in seconds.
+
+        Returns:
+            ``True`` if the inbox holds data or a client left meanwhile (callers
+            tracking clients look again), ``False`` on timeout.
+        """
+        me = threading.current_thread()
+        inbox = self._inbox
+        lock = inbox.lock
+        deadline = time.monotonic() + timeout
+        with lock:
+            self._users += 1
+            closures = self._closures
+            try:
+                while True:
+                    if inbox.has_items() or self._closures != closures:
+                        return True
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    if self._owner is not None or not self._alive or self._stopping:
+                        if self._owner is self._thread:
+                            self._wake()  # ask the I/O thread to hand the loop over
+                        inbox.wait_locked(remaining)
+                        continue
+                    self._owner = me
+                    notes = self._iterate_unlocked(lock, remaining)
+                    if notes:
+                        lock.release()
+                        try:
+                            _deliver(notes)
+                        finally:
+                            lock.acquire()
+            finally:
+                self._users -= 1
+
+    def _iterate_unlocked(self, lock: threading.RLock, remaining: float) -> list[_Note]:
+        """Run one iteration as owner with ``lock`` released; give the loop up after."""
+        lock.release()
+        try:
+            limit = self._select_timeout()
+            return self._iterate(remaining if limit is None else min(limit, remaining))
+        finally:
+            lock.acquire()
+            self._release(user=True)
+
+    def _iterate(self, timeout: float | None) -> list[_Note]:
+        """One loop iteration; only the owner calls it.
+
+        Returns:
+            The notifications to deliver once the loop is given up.
+        """
+        notes: list[_Note] = []
+        self._notes = notes
+        for key, _mask in self._selector.select(timeout):
+            if key.data is _LISTENER:
+                self._accept()
+            elif key.data is _WAKEUP:
+                self._drain_wakeups()
+            else:
+                self._service(key.data)
+        if self._commands:
+            self._run_commands()
+        if self._again:
+            self._service_again()
+        if self._handshaking or self._accept_paused_until:
+            self._housekeeping()
+        return notes
+
+    def _select_timeout(self) -> float | None:
+        if self._again or self._commands:
+            return 0.0
+        if self._handshaking or self._accept_paused_until:
+            return _TICK
+        return None
+
+    def _drain_wakeups(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(4096):
+                pass
+
+    def _run_commands(self) -> None:
+        while self._commands:
+            command = self._commands.popleft()
+            try:
+                command()
+            except Exception:
+                logger.exception("I/O thread command %r failed", command)
+
+    def _accept(self) -> None:
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                sock, address = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    logger.error("cannot accept more clients: %s; pausing accept", exc)
+                    self._selector.unregister(self._listener)
+                    self._accept_paused_until = time.monotonic() + _ACCEPT_BACKOFF
+                else:
+                    logger.warning("accept() failed: %s", exc)
+                return
+            self._add(sock, address)
+
+    def _add(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        settings = self._settings
+        host, port = str(address[0]), int(address[1])
+        if settings.max_clients is not None and (
+            len(self._conns) + len(self._handshaking) >= settings.max_clients
+        ):
+            logger.warning(
+                "refusing %s:%d: max_clients (%d) reached", host, port, settings.max_clients
+            )
+            _close_quietly(sock)
+            return
+        try:
+            tune_socket(sock, nodelay=settings.nodelay, keepalive=settings.keepalive)
+            sock.setblocking(False)
+            if settings.context is not None:
+                sock = settings.context.wrap_socket(
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+            stream = SocketStream(sock)
+        except OSError as exc:
+            logger.warning("cannot set up connection from %s:%d: %s", host, port, exc)
+            _close_quietly(sock)
+            return
+        conn = Connection(Peer(next(self._ids), host, port), stream, handshaking=stream.tls)
+        self._selector.register(sock, selectors.EVENT_READ, conn)
+        conn.registered = True
+        if conn.handshaking:
+            self._handshaking[conn] = time.monotonic() + settings.handshake_timeout
+            self._handshake(conn)
+        else:
+            self._publish(conn)
+
+    def _publish(self, conn: Connection) -> None:
+        with self._lock:
+            self._conns[conn.peer.id] = conn
+        logger.debug("client %s connected", conn.peer)
+        if self._settings.on_connect is not None:
+            self._notes.append((self._settings.on_connect, conn.peer))
+
+    def _handshake(self, conn: Connection) -> None:
+        sock = conn.stream.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._selector.modify(sock, selectors.EVENT_READ, conn)
+            return
+        except ssl.SSLWantWriteError:
+            self._selector.modify(sock, selectors.EVENT_WRITE, conn)
+            return
+        except OSError as exc:  # ssl.SSLError included
+            self._close(conn, f"TLS handshake failed: {exc}", level=logging.WARNING)
+            return
+        del self._handshaking[conn]
+        conn.handshaking = False
+        self._selector.modify(sock, selectors.EVENT_READ, conn)
+        self._publish(conn)
+        self._again.add(conn)  # data may have arrived together with the handshake
+
+    def _service(self, conn: Connection) -> None:
+        if not conn.open:
+            return
+        if conn.handshaking:
+            self._handshake(conn)
+        else:
+            self._read(conn)
+
+    def _read(self, conn: Connection) -> None:
+        try:
+            data = conn.stream.recv_some(_READ_LIMIT)
+        except OSError as exc:
+            self._close(conn, f"{type(exc).__name__}: {exc}")
+            return
+        if data is None:
+            return
+        if not data:
+            self._close(conn, "closed by the client")
+            return
+        if self._inbox.push(conn, data):
+            self._pause(conn)
+        elif conn.stream.has_buffered():
+            self._again.add(conn)
+
+    def _service_again(self) -> None:
+        if not self._again:
+            return
+        batch, self._again = self._again, set()
+        for conn in batch:
+            if conn.open and conn.registered and not conn.handshaking:
+                self._read(conn)
+
+    def _pause(self, conn: Connection) -> None:
+        if conn.registered:
+            self._selector.unregister(conn.stream.sock)
+            conn.registered = False
+            logger.debug("client %s: %d unread bytes, reading paused", conn.peer, conn.pending)
+
+    def _resume(self, conn: Connection) -> None:
+        if conn.open and not conn.registered and not conn.paused:
+            self._selector.register(conn.stream.sock, selectors.EVENT_READ, conn)
+            conn.registered = True
+            self._again.add(conn)
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if self._accept_paused_until and now >= self._accept_paused_until:
+            self._accept_paused_until = 0.0
+            self._selector.register(self._listener, selectors.EVENT_READ, _LISTENER)
+        expired = [c for c, deadline in self._handshaking.items() if now >= deadline]
+        for conn in expired:
+            self._close(
+                conn,
+                f"TLS handshake not completed within {self._settings.handshake_timeout:g} s",
+                level=logging.WARNING,
+            )
+
+    def _close(self, conn: Connection, reason: str, *, level: int = logging.INFO) -> None:
+        if not conn.open:
+            return
+        conn.open = False
+        if conn.registered:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(conn.stream.sock)
+            conn.registered = False
+        self._again.discard(conn)
+        published = self._handshaking.pop(conn, None) is None
+        with self._lock:
+            self._conns.pop(conn.peer.id, None)
+        conn.stream.close()
+        with self._inbox.lock:
+            self._closures += 1
+            if self._inbox.waiters:
+                self._inbox.cond.notify_all()
+        logger.log(level, "client %s disconnected: %s", conn.peer, reason)
+        if published and self._settings.on_disconnect is not None:
+            self._notes.append((self._settings.on_disconnect, conn.peer))
+
+    def _shutdown(self) -> None:
+        notes: list[_Note] = []
+        self._notes = notes
+        for conn in [*self._handshaking, *self.connections()]:
+            self._close(conn, "server stopped", level=logging.DEBUG)
+        _deliver(notes)
+        self._commands.clear()
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.unregister(self._listener)
+        _close_quietly(self._listener)
+        self._selector.close()
+        _close_quietly(self._wake_r)
+        _close_quietly(self._wake_w)
+
+
+def _deliver(notes: list[_Note]) -> None:
+    for callback, peer in notes:
+        try:
+            callback(peer)
+        except Exception:
+            logger.exception("notification callback %r raised for client %s", callback, peer)
+
+
+def _close_quietly(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()

@@ -1,0 +1,231 @@
+"""One connected, non-blocking socket (plain or TLS): whole-message sends, draining reads.
+
+Used by the client and by each connection of the server. The socket stays in
+non-blocking mode; sends wait for writability with :func:`wait_socket` up to a
+deadline, reads take what is there and never wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import ssl
+import threading
+import time
+
+from eq1_network.protocols.ethernet._wait import select_poll, wait_socket
+
+__all__ = ["READ_CHUNK", "SendTimeoutError", "SocketStream"]
+
+READ_CHUNK = 64 * 1024
+"""Bytes asked of the system per ``recv`` call."""
+
+_WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+class SendTimeoutError(Exception):
+    """Internal: a send did not complete before its deadline.
+
+    Attributes:
+        sent: Bytes written before the deadline (0 means the stream is intact).
+        total: Bytes the send was asked to write.
+    """
+
+    def __init__(self, sent: int, total: int) -> None:
+        super().__init__(f"{sent} of {total} bytes sent")
+        self.sent = sent
+        self.total = total
+
+
+class SocketStream:
+    """A connected socket with thread-safe whole-message sends.
+
+    ``send_all`` holds a send lock for the whole message, so concurrent senders
+    never interleave their bytes. A TLS socket also serialises every single
+    read and write call (OpenSSL connections are not safe for concurrent use); each
+    such call is non-blocking, so that lock is held only for microseconds.
+
+    Args:
+        sock: A connected socket (a TLS socket must have completed its handshake,
+            or will complete it before data flows). It is switched to non-blocking mode.
+    """
+
+    __slots__ = ("_io_lock", "_poller", "_send_lock", "eof", "sock", "tls")
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.tls = isinstance(sock, ssl.SSLSocket)
+        self.eof = False
+        self._poller: select.poll | None = None
+        self._send_lock = threading.Lock()
+        self._io_lock: contextlib.AbstractContextManager[object] = (
+            threading.Lock() if self.tls else contextlib.nullcontext()
+        )
+
+    def send_all(self, data: bytes, timeout: float) -> None:
+        """Write all of ``data`` within ``timeout`` seconds.
+
+        Args:
+            data: The bytes.
+            timeout: Deadline of the whole call, including waiting for other senders.
+
+        Raises:
+            SendTimeoutError: If the deadline passed; ``sent`` tells how much was written.
+            OSError: If the link failed.
+        """
+        deadline = time.monotonic() + timeout
+        lock = self._send_lock
+        if not lock.acquire(False) and not lock.acquire(True, max(timeout, 0.0)):
+            raise SendTimeoutError(0, len(data))
+        try:
+            sent = 0
+            if not self.tls:  # fast path: one call usually takes a whole request
+                try:
+                    sent = self.sock.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent == len(data):
+                    return
+            self._write(memoryview(data), sent, deadline)
+        finally:
+            lock.release()
+
+    def _write(self, data: memoryview, start: int, deadline: float) -> None:
+        total = len(data)
+        view = data[start:]
+        while view:
+            want_read = False
+            try:
+                with self._io_lock:
+                    sent = self.sock.send(view)
+            except ssl.SSLWantReadError:
+                sent, want_read = 0, True
+            except _WOULD_BLOCK:
+                sent = 0
+            if sent:
+                view = view[sent:]
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SendTimeoutError(total - len(view), total)
+            if want_read:
+                wait_socket(self.sock, write=False, timeout=min(remaining, 0.05))
+            else:
+                wait_socket(self.sock, write=True, timeout=remaining)
+
+    def recv_some(self, limit: int) -> bytes | None:
+        """Read what is waiting, up to about ``limit`` bytes, without blocking.
+
+        Args:
+            limit: Most bytes to take in this call.
+
+        Returns:
+            The bytes read; ``None`` if nothing was waiting; ``b""`` once the peer
+            closed its side (after any data that preceded the close was returned).
+
+        Raises:
+            OSError: If the link failed (reset, TLS error).
+        """
+        if self.eof:
+            return b""
+        if not self.tls:  # fast path: one call usually takes everything waiting
+            ask = min(READ_CHUNK, limit)
+            try:
+                chunk = self.sock.recv(ask)
+            except BlockingIOError:
+                return None
+            if not chunk:
+                self.eof = True
+                return b""
+            if len(chunk) < ask or len(chunk) >= limit:
+                return chunk
+            return self._recv_more(chunk, limit)
+        return self._recv_more(b"", limit)
+
+    def _recv_more(self, first: bytes, limit: int) -> bytes | None:
+        chunks: list[bytes] = [first] if first else []
+        total = len(first)
+        while total < limit:
+            ask = min(READ_CHUNK, limit - total)
+            try:
+                with self._io_lock:
+                    chunk = self.sock.recv(ask)
+            except _WOULD_BLOCK:
+                break
+            if not chunk:
+                self.eof = True
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if len(chunk) < ask and not self.tls:
+                break  # the kernel buffer is drained; spare the call that would say so
+        if not chunks:
+            return b"" if self.eof else None
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def ready(self) -> bool:
+        """Tell, without blocking, whether a read would find data (or a close).
+
+        Cheaper than a ``recv`` that fails with ``EWOULDBLOCK``. Where ``poll`` is
+        missing it answers ``True`` and lets the read find out.
+
+        Returns:
+            ``True`` if a read may return something.
+        """
+        if self.has_buffered():
+            return True
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select_poll(self.sock)
+            if poller is None:
+                return True
+        try:
+            return bool(poller.poll(0))
+        except RuntimeError:  # another thread is waiting with the same poller
+            return True
+
+    def wait_readable(self, timeout: float) -> bool:
+        """Wait until the socket is readable or ``timeout`` seconds pass.
+
+        Args:
+            timeout: Longest wait in seconds.
+
+        Returns:
+            ``True`` if a read may return data (or report a close), ``False`` on timeout.
+        """
+        if self.has_buffered():
+            return True
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select_poll(self.sock)
+        if poller is not None:
+            try:
+                return bool(poller.poll(max(timeout, 0.0) * 1000.0))
+            except RuntimeError:  # another thread is waiting with the same poller
+                pass
+        return wait_socket(self.sock, write=False, timeout=timeout)
+
+    def has_buffered(self) -> bool:
+        """Tell whether decrypted bytes wait inside the TLS layer (invisible to selectors).
+
+        Returns:
+            ``True`` if a read would return data without touching the socket.
+        """
+        if not self.tls or self.eof:
+            return False
+        sock = self.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        try:
+            with self._io_lock:
+                return sock.pending() > 0
+        except (OSError, ValueError):
+            return False
+
+    def close(self) -> None:
+        """Shut the socket down (waking threads that wait on it) and close it."""
+        with self._io_lock, contextlib.suppress(OSError, ValueError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.sock.close()
