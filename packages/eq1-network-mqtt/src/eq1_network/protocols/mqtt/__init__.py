@@ -1,0 +1,46 @@
+"""MQTT protocol plugin of EQ-1 Network.
+
+``from eq1_network.protocols.mqtt.mqtt_protocol import MQTTProtocol, BrokerConfig,
+ClientConfig`` is the public import path. This package module stays light (no
+paho-mqtt import) because plugin discovery imports it; ``MQTTProtocol`` is loaded on
+first access.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from eq1_network.protocols.mqtt.config import (
+    MQTT_V5,
+    MQTT_V31,
+    MQTT_V311,
+    OVERFLOW_DROP_OLDEST,
+    OVERFLOW_REJECT,
+    BrokerConfig,
+    ClientConfig,
+)
+
+if TYPE_CHECKING:
+    from eq1_network.protocols.mqtt.mqtt_protocol import MQTTProtocol, MQTTPublishHandle
+
+__all__ = [
+    "MQTT_V5",
+    "MQTT_V31",
+    "MQTT_V311",
+    "OVERFLOW_DROP_OLDEST",
+    "OVERFLOW_REJECT",
+    "BrokerConfig",
+    "ClientConfig",
+    "MQTTProtocol",
+    "MQTTPublishHandle",
+]
+
+_LAZY = frozenset({"MQTTProtocol", "MQTTPublishHandle"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from eq1_network.protocols.mqtt import mqtt_protocol
+
+        return getattr(mqtt_protocol, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,117 @@
+"""The dispatcher thread: runs subscription callbacks outside the network thread.
+
+The network thread collects the messages of one I/O round and hands them over as one
+batch (one cross-thread wake-up per round, not per message); one named daemon thread
+takes them in arrival order, looks up the callbacks at that moment (so a callback
+removed by ``unsubscribe()`` is no longer called) and calls them with no library lock
+held. A callback may therefore publish, subscribe or unsubscribe itself; one that
+raises is logged and the next message is delivered as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import cast
+
+from eq1_network.interfaces.protocol import MessageCallback
+
+__all__ = ["Dispatcher"]
+
+logger = logging.getLogger(__name__)
+
+Resolver = Callable[[str, tuple[int, ...]], tuple[MessageCallback, ...]]
+_Item = tuple[str, bytes, tuple[int, ...]]
+_STOP = object()
+
+
+class Dispatcher:
+    """Delivers messages to callbacks on its own thread, in arrival order.
+
+    Args:
+        resolve: ``resolve(topic, subscription_ids)`` returns the callbacks for a message.
+        name: Thread name, for logs and debuggers.
+    """
+
+    def __init__(self, resolve: Resolver, name: str) -> None:
+        self._resolve = resolve
+        self._queue: queue.SimpleQueue[list[_Item] | object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._started = False
+        self.delivered = 0
+        self.unmatched = 0
+        self.failures = 0
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if not self._started:
+            self._started = True
+            self._thread.start()
+
+    def submit(self, topic: str, payload: bytes, subscription_ids: tuple[int, ...]) -> None:
+        """Queue one received message (never blocks).
+
+        Args:
+            topic: Topic name.
+            payload: Payload.
+            subscription_ids: MQTT 5 subscription identifiers, or ``()``.
+        """
+        self._queue.put([(topic, payload, subscription_ids)])
+
+    def submit_batch(self, batch: list[_Item]) -> None:
+        """Queue received messages, in order (never blocks).
+
+        Args:
+            batch: ``(topic, payload, subscription_ids)`` tuples; the list is taken over.
+        """
+        self._queue.put(batch)
+
+    def backlog(self) -> int:
+        """Return the approximate number of batches waiting for delivery."""
+        return self._queue.qsize()
+
+    def in_dispatch_thread(self) -> bool:
+        """Tell whether the caller runs on the dispatcher thread (inside a callback)."""
+        return threading.current_thread() is self._thread
+
+    def stop(self, timeout: float) -> bool:
+        """Deliver what is queued, then end the thread.
+
+        Called from a callback, it only asks the thread to end after that callback.
+
+        Args:
+            timeout: Longest wait for the thread, in seconds.
+
+        Returns:
+            ``True`` if the thread ended (or will, when called from a callback).
+        """
+        self._queue.put(_STOP)
+        if not self._started or self.in_dispatch_thread():
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        get = self._queue.get
+        while True:
+            batch = get()
+            if batch is _STOP:
+                return
+            for topic, payload, sub_ids in cast(list[_Item], batch):
+                self._deliver(topic, payload, sub_ids)
+
+    def _deliver(self, topic: str, payload: bytes, sub_ids: tuple[int, ...]) -> None:
+        callbacks = self._resolve(topic, sub_ids)
+        if not callbacks:
+            self.unmatched += 1
+            logger.debug("message on %r matches no subscription; ignored", topic)
+            return
+        self.delivered += 1
+        for callback in callbacks:
+            try:
+                callback(topic, payload)
+            except Exception:
+                self.failures += 1
+                logger.exception("subscription callback %r raised on topic %r", callback, topic)

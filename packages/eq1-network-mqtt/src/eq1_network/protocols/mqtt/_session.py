@@ -1,0 +1,172 @@
+"""One connection lifetime: from ``connect()`` to ``disconnect()`` or giving up.
+
+A :class:`Session` bundles the adapter, the network thread (supervisor), the dispatcher
+thread and the SUBACK/UNSUBACK books of one lifetime, and routes the adapter's events
+to them. Automatic reconnections stay inside one session; an explicit ``connect()``
+after ``disconnect()`` starts a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+from eq1_network.common.exceptions import ProtocolError
+from eq1_network.protocols.mqtt._adapter import PahoAdapter, ServerLimits, Will
+from eq1_network.protocols.mqtt._backoff import Backoff
+from eq1_network.protocols.mqtt._dispatcher import Dispatcher, Resolver
+from eq1_network.protocols.mqtt._supervisor import ConnectionSupervisor
+from eq1_network.protocols.mqtt._tracking import AckBook, AckWaiter, PublishTracker
+from eq1_network.protocols.mqtt.config import BrokerConfig, ClientConfig
+from eq1_network.protocols.mqtt.reason_codes import Reason, refusal_error
+
+__all__ = ["RestoreState", "Session", "SessionOwner"]
+
+logger = logging.getLogger(__name__)
+
+
+class RestoreState:
+    """Subscriptions being restored after CONNACK, before the connection goes live.
+
+    Args:
+        waiters: ``(filter, waiter)`` per SUBSCRIBE sent.
+        deadline: ``time.monotonic()`` after which the protocol stops waiting.
+    """
+
+    def __init__(self, waiters: list[tuple[str, AckWaiter]], deadline: float) -> None:
+        self.filters = frozenset(f for f, _ in waiters)
+        self._waiters = [w for _, w in waiters]
+        self._deadline = deadline
+
+    def timed_out(self) -> bool:
+        """Whether the deadline passed."""
+        return time.monotonic() >= self._deadline
+
+    def finished(self) -> bool:
+        """Whether every SUBACK arrived (or the deadline passed)."""
+        return all(w.settled for w in self._waiters) or self.timed_out()
+
+
+class SessionOwner(Protocol):
+    """The protocol's reactions to connection events (called on the network thread)."""
+
+    def _on_connected(self, session: Session, session_present: bool) -> None: ...
+
+    def _check_restore(self, session: Session) -> None: ...
+
+    def _on_lost(self, session: Session, reason: Reason | None) -> None: ...
+
+    def _on_failed(self, session: Session, error: ProtocolError) -> None: ...
+
+
+AdapterFactory = type[PahoAdapter]
+
+
+class Session:
+    """The threads and bookkeeping of one connection lifetime.
+
+    Args:
+        owner: The protocol.
+        broker: Broker configuration.
+        config: Client configuration.
+        client_id: The client identifier.
+        will: The Will, or ``None``.
+        tracker: The protocol's publish tracker.
+        resolve: Looks up the callbacks of a message.
+        adapter_factory: The adapter class (replaceable in tests).
+    """
+
+    def __init__(
+        self,
+        owner: SessionOwner,
+        broker: BrokerConfig,
+        config: ClientConfig,
+        client_id: str,
+        will: Will | None,
+        tracker: PublishTracker,
+        resolve: Resolver,
+        adapter_factory: AdapterFactory,
+    ) -> None:
+        self._owner = owner
+        self._tracker = tracker
+        self.limits = ServerLimits()
+        self.restore: RestoreState | None = None
+        self.subacks = AckBook()
+        self.unsubacks = AckBook()
+        self.dispatcher = Dispatcher(resolve, name=f"eq1-mqtt-dispatch-{client_id}")
+        self._batch: list[tuple[str, bytes, tuple[int, ...]]] = []
+        self.adapter = adapter_factory(broker, config, client_id, self, will)
+        self.supervisor = ConnectionSupervisor(
+            self.adapter,
+            self,
+            Backoff(config.reconnect_min_delay, config.reconnect_max_delay),
+            broker=f"{broker.broker_address}:{broker.port}",
+            username=broker.username,
+            connect_timeout=broker.connect_timeout,
+            max_attempts=config.max_reconnect_attempts,
+            name=f"eq1-mqtt-net-{client_id}",
+        )
+
+    # -- AdapterListener -------------------------------------------------------------
+
+    def on_connack(self, reason: Reason, session_present: bool, limits: ServerLimits) -> None:
+        """Record the broker's limits and pass CONNACK to the supervisor."""
+        self.limits = limits
+        self.supervisor.on_connack(reason, session_present)
+
+    def on_connection_closed(self, reason: Reason | None) -> None:
+        """Pass the end of the connection to the supervisor."""
+        if reason is not None:
+            logger.warning("broker sent DISCONNECT: %s", reason)
+        self.supervisor.on_closed(reason)
+
+    def on_message(self, topic: str, payload: bytes, subscription_ids: tuple[int, ...]) -> None:
+        """Collect a received message; the batch goes to the dispatcher after the round."""
+        self._batch.append((topic, payload, subscription_ids))
+
+    def on_publish_result(self, mid: int, reason: Reason) -> None:
+        """Settle the handle of an acknowledged (or refused) publish."""
+        error = refusal_error(reason, f"PUBLISH (packet id {mid})") if reason.is_failure else None
+        self._tracker.acknowledge(mid, error)
+
+    def on_subscribe_result(self, mid: int, reasons: list[Reason]) -> None:
+        """Record a SUBACK."""
+        self.subacks.resolve(mid, reasons)
+
+    def on_unsubscribe_result(self, mid: int, reasons: list[Reason]) -> None:
+        """Record an UNSUBACK."""
+        self.unsubacks.resolve(mid, reasons)
+
+    # -- SupervisorHooks -------------------------------------------------------------
+
+    def connected(self, session_present: bool) -> None:
+        """Tell the protocol the broker accepted the connection."""
+        self._owner._on_connected(self, session_present)
+
+    def after_round(self) -> None:
+        """Called after every network round: hand over messages, finish a restore."""
+        if self._batch:
+            self.flush_messages()
+        if self.restore is not None:
+            self._owner._check_restore(self)
+
+    def flush_messages(self) -> None:
+        """Hand the messages collected so far to the dispatcher."""
+        batch, self._batch = self._batch, []
+        if batch:
+            self.dispatcher.submit_batch(batch)
+
+    def lost(self, reason: Reason | None) -> None:
+        """Tell the protocol the connection dropped."""
+        self.flush_messages()
+        self.subacks.fail_all()
+        self.unsubacks.fail_all()
+        self._owner._on_lost(self, reason)
+
+    def failed(self, error: ProtocolError) -> None:
+        """Tell the protocol the supervisor gave up."""
+        self.flush_messages()
+        self.subacks.fail_all()
+        self.unsubacks.fail_all()
+        self._owner._on_failed(self, error)

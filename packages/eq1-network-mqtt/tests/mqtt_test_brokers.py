@@ -1,0 +1,236 @@
+"""Real brokers for the integration tests: mosquitto (preferred) or amqtt (fallback).
+
+Every broker listens on 127.0.0.1 only, on free ports, with its own configuration in a
+temporary folder, and is stopped by the fixture that started it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from eq1_network.testing import free_port
+
+HOST = "127.0.0.1"
+USERNAME = "eq1-user"
+PASSWORD = "correct horse battery staple"
+START_TIMEOUT = 20.0
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll until the port accepts connections or the process dies."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"broker exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"broker did not listen on {port} within {START_TIMEOUT} s")
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
+    """Stop a process and reap it."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(15)
+
+
+@dataclass
+class TlsFiles:
+    """Certificates made by trustme for one test session."""
+
+    ca: Path
+    other_ca: Path
+    server_cert: Path
+    server_key: Path
+    wrong_name_cert: Path
+    wrong_name_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls_files(folder: Path) -> TlsFiles:
+    """Create a CA, a server certificate for 127.0.0.1, a client one, and decoys."""
+    import trustme
+
+    ca, other = trustme.CA(), trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    wrong = ca.issue_cert("other.invalid")
+    client = ca.issue_cert("eq1-client.invalid")
+    files = TlsFiles(
+        *(
+            folder / n
+            for n in (
+                "ca.pem",
+                "other-ca.pem",
+                "server.pem",
+                "server.key",
+                "wrong.pem",
+                "wrong.key",
+                "client.pem",
+                "client.key",
+            )
+        )
+    )
+    ca.cert_pem.write_to_path(str(files.ca))
+    other.cert_pem.write_to_path(str(files.other_ca))
+    for cert, cert_path, key_path in (
+        (server, files.server_cert, files.server_key),
+        (wrong, files.wrong_name_cert, files.wrong_name_key),
+        (client, files.client_cert, files.client_key),
+    ):
+        cert.cert_chain_pems[0].write_to_path(str(cert_path))
+        cert.private_key_pem.write_to_path(str(key_path))
+    return files
+
+
+class MosquittoBroker:
+    """A mosquitto process with plain, password, TLS and mutual-TLS listeners.
+
+    Args:
+        executable: Path of ``mosquitto``.
+        persistence: Keep sessions on disk across restarts.
+        tls: Create the TLS listeners (needs trustme).
+    """
+
+    kind = "mosquitto"
+
+    def __init__(self, executable: str, *, persistence: bool = False, tls: bool = True) -> None:
+        self.executable = executable
+        self.folder = Path(tempfile.mkdtemp(prefix="eq1-mosquitto-"))
+        # mosquitto started as root drops to the "mosquitto" user: keep files readable.
+        os.chmod(self.folder, 0o755)
+        self.port = free_port()
+        self.auth_port = free_port()
+        self.tls_port = free_port() if tls else 0
+        self.mtls_port = free_port() if tls else 0
+        self.wrong_name_port = free_port() if tls else 0
+        self.tls = make_tls_files(self.folder) if tls else None
+        self.log = self.folder / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._write_passwords()
+        self._write_config(persistence)
+
+    def _write_passwords(self) -> None:
+        passwd = self.folder / "passwd"
+        tool = shutil.which("mosquitto_passwd") or "mosquitto_passwd"
+        subprocess.run(
+            [tool, "-b", "-c", str(passwd), USERNAME, PASSWORD],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        self.passwd = passwd
+
+    def _write_config(self, persistence: bool) -> None:
+        lines = [
+            "per_listener_settings true",
+            "max_queued_messages 100000",
+            "queue_qos0_messages true",
+            f"persistence {'true' if persistence else 'false'}",
+            f"persistence_location {self.folder}/",
+            f"log_dest file {self.log}",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        lines += [f"listener {self.port} {HOST}", "allow_anonymous true"]
+        lines += [
+            f"listener {self.auth_port} {HOST}",
+            "allow_anonymous false",
+            f"password_file {self.passwd}",
+        ]
+        if self.tls is not None:
+            t = self.tls
+            for port, cert, key, extra in (
+                (self.tls_port, t.server_cert, t.server_key, []),
+                (self.mtls_port, t.server_cert, t.server_key, ["require_certificate true"]),
+                (self.wrong_name_port, t.wrong_name_cert, t.wrong_name_key, []),
+            ):
+                lines += [
+                    f"listener {port} {HOST}",
+                    "allow_anonymous true",
+                    f"cafile {t.ca}",
+                    f"certfile {cert}",
+                    f"keyfile {key}",
+                    *extra,
+                ]
+        self.config = self.folder / "mosquitto.conf"
+        self.config.write_text("\n".join(lines) + "\n")
+        for path in self.folder.iterdir():
+            os.chmod(path, 0o644)
+
+    def start(self) -> MosquittoBroker:
+        """Start the process and wait until every listener accepts connections."""
+        self.proc = subprocess.Popen(
+            [self.executable, "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for port in (self.port, self.auth_port, self.tls_port, self.mtls_port):
+            if port:
+                wait_port(port, self.proc, self.log)
+        return self
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM; mosquitto saves persistent sessions)."""
+        stop_process(self.proc, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kill at once (SIGKILL), as a crash would."""
+        stop_process(self.proc, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Stop and remove the folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class AmqttBroker:
+    """An amqtt broker (MQTT 3.1.1 only), used when mosquitto is not installed."""
+
+    kind = "amqtt"
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="eq1-amqtt-"))
+        self.port = free_port()
+        self.log = self.folder / "amqtt.log"
+        self.config = self.folder / "amqtt.yaml"
+        self.config.write_text(
+            "listeners:\n  default:\n    type: tcp\n"
+            f"    bind: {HOST}:{self.port}\n"
+            "plugins:\n"
+            "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AmqttBroker:
+        """Start the broker process and wait for its port."""
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(self.config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_port(self.port, self.proc, self.log)
+        return self
+
+    def close(self) -> None:
+        """Stop and remove the folder."""
+        stop_process(self.proc)
+        shutil.rmtree(self.folder, ignore_errors=True)

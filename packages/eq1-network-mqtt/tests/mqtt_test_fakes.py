@@ -1,0 +1,278 @@
+"""A scripted in-process broker behind a fake adapter (the requirements' mock broker).
+
+``FakeAdapter`` has the interface of ``PahoAdapter``; tests install it with
+``unittest.mock.patch.object(MQTTProtocol, "_adapter_factory", broker.factory)``. Events
+are delivered from ``loop()``, i.e. on the protocol's network thread, as with paho.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from typing import Any
+
+from eq1_network.common.exceptions import ProtocolError
+from eq1_network.common.topics import topic_matches
+from eq1_network.protocols.mqtt._adapter import PublishStatus, ServerLimits, Will
+from eq1_network.protocols.mqtt.reason_codes import Reason
+
+
+class WrittenReport:
+    """The report of a QoS 0 write; ``error`` set means the message was dropped."""
+
+    def __init__(self, error: ProtocolError | None = None, done: bool = True) -> None:
+        self._error = error
+        self._done = threading.Event()
+        if done:
+            self._done.set()
+
+    def finish(self) -> None:
+        self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None) -> bool:
+        return self._done.wait(timeout)
+
+    def error(self) -> ProtocolError | None:
+        return self._error
+
+
+class FakeBroker:
+    """What the fake adapters connect to, with knobs for every outcome."""
+
+    def __init__(self) -> None:
+        self.connacks: deque[Reason | None] = deque()  # None: never answer
+        self.socket_errors: deque[ProtocolError] = deque()
+        self.session_present = False
+        self.limits = ServerLimits()
+        self.suback_codes: dict[str, int] = {}
+        self.puback_codes: dict[str, int] = {}
+        self.hold_acks = False
+        self.hold_subacks = False
+        self.echo = True
+        self.adapters: list[FakeAdapter] = []
+        self.published: list[tuple[str, bytes, int, bool]] = []
+        self.publish_options: list[tuple[int | None, tuple[tuple[str, str], ...]]] = []
+        self.subscribed: list[tuple[str, int, int | None]] = []
+        self.unsubscribed: list[str] = []
+        self.connects = 0
+        self.lock = threading.Lock()
+
+    def factory(
+        self, broker: Any, config: Any, client_id: str, listener: Any, will: Will | None
+    ) -> FakeAdapter:
+        adapter = FakeAdapter(self, config, client_id, listener, will)
+        self.adapters.append(adapter)
+        return adapter
+
+    @property
+    def adapter(self) -> FakeAdapter:
+        return self.adapters[-1]
+
+    def payloads(self) -> list[bytes]:
+        with self.lock:
+            return [p for _, p, _, _ in self.published]
+
+
+class FakeAdapter:
+    """Implements the adapter interface over :class:`FakeBroker`."""
+
+    _mids = itertools.count(1)
+
+    def __init__(
+        self, broker: FakeBroker, config: Any, client_id: str, listener: Any, will: Will | None
+    ) -> None:
+        self.broker = broker
+        self.v5 = config.protocol_version == 5
+        self.client_id = client_id
+        self.listener = listener
+        self.will = will
+        self.wills: list[Will | None] = [will]
+        self.inflight: list[int] = []
+        self.cond = threading.Condition()
+        self.events: deque[tuple[Any, ...]] = deque()
+        self.open = False
+        self.live = False
+        self.subs: dict[str, int | None] = {}
+        self.held: list[tuple[int, str]] = []
+        self.kept: list[int] = []
+        self.closed = False
+        self.qos0_report: Any = None
+
+    # -- connection ----------------------------------------------------------------
+
+    def connect(self) -> None:
+        self._open()
+
+    def reconnect(self) -> None:
+        self._open()
+
+    def _open(self) -> None:
+        broker = self.broker
+        broker.connects += 1
+        if broker.socket_errors:
+            raise broker.socket_errors.popleft()
+        with self.cond:
+            self.open = True
+            self.events.append(("connack",))
+            self.cond.notify_all()
+
+    def _push(self, *event: Any) -> None:
+        with self.cond:
+            self.events.append(event)
+            self.cond.notify_all()
+
+    def loop(self, timeout: float) -> bool:
+        with self.cond:
+            if not self.open:
+                return False
+            self.cond.wait_for(lambda: bool(self.events), timeout)
+            events = list(self.events)
+            self.events.clear()
+        for event in events:
+            if not self._handle(event):
+                return False
+        return self.open
+
+    def _handle(self, event: tuple[Any, ...]) -> bool:
+        kind = event[0]
+        if kind == "connack":
+            return self._connack()
+        if kind in ("drop", "disconnect"):
+            self.open = self.live = False
+            self.listener.on_connection_closed(event[1] if len(event) > 1 else None)
+            return False
+        if kind == "ack":
+            self.listener.on_publish_result(event[1], Reason(event[2]))
+        elif kind == "suback":
+            self.listener.on_subscribe_result(event[1], [Reason(event[2])])
+        elif kind == "unsuback":
+            self.listener.on_unsubscribe_result(event[1], [Reason(event[2])])
+        elif kind == "message":
+            self.listener.on_message(event[1], event[2], event[3])
+        return True
+
+    def _connack(self) -> bool:
+        broker = self.broker
+        reason = broker.connacks.popleft() if broker.connacks else Reason(0, v5=self.v5)
+        if reason is None:
+            return True  # stay silent: the client must time out
+        self.listener.on_connack(
+            reason, broker.session_present and not reason.is_failure, broker.limits
+        )
+        if reason.is_failure:
+            self.open = False
+            self.listener.on_connection_closed(None)
+            return False
+        self.live = True
+        if not broker.session_present:
+            self.subs = {}
+        for mid in self.kept:  # paho resends what it kept
+            self._push("ack", mid, 0)
+        self.kept = []
+        return True
+
+    def wake(self) -> None:
+        with self.cond:
+            self.cond.notify_all()
+
+    def disconnect(self) -> None:
+        self._push("disconnect")
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self._push("drop")
+
+    def set_will(self, will: Will | None) -> None:
+        self.will = will
+        self.wills.append(will)
+
+    def set_max_inflight(self, count: int) -> None:
+        self.inflight.append(count)
+
+    # -- test controls ---------------------------------------------------------------
+
+    def drop(self, reason: Reason | None = None) -> None:
+        """The connection breaks (as if the broker vanished)."""
+        self._push("drop", reason)
+
+    def deliver(self, topic: str, payload: bytes, ids: tuple[int, ...] = ()) -> None:
+        """A PUBLISH arrives from the broker."""
+        self._push("message", topic, payload, ids)
+
+    def release_acks(self) -> None:
+        """Acknowledge every held publish."""
+        held, self.held = self.held, []
+        for mid, topic in held:
+            self._push("ack", mid, self.broker.puback_codes.get(topic, 0))
+
+    # -- operations ------------------------------------------------------------------
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        message_expiry: int | None = None,
+        user_properties: Any = (),
+    ) -> tuple[PublishStatus, int, Any]:
+        mid = next(self._mids)
+        broker = self.broker
+        if not self.live:
+            if qos:
+                self.kept.append(mid)
+                with broker.lock:
+                    broker.published.append((topic, payload, qos, retain))
+                return PublishStatus.KEPT, mid, None
+            return PublishStatus.NOT_CONNECTED, mid, None
+        with broker.lock:
+            broker.published.append((topic, payload, qos, retain))
+            broker.publish_options.append((message_expiry, tuple(user_properties)))
+        report = None
+        if qos == 0:
+            report = self.qos0_report or WrittenReport()
+        elif broker.hold_acks:
+            self.held.append((mid, topic))
+        else:
+            self._push("ack", mid, broker.puback_codes.get(topic, 0))
+        if broker.echo:
+            self._echo(topic, payload)
+        return PublishStatus.SENT, mid, report
+
+    def _echo(self, topic: str, payload: bytes) -> None:
+        matched = [(f, sid) for f, sid in self.subs.items() if topic_matches(f, topic)]
+        if not matched:
+            return
+        if self.v5 and all(sid is not None for _, sid in matched):
+            for _, sid in matched:  # one copy per subscription, as MQTT 5 brokers do
+                assert sid is not None
+                self.deliver(topic, payload, (sid,))
+        else:
+            self.deliver(topic, payload)
+
+    def subscribe(self, topic_filter: str, qos: int, subscription_id: int | None) -> int | None:
+        if not self.live:
+            return None
+        mid = next(self._mids)
+        self.broker.subscribed.append((topic_filter, qos, subscription_id))
+        code = self.broker.suback_codes.get(topic_filter, qos)
+        if code < 0x80:
+            self.subs[topic_filter] = subscription_id
+        if not self.broker.hold_subacks:
+            self._push("suback", mid, code)
+        return mid
+
+    def unsubscribe(self, topic_filter: str) -> int | None:
+        if not self.live:
+            return None
+        mid = next(self._mids)
+        self.broker.unsubscribed.append(topic_filter)
+        self.subs.pop(topic_filter, None)
+        self._push("unsuback", mid, 0)
+        return mid
