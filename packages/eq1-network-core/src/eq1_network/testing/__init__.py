@@ -5,11 +5,13 @@ Requires pytest. Plugin authors subclass :class:`ReqResContract` or
 """
 
 from eq1_network.testing._collect import MessageCollector, read_exactly
+from eq1_network.testing.events import EventLog
 from eq1_network.testing.peers import free_port, require_executable, require_peers
 from eq1_network.testing.pubsub import PubSubContract
 from eq1_network.testing.reqres import ReqResContract
 
 __all__ = [
+    "EventLog",
     "MessageCollector",
     "PubSubContract",
     "ReqResContract",

@@ -1,0 +1,562 @@
+"""``NetworkHandler``: typed messages over any request/response protocol (F-13).
+
+A handler owns one protocol, a bounded send queue, a send worker
+(:class:`~eq1_network.worker.Requester`) and a receive worker
+(:class:`~eq1_network.worker.Listener`)::
+
+    config = NetworkConfig(protocol="tcp", params={"host": "127.0.0.1", "port": 9000},
+                           package=TEXT_PACKAGE)
+    with NetworkHandler(config, event_callback) as handler:
+        handler.send_data(TextSendData("hello"))
+        reply = handler.request(TextSendData("status?", message_type=MessageType.COMMAND),
+                                timeout=2.0)
+
+What can be lost
+----------------
+Messages are written in the order :meth:`NetworkHandler.send_data` accepted them and
+arrive in that order. Nothing accepted is dropped silently: :meth:`NetworkHandler.stop`
+returns (and logs) whatever could not be written. Without acknowledged mode, a stream
+transport such as TCP cannot tell which written bytes the peer really read: when the
+link breaks, the bytes the kernel had accepted but the peer never read are lost, and
+the batch whose write failed is written again after reconnection, so the peer may see
+some messages of that batch twice. With ``NetworkConfig(acknowledged=True)`` on both
+ends, the sender keeps every message until the receiver acknowledges it and writes
+the unacknowledged ones again after a reconnection, and the receiver drops repeats:
+nothing is lost or duplicated while the sender runs. With ``ack_state_path`` the
+receiver's record survives a restart of its process; a receiver killed between a
+delivery and the record of it (a few microseconds) gets that one message again.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty, Full, Queue
+from types import TracebackType
+from typing import Any
+
+from eq1_network.common.exceptions import (
+    ProtocolConfigurationError,
+    ProtocolNotConnectedError,
+    ProtocolTimeoutError,
+    ProtocolTypeError,
+    ProtocolValidationError,
+)
+from eq1_network.data import ReceivedData, SendData
+from eq1_network.interfaces.protocol import ReqResProtocol
+from eq1_network.package import BINARY_PACKAGE, DataPackage
+from eq1_network.packets.fragmentation import (
+    DEFAULT_REASSEMBLY_BYTES,
+    DEFAULT_REASSEMBLY_TIMEOUT,
+    Reassembler,
+)
+from eq1_network.packets.header import MAX_U64
+from eq1_network.packets.send import TypedSendData
+from eq1_network.plugins.registry import ProtocolManager
+from eq1_network.worker.ack import AckWindow, DeliveryLedger
+from eq1_network.worker.events import NetworkEvent, NetworkEventType
+from eq1_network.worker.link import Link
+from eq1_network.worker.listener import Listener
+from eq1_network.worker.policy import QueueFullPolicy, ReconnectPolicy
+from eq1_network.worker.requester import Requester
+from eq1_network.worker.send_queue import BatchQueue
+
+__all__ = [
+    "EventCallback",
+    "NetworkConfig",
+    "NetworkEvent",
+    "NetworkEventType",
+    "NetworkHandler",
+    "QueueFullPolicy",
+    "ReconnectPolicy",
+    "StopReport",
+]
+
+logger = logging.getLogger(__name__)
+
+EventCallback = Any
+"""``Callable[[NetworkEvent], None]``, called from the worker threads."""
+
+_POLL = 0.05
+
+
+@dataclass
+class NetworkConfig:
+    """Configuration of a :class:`NetworkHandler`.
+
+    Args:
+        protocol: A protocol name for :func:`~eq1_network.get_protocol` (``"tcp"``,
+            ``"loopback"``, ...) or a ready :class:`ReqResProtocol` instance.
+        params: Constructor arguments of the protocol, when ``protocol`` is a name.
+        package: How messages are encoded; ``BINARY_PACKAGE`` by default.
+        send_queue_size: Most messages waiting to be written.
+        queue_full_policy: What ``send_data`` does when the queue is full.
+        send_timeout: Seconds ``send_data`` waits for room under ``BLOCK``.
+        receive_queue: Keep received messages for :meth:`NetworkHandler.receive`;
+            ``None`` means "when no event callback is given".
+        receive_queue_size: Most received messages kept; the receive worker waits
+            (and the transport applies back-pressure) when it is full.
+        reconnect: Automatic reconnection policy (off by default).
+        acknowledged: Acknowledged mode (both ends must use it; needs a typed package).
+        ack_state_path: File where the receiver records deliveries across restarts.
+        max_unacknowledged: Most messages awaiting acknowledgement before sending pauses.
+        sent_events: Emit a SENT event for every message written.
+        max_batch: Most queued messages coalesced into one batch.
+        max_write_bytes: Most bytes joined into one write.
+        reassembly_max_bytes: Most bytes of incomplete split messages held.
+        reassembly_timeout: Seconds an incomplete split message is kept.
+
+    Raises:
+        ProtocolConfigurationError: If a value is invalid.
+    """
+
+    protocol: str | ReqResProtocol
+    params: dict[str, Any] = field(default_factory=dict)
+    package: DataPackage[Any, Any] = BINARY_PACKAGE
+    send_queue_size: int = 10_000
+    queue_full_policy: QueueFullPolicy = QueueFullPolicy.BLOCK
+    send_timeout: float = 10.0
+    receive_queue: bool | None = None
+    receive_queue_size: int = 10_000
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    acknowledged: bool = False
+    ack_state_path: str | Path | None = None
+    max_unacknowledged: int = 10_000
+    sent_events: bool = True
+    max_batch: int = 1024
+    max_write_bytes: int = 1 << 20
+    reassembly_max_bytes: int = DEFAULT_REASSEMBLY_BYTES
+    reassembly_timeout: float = DEFAULT_REASSEMBLY_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.protocol, (str, ReqResProtocol)):
+            raise ProtocolConfigurationError(
+                "NetworkConfig.protocol must be a protocol name or a ReqResProtocol, "
+                f"got {type(self.protocol).__name__}"
+            )
+        if not isinstance(self.package, DataPackage):
+            raise ProtocolConfigurationError(
+                f"NetworkConfig.package must be a DataPackage, got {type(self.package).__name__}"
+            )
+        for name in (
+            "send_queue_size",
+            "receive_queue_size",
+            "max_unacknowledged",
+            "max_batch",
+            "max_write_bytes",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ProtocolConfigurationError(
+                    f"NetworkConfig.{name} must be a positive int, got {value!r}"
+                )
+        if self.send_timeout < 0:
+            raise ProtocolConfigurationError(
+                f"NetworkConfig.send_timeout must be non-negative, got {self.send_timeout}"
+            )
+        typed = issubclass(self.package.send_data_class, TypedSendData)
+        if self.acknowledged and not typed:
+            raise ProtocolConfigurationError(
+                "acknowledged mode needs a package of typed messages (TEXT_PACKAGE, "
+                "BINARY_PACKAGE, INT_PACKAGE, JSON_PACKAGE or ANY_PACKAGE)"
+            )
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """What :meth:`NetworkHandler.stop` could not finish.
+
+    Attributes:
+        unsent: Messages accepted but never written (oldest first), including messages
+            that could not be encoded.
+        unacknowledged: Acknowledged mode: written messages the peer never acknowledged.
+    """
+
+    unsent: list[SendData] = field(default_factory=list)
+    unacknowledged: list[SendData] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether everything accepted was written (and acknowledged, in that mode)."""
+        return not self.unsent and not self.unacknowledged
+
+
+class _Waiter:
+    __slots__ = ("event", "result")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.result: ReceivedData | None = None
+
+
+class NetworkHandler:
+    """Sends and receives typed messages over one request/response protocol (F-13).
+
+    All public methods are thread-safe. ``event_callback(event)`` runs on the worker
+    threads; an exception it raises is logged and reported as an ERROR event, and the
+    workers go on.
+
+    Args:
+        network_config: The configuration.
+        event_callback: Called with every :class:`NetworkEvent`; optional.
+
+    Raises:
+        ProtocolConfigurationError: If the configuration is invalid.
+    """
+
+    def __init__(self, network_config: NetworkConfig, event_callback: EventCallback = None) -> None:
+        if not isinstance(network_config, NetworkConfig):
+            raise ProtocolTypeError(
+                f"network_config must be a NetworkConfig, got {type(network_config).__name__}"
+            )
+        if event_callback is not None and not callable(event_callback):
+            raise ProtocolTypeError("event_callback must be callable or None")
+        self.config = network_config
+        self._callback = event_callback
+        keep = network_config.receive_queue
+        self._received: Queue[ReceivedData] | None = (
+            Queue(network_config.receive_queue_size)
+            if (keep if keep is not None else event_callback is None)
+            else None
+        )
+        self._lock = threading.Lock()  # sequence numbering + queue order
+        self._state_lock = threading.Lock()
+        self._sequence = 0
+        self._typed = issubclass(network_config.package.send_data_class, TypedSendData)
+        self._waiters: dict[int, _Waiter] = {}
+        self._waiters_lock = threading.Lock()
+        self._epoch = secrets.randbits(63) + 1
+        self._stopping = threading.Event()
+        self._state = "new"
+        self._queue: BatchQueue[SendData] = BatchQueue(network_config.send_queue_size)
+        self._link: Link | None = None
+        self._requester: Requester | None = None
+        self._listener: Listener | None = None
+        self._window: AckWindow[SendData] | None = None
+        self._ledger: DeliveryLedger | None = None
+
+    # -- life cycle ------------------------------------------------------------
+
+    def __enter__(self) -> NetworkHandler:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _create_protocol(self) -> ReqResProtocol:
+        spec = self.config.protocol
+        if isinstance(spec, ReqResProtocol):
+            return spec
+        protocol = ProtocolManager.create(spec, **self.config.params)
+        if not isinstance(protocol, ReqResProtocol):
+            raise ProtocolConfigurationError(
+                f"NetworkHandler needs a request/response protocol; {spec!r} is "
+                f"{type(protocol).__name__}"
+            )
+        return protocol
+
+    def start(self) -> None:
+        """Connect and start both workers.
+
+        Raises:
+            ProtocolConnectionError: If the protocol cannot connect.
+            ProtocolNotFoundError: If the protocol name is unknown.
+            ProtocolValidationError: If the handler was already started.
+        """
+        with self._state_lock:
+            if self._state != "new":
+                raise ProtocolValidationError(f"a handler starts once; this one is {self._state}")
+            self._state = "starting"
+        cfg = self.config
+        try:
+            link = Link(self._create_protocol(), cfg.reconnect, self._emit)
+            link.open()
+        except BaseException:
+            self._state = "stopped"
+            raise
+        if cfg.acknowledged:
+            self._window = AckWindow(cfg.max_unacknowledged)
+            self._ledger = DeliveryLedger(cfg.ack_state_path)
+        name = f"eq1-{type(link.protocol).__name__}"
+        self._requester = Requester(
+            queue=self._queue,
+            package=cfg.package,
+            link=link,
+            emit=self._emit,
+            window=self._window,
+            epoch=self._epoch,
+            max_batch=cfg.max_batch,
+            max_write_bytes=cfg.max_write_bytes,
+            sent_events=cfg.sent_events,
+            name=f"{name}-requester",
+        )
+        self._listener = Listener(
+            link=link,
+            package=cfg.package,
+            emit=self._emit,
+            deliver=self._deliver,
+            stopping=self._stopping,
+            on_ack=self._window.acknowledge if self._window is not None else None,
+            ledger=self._ledger,
+            reassembler=Reassembler(
+                max_bytes=cfg.reassembly_max_bytes, timeout=cfg.reassembly_timeout
+            ),
+            name=f"{name}-listener",
+        )
+        self._link = link
+        self._requester.start()
+        self._listener.start()
+        self._state = "running"
+        logger.info("handler started on %r", link.protocol)
+
+    def stop(self, timeout: float = 5.0) -> StopReport:
+        """Drain the send queue within ``timeout``, stop the workers and disconnect.
+
+        Args:
+            timeout: Seconds allowed for draining (and, in acknowledged mode, for the
+                last acknowledgements) and for the threads to end.
+
+        Returns:
+            What could not be sent or was not acknowledged (also logged and reported as
+            an ERROR event when not empty).
+        """
+        with self._state_lock:
+            if self._state != "running":
+                self._state = "stopped"
+                return StopReport()
+            self._state = "stopping"
+        deadline = time.monotonic() + timeout
+        requester, listener, link = self._requester, self._listener, self._link
+        assert requester is not None and listener is not None and link is not None
+        self._queue.close()
+        requester.request_stop()
+        requester.join(max(deadline - time.monotonic(), 0))
+        if requester.is_alive():
+            requester.request_stop(abort=True)
+            requester.join(_POLL * 4)
+        if self._window is not None and not link.failed.is_set():
+            self._window.wait_empty(max(deadline - time.monotonic(), 0))
+        self._stopping.set()
+        listener.join(max(deadline - time.monotonic(), _POLL * 4))
+        report = StopReport(
+            unsent=requester.rejected + requester.pending() + self._queue.drain(),
+            unacknowledged=self._window.items() if self._window is not None else [],
+        )
+        link.protocol.disconnect()
+        if link.up.is_set():
+            self._emit(NetworkEvent(NetworkEventType.DISCONNECTED))
+        link.up.clear()
+        if self._ledger is not None:
+            self._ledger.close()
+        self._fail_waiters()
+        self._state = "stopped"
+        if not report.complete:
+            error = ProtocolTimeoutError(
+                f"stopped with {len(report.unsent)} message(s) unsent and "
+                f"{len(report.unacknowledged)} unacknowledged"
+            )
+            logger.warning("%s", error)
+            self._emit(NetworkEvent(NetworkEventType.ERROR, data=report, error=error))
+        logger.info("handler stopped on %r", link.protocol)
+        return report
+
+    def is_running(self) -> bool:
+        """Tell whether the handler was started and not stopped.
+
+        Returns:
+            ``True`` while running.
+        """
+        return self._state == "running"
+
+    def is_connected(self) -> bool:
+        """Tell whether the link is up right now.
+
+        Returns:
+            ``True`` if connected.
+        """
+        return self._link is not None and self._link.up.is_set()
+
+    # -- sending ---------------------------------------------------------------
+
+    def send_data(self, send_data: SendData, timeout: float | None = None) -> int:
+        """Queue a message for sending.
+
+        Args:
+            send_data: An instance of the package's send class.
+            timeout: Seconds to wait for room in a full queue under the ``BLOCK`` policy;
+                default ``NetworkConfig.send_timeout``.
+
+        Returns:
+            The message's sequence number (0 for untyped messages).
+
+        Raises:
+            ProtocolTypeError: If ``send_data`` is not of the package's send class.
+            ProtocolNotConnectedError: If the handler is not running.
+            QueueFullError: If the queue stayed full (see ``queue_full_policy``).
+            ProtocolValidationError: In acknowledged mode, if the message already has
+                a sequence number (the handler numbers messages itself).
+        """
+        cls = self.config.package.send_data_class
+        if not isinstance(send_data, cls):
+            raise ProtocolTypeError(
+                f"send_data() needs a {cls.__name__}, got {type(send_data).__name__}"
+            )
+        if self._state != "running":
+            raise ProtocolNotConnectedError(f"send_data() on a handler that is {self._state}")
+        return self._submit(send_data, timeout, None)
+
+    def _submit(self, send_data: SendData, timeout: float | None, waiter: _Waiter | None) -> int:
+        cfg = self.config
+        wait = 0.0 if cfg.queue_full_policy is QueueFullPolicy.RAISE else timeout
+        if wait is None:
+            wait = cfg.send_timeout
+        if not self._typed:
+            self._queue.put(send_data, wait)
+            return 0
+        typed: Any = send_data
+        with self._lock:
+            if typed.sequence == 0:
+                self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
+                typed.sequence = self._sequence
+            elif cfg.acknowledged:
+                raise ProtocolValidationError(
+                    "in acknowledged mode the handler numbers messages; leave sequence at 0"
+                )
+            sequence = int(typed.sequence)
+            if waiter is not None:
+                with self._waiters_lock:
+                    self._waiters[sequence] = waiter
+            try:
+                self._queue.put(send_data, wait)
+            except BaseException:
+                with self._waiters_lock:
+                    self._waiters.pop(sequence, None)
+                raise
+        return sequence
+
+    def request(self, send_data: SendData, timeout: float = 5.0) -> ReceivedData:
+        """Send a message and wait for the reply whose ``reply_to`` is its sequence number.
+
+        The peer answers with a typed message built with ``reply_to=request.sequence``
+        (usually ``message_type=MessageType.RESPONSE``). The reply is returned here and
+        not delivered as a RECEIVED event or to :meth:`receive`.
+
+        Args:
+            send_data: A typed message (usually ``message_type=MessageType.COMMAND``).
+            timeout: Seconds to wait for room in the queue and for the reply.
+
+        Returns:
+            The reply.
+
+        Raises:
+            ProtocolTimeoutError: If no reply arrived in time.
+            ProtocolConfigurationError: If the package is not typed.
+            ProtocolNotConnectedError: If the handler is not running or stopped while
+                waiting.
+        """
+        if not self._typed:
+            raise ProtocolConfigurationError("request() needs a package of typed messages")
+        cls = self.config.package.send_data_class
+        if not isinstance(send_data, cls):
+            raise ProtocolTypeError(
+                f"request() needs a {cls.__name__}, got {type(send_data).__name__}"
+            )
+        if self._state != "running":
+            raise ProtocolNotConnectedError(f"request() on a handler that is {self._state}")
+        waiter = _Waiter()
+        deadline = time.monotonic() + timeout
+        sequence = self._submit(send_data, timeout, waiter)
+        try:
+            if not waiter.event.wait(max(deadline - time.monotonic(), 0)):
+                raise ProtocolTimeoutError(f"no reply to message {sequence} within {timeout:g} s")
+        finally:
+            with self._waiters_lock:
+                self._waiters.pop(sequence, None)
+        if waiter.result is None:
+            raise ProtocolNotConnectedError(f"handler stopped while waiting for reply {sequence}")
+        return waiter.result
+
+    # -- receiving -------------------------------------------------------------
+
+    def receive(self, timeout: float | None = None) -> ReceivedData:
+        """Take the next received message (pull style).
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits without limit.
+
+        Returns:
+            The message.
+
+        Raises:
+            ProtocolTimeoutError: If nothing arrived in time.
+            ProtocolConfigurationError: If the handler keeps no receive queue.
+        """
+        if self._received is None:
+            raise ProtocolConfigurationError(
+                "this handler delivers to its event callback; set "
+                "NetworkConfig(receive_queue=True) to use receive()"
+            )
+        try:
+            return self._received.get(timeout=timeout)
+        except Empty:
+            raise ProtocolTimeoutError(f"no message received within {timeout} s") from None
+
+    def _deliver(self, received: ReceivedData) -> None:
+        reply_to = getattr(received, "reply_to", 0)
+        if reply_to and self._waiters:
+            with self._waiters_lock:
+                waiter = self._waiters.pop(reply_to, None)
+            if waiter is not None:
+                waiter.result = received
+                waiter.event.set()
+                return
+        if self._callback is not None:
+            self._emit(
+                NetworkEvent(
+                    NetworkEventType.RECEIVED,
+                    data=received,
+                    sequence=getattr(received, "sequence", None),
+                )
+            )
+        queue = self._received
+        if queue is not None:
+            while not self._stopping.is_set():
+                try:
+                    queue.put(received, timeout=_POLL)
+                    return
+                except Full:
+                    continue
+            logger.warning("stopping: a received message was not queued: %r", received)
+
+    # -- events ----------------------------------------------------------------
+
+    def _emit(self, event: NetworkEvent) -> None:
+        callback = self._callback
+        if callback is None:
+            return
+        try:
+            callback(event)
+        except Exception as exc:
+            logger.exception("event callback raised on %r", event)
+            if event.type is not NetworkEventType.ERROR:
+                try:
+                    callback(NetworkEvent(NetworkEventType.ERROR, data=event, error=exc))
+                except Exception:
+                    logger.exception("event callback raised on the ERROR event too")
+
+    def _fail_waiters(self) -> None:
+        with self._waiters_lock:
+            waiters = list(self._waiters.values())
+            self._waiters.clear()
+        for waiter in waiters:
+            waiter.event.set()

@@ -1,0 +1,264 @@
+"""The versioned binary header of typed messages (``docs/wire-format.md``).
+
+Version 1 layout, all integers big-endian::
+
+    offset size field
+         0    1 version            = 1
+         1    1 message_type       MessageType value
+         2    1 data_format        DataFormat value
+         3    1 flags              MessageFlags bits
+         4    2 header_length      32 + source_length + destination_length (+ extensions)
+         6    1 source_length      bytes of UTF-8, 0..255
+         7    1 destination_length bytes of UTF-8, 0..255
+         8    8 sequence           u64, 0 = not assigned
+        16    8 reply_to           u64, 0 = none
+        24    8 timestamp_us       i64, microseconds since 1970-01-01T00:00:00Z
+        32    . source, destination, then extension bytes up to header_length
+    header_length ... value bytes
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from collections.abc import Callable
+from typing import Final
+
+from eq1_network.common.exceptions import (
+    MalformedPacketError,
+    ProtocolTypeError,
+    ProtocolValidationError,
+)
+from eq1_network.packets.kinds import DataFormat, MessageFlags, MessageType
+
+__all__ = [
+    "DATA_FORMAT_BY_VALUE",
+    "FIXED_HEADER",
+    "FIXED_HEADER_SIZE",
+    "HEADER_VERSION",
+    "MAX_IDENTIFIER_BYTES",
+    "MAX_U64",
+    "MESSAGE_TYPE_BY_VALUE",
+    "ParsedHeader",
+    "check_timestamp_us",
+    "check_u64",
+    "encode_identifier",
+    "flags_from_byte",
+    "pack_header",
+    "parse_header",
+]
+
+HEADER_VERSION: Final = 1
+FIXED_HEADER: Final = struct.Struct(">BBBBHBBQQq")
+FIXED_HEADER_SIZE: Final = FIXED_HEADER.size
+MAX_IDENTIFIER_BYTES: Final = 255
+MAX_U64: Final = 2**64 - 1
+MIN_I64: Final = -(2**63)
+MAX_I64: Final = 2**63 - 1
+
+_pack_fixed = FIXED_HEADER.pack
+_unpack_fixed = FIXED_HEADER.unpack_from
+
+
+MESSAGE_TYPE_BY_VALUE: Final[tuple[MessageType | None, ...]] = tuple(
+    MessageType(i) if i in MessageType._value2member_map_ else None for i in range(256)
+)
+DATA_FORMAT_BY_VALUE: Final[tuple[DataFormat | None, ...]] = tuple(
+    DataFormat(i) if i in DataFormat._value2member_map_ else None for i in range(256)
+)
+flags_from_byte: Final[Callable[[int], MessageFlags]] = functools.lru_cache(maxsize=256)(
+    MessageFlags
+)
+"""``MessageFlags(value)`` for a header byte, cached (building IntFlag values is slow)."""
+
+ParsedHeader = tuple[MessageType, DataFormat, MessageFlags, int, int, int, str, str, int]
+"""``(message_type, data_format, flags, sequence, reply_to, timestamp_us, source,
+destination, value_offset)``."""
+
+
+def check_u64(value: object, name: str) -> int:
+    """Validate an unsigned 64-bit header field.
+
+    Args:
+        value: The value.
+        name: Parameter name used in the error message.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ProtocolTypeError: If it is not an int (``bool`` is refused).
+        ProtocolValidationError: If it is outside 0..2**64-1.
+    """
+    if type(value) is not int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ProtocolTypeError(f"{name} must be an int, got {type(value).__name__}")
+        value = int(value)
+    if not 0 <= value <= MAX_U64:
+        raise ProtocolValidationError(f"{name} must be between 0 and 2**64-1, got {value}")
+    return value
+
+
+def check_timestamp_us(value: object) -> int:
+    """Validate a timestamp in microseconds.
+
+    Args:
+        value: The value.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ProtocolTypeError: If it is not an int.
+        ProtocolValidationError: If it does not fit a signed 64-bit integer.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProtocolTypeError(f"timestamp_us must be an int, got {type(value).__name__}")
+    if not MIN_I64 <= value <= MAX_I64:
+        raise ProtocolValidationError(f"timestamp_us must fit a signed 64-bit int, got {value}")
+    return int(value)
+
+
+def encode_identifier(value: object, name: str) -> bytes:
+    """Encode a source or destination identifier.
+
+    Args:
+        value: A ``str`` of at most 255 bytes in UTF-8.
+        name: Parameter name used in the error message.
+
+    Returns:
+        The UTF-8 bytes.
+
+    Raises:
+        ProtocolTypeError: If ``value`` is not a ``str``.
+        ProtocolValidationError: If it cannot be encoded or is longer than 255 bytes.
+    """
+    if not isinstance(value, str):
+        raise ProtocolTypeError(f"{name} must be a str, got {type(value).__name__}")
+    if not value:
+        return b""
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProtocolValidationError(f"{name} is not encodable as UTF-8: {exc}") from exc
+    if len(encoded) > MAX_IDENTIFIER_BYTES:
+        raise ProtocolValidationError(
+            f"{name} must be at most {MAX_IDENTIFIER_BYTES} bytes in UTF-8, got {len(encoded)}"
+        )
+    return encoded
+
+
+def pack_header(
+    message_type: int,
+    data_format: int,
+    flags: int,
+    sequence: int,
+    reply_to: int,
+    timestamp_us: int,
+    source: bytes,
+    destination: bytes,
+) -> bytes:
+    """Build a version 1 header from validated fields.
+
+    Args:
+        message_type: A :class:`MessageType` value.
+        data_format: A :class:`DataFormat` value.
+        flags: :class:`MessageFlags` bits.
+        sequence: u64 sequence number.
+        reply_to: u64 sequence number this message answers, 0 for none.
+        timestamp_us: Microseconds since the Unix epoch.
+        source: Encoded source identifier (0..255 bytes).
+        destination: Encoded destination identifier (0..255 bytes).
+
+    Returns:
+        The header bytes (``32 + len(source) + len(destination)`` bytes).
+    """
+    src_len = len(source)
+    dst_len = len(destination)
+    fixed = _pack_fixed(
+        HEADER_VERSION,
+        message_type,
+        data_format,
+        flags,
+        FIXED_HEADER_SIZE + src_len + dst_len,
+        src_len,
+        dst_len,
+        sequence,
+        reply_to,
+        timestamp_us,
+    )
+    if src_len or dst_len:
+        return fixed + source + destination
+    return fixed
+
+
+def _identifier_error(exc: UnicodeDecodeError, name: str) -> MalformedPacketError:
+    return MalformedPacketError(f"{name} identifier is not valid UTF-8: {exc}")
+
+
+def _kind_error(mtype: int, dformat: int) -> MalformedPacketError:
+    if MESSAGE_TYPE_BY_VALUE[mtype] is None:
+        return MalformedPacketError(f"unknown message type {mtype}")
+    return MalformedPacketError(f"unknown data format {dformat}")
+
+
+def parse_header(payload: bytes) -> ParsedHeader:
+    """Parse and check the header at the start of a typed message payload.
+
+    Args:
+        payload: A complete typed message (header and value).
+
+    Returns:
+        The fields and the offset of the value bytes (:data:`ParsedHeader`).
+
+    Raises:
+        MalformedPacketError: If the header is truncated, of an unknown version, names
+            an unknown message type or data format, has inconsistent lengths or
+            identifiers that are not UTF-8.
+    """
+    try:
+        version, mtype, dformat, flags, header_len, src_len, dst_len, seq, reply, stamp = (
+            _unpack_fixed(payload)
+        )
+    except struct.error:
+        raise MalformedPacketError(
+            f"message of {len(payload)} bytes is shorter than the {FIXED_HEADER_SIZE}-byte header"
+        ) from None
+    if version != HEADER_VERSION:
+        raise MalformedPacketError(
+            f"unsupported message header version {version} (this library reads version "
+            f"{HEADER_VERSION})"
+        )
+    message_type = MESSAGE_TYPE_BY_VALUE[mtype]
+    data_format = DATA_FORMAT_BY_VALUE[dformat]
+    if message_type is None or data_format is None:
+        raise _kind_error(mtype, dformat)
+    src_end = FIXED_HEADER_SIZE + src_len
+    ids_end = src_end + dst_len
+    if header_len < ids_end or header_len > len(payload):
+        raise MalformedPacketError(
+            f"header_length {header_len} is inconsistent: identifiers end at {ids_end} "
+            f"and the message has {len(payload)} bytes"
+        )
+    source = destination = ""
+    if src_len:
+        try:
+            source = payload[FIXED_HEADER_SIZE:src_end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _identifier_error(exc, "source") from exc
+    if dst_len:
+        try:
+            destination = payload[src_end:ids_end].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _identifier_error(exc, "destination") from exc
+    return (
+        message_type,
+        data_format,
+        flags_from_byte(flags),
+        seq,
+        reply,
+        stamp,
+        source,
+        destination,
+        header_len,
+    )

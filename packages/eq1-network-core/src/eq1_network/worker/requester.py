@@ -1,0 +1,185 @@
+"""The send worker (F-14): drains the send queue, encodes, coalesces and writes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from eq1_network.common.exceptions import PacketSizeError, ProtocolConnectionError, ProtocolError
+from eq1_network.data import SendData
+from eq1_network.packets.fragmentation import split_message
+from eq1_network.worker.ack import AckWindow, hello_message
+from eq1_network.worker.events import NetworkEvent, NetworkEventType
+from eq1_network.worker.link import Link
+from eq1_network.worker.send_queue import BatchQueue
+
+__all__ = ["Requester"]
+
+logger = logging.getLogger(__name__)
+
+_Encoded = tuple[SendData, list[bytes]]
+_IDLE = 0.1
+
+
+class Requester(threading.Thread):
+    """Writes queued messages through a :class:`Link`, many frames per write when the queue is deep.
+
+    Messages are written in the order they were queued. A batch whose write fails stays
+    pending and is written again after the link reconnects; in acknowledged mode every
+    unacknowledged message is written again first, after a hello.
+
+    Args:
+        queue: Messages to send.
+        package: A ``DataPackage`` that encodes them.
+        link: The connection.
+        emit: Where events go.
+        window: Acknowledged mode: keeps written messages until acknowledged.
+        epoch: Acknowledged mode: this sender's epoch, sent in the hello.
+        max_batch: Most messages taken from the queue at once.
+        max_write_bytes: Most bytes joined into one ``send`` call.
+        sent_events: Emit a SENT event per message.
+        name: Thread name.
+    """
+
+    def __init__(
+        self,
+        *,
+        queue: BatchQueue[SendData],
+        package: Any,
+        link: Link,
+        emit: Callable[[NetworkEvent], None],
+        window: AckWindow[SendData] | None = None,
+        epoch: int = 0,
+        max_batch: int = 1024,
+        max_write_bytes: int = 1 << 20,
+        sent_events: bool = True,
+        name: str = "eq1-requester",
+    ) -> None:
+        super().__init__(name=name, daemon=True)
+        self._queue = queue
+        self._package = package
+        self._link = link
+        self._emit = emit
+        self._window = window
+        self._epoch = epoch
+        self._max_batch = max_batch
+        self._max_write_bytes = max_write_bytes
+        self._sent_events = sent_events
+        self._stop_requested = threading.Event()
+        self._abort = threading.Event()
+        self._pending: list[_Encoded] = []
+        self.rejected: list[SendData] = []
+        self.idle = threading.Event()
+
+    def request_stop(self, *, abort: bool = False) -> None:
+        """Ask the worker to finish: after the queue is drained, or at once with ``abort``."""
+        self._stop_requested.set()
+        if abort:
+            self._abort.set()
+
+    def pending(self) -> list[SendData]:
+        """Messages taken from the queue but not written yet."""
+        return [item for item, _ in self._pending]
+
+    def run(self) -> None:
+        """Thread body: never dies silently."""
+        try:
+            self._loop()
+        except BaseException as exc:
+            logger.exception("send worker failed")
+            self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+        finally:
+            self.idle.set()
+
+    def _loop(self) -> None:
+        seen_generation = 0
+        fresh = False  # acknowledged mode: hello and resend due on this connection
+        while not self._abort.is_set():
+            if not self._link.up.is_set():
+                if self._stop_requested.is_set() and (
+                    self._link.failed.is_set() or self._abort.is_set()
+                ):
+                    return
+                self._link.up.wait(_IDLE)
+                continue
+            if self._link.generation != seen_generation:
+                seen_generation = self._link.generation
+                fresh = self._window is not None
+            resend = fresh and self._window is not None and len(self._window) > 0
+            if not self._pending and not resend:
+                self._pending = self._next_batch()
+                if not self._pending:
+                    if self._stop_requested.is_set():
+                        return
+                    continue
+            frames = [frame for _, group in self._pending for frame in group]
+            if fresh:
+                frames = self._hello_and_unacknowledged() + frames
+            if self._write_frames(frames):
+                fresh = False
+                self._written(self._pending)
+                self._pending = []
+
+    def _next_batch(self) -> list[_Encoded]:
+        if self._window is not None and not self._window.wait_room(_IDLE):
+            return []
+        items = self._queue.get_batch(self._max_batch, _IDLE)
+        self.idle.clear() if items else self.idle.set()
+        return [enc for enc in map(self._encode, items) if enc is not None]
+
+    def _encode(self, item: SendData) -> _Encoded | None:
+        try:
+            try:
+                return item, [self._package.encode(item)]
+            except PacketSizeError:
+                return item, list(self._package.encode_frames(item))
+        except (ProtocolError, ValueError, TypeError) as exc:
+            logger.error("cannot encode %r: %s", item, exc)
+            self.rejected.append(item)
+            self._emit(NetworkEvent(NetworkEventType.ERROR, data=item, error=exc))
+            return None
+
+    def _hello_and_unacknowledged(self) -> list[bytes]:
+        assert self._window is not None
+        hello = split_message(hello_message(self._epoch), structure=self._package.packet_structure)
+        unacknowledged = self._window.frames()
+        if unacknowledged:
+            logger.info("re-sending %d unacknowledged frame(s)", len(unacknowledged))
+        return hello + unacknowledged
+
+    def _write_frames(self, frames: list[bytes]) -> bool:
+        chunk: list[bytes] = []
+        size = 0
+        try:
+            for frame in frames:
+                if chunk and size + len(frame) > self._max_write_bytes:
+                    self._link.send(b"".join(chunk))
+                    chunk, size = [], 0
+                chunk.append(frame)
+                size += len(frame)
+            if chunk:
+                self._link.send(chunk[0] if len(chunk) == 1 else b"".join(chunk))
+        except ProtocolConnectionError as exc:
+            if self._link.up.is_set():
+                # The transport is still up (a server with no client to answer, say):
+                # report, wait a little and try the same frames again.
+                self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+                self._abort.wait(_IDLE)
+            return False
+        except ProtocolError as exc:
+            logger.error("write failed: %s", exc)
+            self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+            self._link.mark_down(exc)
+            return False
+        return True
+
+    def _written(self, batch: list[_Encoded]) -> None:
+        window = self._window
+        for item, frames in batch:
+            sequence = getattr(item, "sequence", 0)
+            if window is not None:
+                window.add(sequence, item, frames)
+            if self._sent_events:
+                self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
