@@ -60,20 +60,25 @@ def typing(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests of every package, with coverage of core (>= 90%)."""
     install_everything(session)
-    test_dirs = [str(CORE / "tests")] + [
-        str(p / "tests") for p in plugin_packages() if (p / "tests").is_dir()
-    ]
-    session.run(
-        "pytest",
-        "--import-mode=importlib",
-        "-p",
-        "no:cacheprovider",
-        "--timeout=600",
-        "--cov=eq1_network",
-        "--cov-report=",
-        *session.posargs,
-        *test_dirs,
-    )
+    session.run("coverage", "erase")
+    # One pytest run per distribution: each has its own conftest.py and root.
+    for pkg in [CORE, *plugin_packages()]:
+        if not (pkg / "tests").is_dir():
+            continue
+        session.run(
+            "pytest",
+            "--rootdir",
+            str(pkg),
+            "--import-mode=importlib",
+            "-p",
+            "no:cacheprovider",
+            "--timeout=600",
+            "--cov=eq1_network",
+            "--cov-append",
+            "--cov-report=",
+            *session.posargs,
+            str(pkg / "tests"),
+        )
     session.run(
         "coverage",
         "report",

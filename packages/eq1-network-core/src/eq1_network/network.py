@@ -82,6 +82,7 @@ EventCallback = Any
 """``Callable[[NetworkEvent], None]``, called from the worker threads."""
 
 _POLL = 0.05
+_RECEIVED = NetworkEventType.RECEIVED
 
 
 @dataclass
@@ -226,7 +227,13 @@ class NetworkHandler:
         self._lock = threading.Lock()  # sequence numbering + queue order
         self._state_lock = threading.Lock()
         self._sequence = 0
-        self._typed = issubclass(network_config.package.send_data_class, TypedSendData)
+        self._send_class = network_config.package.send_data_class
+        self._typed = issubclass(self._send_class, TypedSendData)
+        self._put_timeout = (
+            0.0
+            if network_config.queue_full_policy is QueueFullPolicy.RAISE
+            else network_config.send_timeout
+        )
         self._waiters: dict[int, _Waiter] = {}
         self._waiters_lock = threading.Lock()
         self._epoch = secrets.randbits(63) + 1
@@ -406,43 +413,40 @@ class NetworkHandler:
             ProtocolValidationError: In acknowledged mode, if the message already has
                 a sequence number (the handler numbers messages itself).
         """
-        cls = self.config.package.send_data_class
-        if not isinstance(send_data, cls):
+        if not isinstance(send_data, self._send_class):
             raise ProtocolTypeError(
-                f"send_data() needs a {cls.__name__}, got {type(send_data).__name__}"
+                f"send_data() needs a {self._send_class.__name__}, got {type(send_data).__name__}"
             )
         if self._state != "running":
             raise ProtocolNotConnectedError(f"send_data() on a handler that is {self._state}")
         return self._submit(send_data, timeout, None)
 
     def _submit(self, send_data: SendData, timeout: float | None, waiter: _Waiter | None) -> int:
-        cfg = self.config
-        wait = 0.0 if cfg.queue_full_policy is QueueFullPolicy.RAISE else timeout
-        if wait is None:
-            wait = cfg.send_timeout
+        wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
         if not self._typed:
             self._queue.put(send_data, wait)
             return 0
         typed: Any = send_data
         with self._lock:
-            if typed.sequence == 0:
-                self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
-                typed.sequence = self._sequence
-            elif cfg.acknowledged:
+            sequence = typed._sequence
+            if sequence == 0:
+                sequence = self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
+                typed._sequence = sequence
+            elif self.config.acknowledged:
                 raise ProtocolValidationError(
                     "in acknowledged mode the handler numbers messages; leave sequence at 0"
                 )
-            sequence = int(typed.sequence)
             if waiter is not None:
                 with self._waiters_lock:
                     self._waiters[sequence] = waiter
             try:
                 self._queue.put(send_data, wait)
             except BaseException:
-                with self._waiters_lock:
-                    self._waiters.pop(sequence, None)
+                if waiter is not None:
+                    with self._waiters_lock:
+                        self._waiters.pop(sequence, None)
                 raise
-        return sequence
+        return int(sequence)
 
     def request(self, send_data: SendData, timeout: float = 5.0) -> ReceivedData:
         """Send a message and wait for the reply whose ``reply_to`` is its sequence number.
@@ -512,22 +516,17 @@ class NetworkHandler:
             raise ProtocolTimeoutError(f"no message received within {timeout} s") from None
 
     def _deliver(self, received: ReceivedData) -> None:
-        reply_to = getattr(received, "reply_to", 0)
-        if reply_to and self._waiters:
-            with self._waiters_lock:
-                waiter = self._waiters.pop(reply_to, None)
-            if waiter is not None:
-                waiter.result = received
-                waiter.event.set()
-                return
+        if self._waiters:
+            reply_to = getattr(received, "reply_to", 0)
+            if reply_to:
+                with self._waiters_lock:
+                    waiter = self._waiters.pop(reply_to, None)
+                if waiter is not None:
+                    waiter.result = received
+                    waiter.event.set()
+                    return
         if self._callback is not None:
-            self._emit(
-                NetworkEvent(
-                    NetworkEventType.RECEIVED,
-                    data=received,
-                    sequence=getattr(received, "sequence", None),
-                )
-            )
+            self._emit(NetworkEvent(_RECEIVED, received, None, getattr(received, "sequence", None)))
         queue = self._received
         if queue is not None:
             while not self._stopping.is_set():

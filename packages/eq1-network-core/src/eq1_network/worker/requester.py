@@ -126,8 +126,15 @@ class Requester(threading.Thread):
         if self._window is not None and not self._window.wait_room(_IDLE):
             return []
         items = self._queue.get_batch(self._max_batch, _IDLE)
-        self.idle.clear() if items else self.idle.set()
-        return [enc for enc in map(self._encode, items) if enc is not None]
+        if not items:
+            self.idle.set()
+            return []
+        self.idle.clear()
+        encode = self._package.encode
+        try:
+            return [(item, [encode(item)]) for item in items]
+        except (ProtocolError, ValueError, TypeError):
+            return [enc for enc in map(self._encode, items) if enc is not None]
 
     def _encode(self, item: SendData) -> _Encoded | None:
         try:
@@ -177,6 +184,8 @@ class Requester(threading.Thread):
 
     def _written(self, batch: list[_Encoded]) -> None:
         window = self._window
+        if window is None and not self._sent_events:
+            return
         for item, frames in batch:
             sequence = getattr(item, "sequence", 0)
             if window is not None:

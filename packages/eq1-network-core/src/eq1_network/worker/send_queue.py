@@ -1,4 +1,10 @@
-"""A bounded FIFO that producers fill one item at a time and the send worker drains in batches."""
+"""A bounded FIFO that producers fill one item at a time and the send worker drains in batches.
+
+The common path takes no lock: ``collections.deque`` appends and pops are atomic, so a
+producer only touches the condition variable when the consumer sleeps (or the queue is
+full), and the consumer only when producers wait for room. The bound may be exceeded by
+at most one item per concurrent producer.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ class BatchQueue(Generic[_T]):
         self._items: deque[_T] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self._consumer_waiting = False
+        self._producers_waiting = 0
 
     def put(self, item: _T, timeout: float | None) -> None:
         """Append an item, waiting up to ``timeout`` seconds for room.
@@ -38,14 +46,28 @@ class BatchQueue(Generic[_T]):
             QueueFullError: If there is no room within the timeout.
             ProtocolNotConnectedError: If the queue was closed.
         """
+        if self._closed:
+            raise ProtocolNotConnectedError("the handler is stopped; nothing more is accepted")
+        if len(self._items) >= self.maxsize:
+            self._wait_room(timeout)
+        self._items.append(item)
+        if self._consumer_waiting:
+            with self._cond:
+                self._cond.notify_all()
+
+    def _wait_room(self, timeout: float | None) -> None:
         with self._cond:
-            if len(self._items) >= self.maxsize and timeout != 0:
+            if timeout != 0:
                 deadline = None if timeout is None else time.monotonic() + timeout
-                while len(self._items) >= self.maxsize and not self._closed:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
+                self._producers_waiting += 1
+                try:
+                    while len(self._items) >= self.maxsize and not self._closed:
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            break
+                        self._cond.wait(remaining)
+                finally:
+                    self._producers_waiting -= 1
             if self._closed:
                 raise ProtocolNotConnectedError("the handler is stopped; nothing more is accepted")
             if len(self._items) >= self.maxsize:
@@ -54,8 +76,6 @@ class BatchQueue(Generic[_T]):
                     + ("" if timeout == 0 else f" for {timeout:g} s")
                     + "; the peer is slower than the producer or the link is down"
                 )
-            self._items.append(item)
-            self._cond.notify_all()
 
     def get_batch(self, max_items: int, timeout: float | None) -> list[_T]:
         """Remove and return up to ``max_items`` items, waiting up to ``timeout`` for the first.
@@ -67,23 +87,33 @@ class BatchQueue(Generic[_T]):
         Returns:
             The items, oldest first; empty if none arrived in time.
         """
-        with self._cond:
-            if not self._items:
-                self._cond.wait_for(lambda: bool(self._items) or self._closed, timeout)
-            count = min(max_items, len(self._items))
-            batch = [self._items.popleft() for _ in range(count)]
-            if batch:
+        items = self._items
+        if not items:
+            with self._cond:
+                self._consumer_waiting = True
+                try:
+                    self._cond.wait_for(lambda: bool(items) or self._closed, timeout)
+                finally:
+                    self._consumer_waiting = False
+        popleft = items.popleft
+        batch = [popleft() for _ in range(min(max_items, len(items)))]
+        if batch and self._producers_waiting:
+            with self._cond:
                 self._cond.notify_all()
-            return batch
+        return batch
 
     def wait_empty(self, timeout: float | None) -> bool:
-        """Wait until the queue is empty.
+        """Wait until the queue is empty (polling, as producers do not signal it).
 
         Returns:
             ``True`` if empty.
         """
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._items, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._items:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
 
     def close(self) -> None:
         """Refuse further items; what is queued can still be taken."""
@@ -109,5 +139,4 @@ class BatchQueue(Generic[_T]):
         return self._closed
 
     def __len__(self) -> int:
-        with self._cond:
-            return len(self._items)
+        return len(self._items)

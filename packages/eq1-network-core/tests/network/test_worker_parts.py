@@ -1,0 +1,150 @@
+"""Unit tests of the worker building blocks: queue, policies, ack window and ledger."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+import pytest
+
+from eq1_network import (
+    MalformedPacketError,
+    ProtocolConfigurationError,
+    ProtocolNotConnectedError,
+    QueueFullError,
+)
+from eq1_network.packets import DataFormat, Message, MessageFlags, MessageType
+from eq1_network.worker import BatchQueue, NetworkEvent, NetworkEventType, ReconnectPolicy
+from eq1_network.worker.ack import (
+    AckWindow,
+    DeliveryLedger,
+    ack_message,
+    hello_message,
+    parse_hello,
+)
+
+
+def test_batch_queue_orders_bounds_and_closes() -> None:
+    queue: BatchQueue[int] = BatchQueue(3)
+    for i in range(3):
+        queue.put(i, 0)
+    with pytest.raises(QueueFullError, match="3 messages"):
+        queue.put(99, 0)
+    with pytest.raises(QueueFullError, match=r"for 0\.01 s"):
+        queue.put(99, 0.01)
+    assert queue.get_batch(2, 0) == [0, 1]
+    assert len(queue) == 1
+    queue.close()
+    assert queue.closed
+    with pytest.raises(ProtocolNotConnectedError):
+        queue.put(3, 0)
+    assert queue.get_batch(10, 0) == [2]
+    assert queue.get_batch(10, 0.01) == []
+    assert queue.drain() == []
+    assert queue.wait_empty(0.01)
+
+
+def test_batch_queue_wakes_consumer_and_blocked_producer() -> None:
+    queue: BatchQueue[int] = BatchQueue(1)
+    got: list[int] = []
+
+    def consume() -> None:
+        while len(got) < 50:
+            got.extend(queue.get_batch(10, 10))
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    for i in range(50):
+        queue.put(i, 10)  # blocks until the consumer makes room
+    consumer.join(30)
+    assert got == list(range(50))
+
+
+def test_batch_queue_wait_empty_times_out() -> None:
+    queue: BatchQueue[int] = BatchQueue(5)
+    queue.put(1, 0)
+    assert queue.wait_empty(0.01) is False
+    assert queue.drain() == [1]
+
+
+def test_reconnect_policy_full_jitter_and_cap() -> None:
+    policy = ReconnectPolicy(
+        enabled=True, initial_delay=0.1, max_delay=0.5, multiplier=2, max_attempts=6
+    )
+    delays = list(policy.delays(random.Random(7)))
+    bounds = [0.1, 0.2, 0.4, 0.5, 0.5, 0.5]
+    assert len(delays) == 6
+    assert all(0 <= d <= b for d, b in zip(delays, bounds, strict=True))
+    fixed = ReconnectPolicy(enabled=True, initial_delay=0.1, max_delay=0.3, jitter=False)
+    gen = fixed.delays()
+    assert [next(gen) for _ in range(4)] == [0.1, 0.2, 0.3, 0.3]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"initial_delay": -1},
+        {"initial_delay": 2, "max_delay": 1},
+        {"multiplier": 0.5},
+        {"max_attempts": 0},
+    ],
+)
+def test_reconnect_policy_rejects_bad_values(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ProtocolConfigurationError):
+        ReconnectPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_ack_window_cumulative_release() -> None:
+    window: AckWindow[str] = AckWindow(limit=3)
+    for seq in (1, 2, 3):
+        window.add(seq, f"m{seq}", [f"f{seq}".encode()])
+    assert window.wait_room(0.01) is False
+    assert window.frames() == [b"f1", b"f2", b"f3"]
+    assert window.acknowledge(2) == 2
+    assert window.items() == ["m3"] and len(window) == 1
+    assert window.wait_room(0.01) is True
+    assert window.acknowledge(2) == 0
+    assert window.wait_empty(0.01) is False
+    window.acknowledge(10)
+    assert window.wait_empty(0.01) is True
+
+
+def test_control_messages() -> None:
+    hello = hello_message(1234)
+    assert parse_hello(hello) == 1234
+    ack = ack_message(77)
+    assert parse_hello(ack) is None and ack.reply_to == 77 and ack.flags & MessageFlags.ACK
+    bad = Message(
+        b"short",
+        message_type=MessageType.STATUS,
+        data_format=DataFormat.BINARY,
+        flags=MessageFlags.ACK | MessageFlags.ACK_REQUESTED,
+    )
+    with pytest.raises(MalformedPacketError, match="8-byte epoch"):
+        parse_hello(bad)
+
+
+def test_delivery_ledger_persists_and_compacts(tmp_path: Path) -> None:
+    path = tmp_path / "ledger"
+    ledger = DeliveryLedger(path)
+    assert ledger.last(5) == 0
+    for seq in range(1, 20001):
+        ledger.record(5, seq)
+    ledger.record(9, 3)
+    ledger.close()
+    assert path.stat().st_size < 300 * 1024  # compacted on the way
+    with path.open("a") as damaged:
+        damaged.write("garbage line\n")
+    reopened = DeliveryLedger(path)
+    assert (reopened.last(5), reopened.last(9), reopened.last(1)) == (20000, 3, 0)
+    reopened.close()
+    memory_only = DeliveryLedger()
+    memory_only.record(1, 1)
+    assert memory_only.last(1) == 1
+    memory_only.close()
+
+
+def test_event_repr() -> None:
+    err = NetworkEvent(NetworkEventType.ERROR, data="x", error=ValueError("bad"), sequence=3)
+    assert repr(err) == "NetworkEvent(type=ERROR, sequence=3, data='x', error=ValueError('bad'))"
