@@ -114,12 +114,22 @@ class Requester(threading.Thread):
                     if self._stop_requested.is_set():
                         return
                     continue
-            frames = [frame for _, group in self._pending for frame in group]
+                if self._window is not None:
+                    # Kept before writing: an ack may overtake the end of the write.
+                    for item, group in self._pending:
+                        self._window.add(getattr(item, "sequence", 0), item, group)
             if fresh:
-                frames = self._hello_and_unacknowledged() + frames
+                # The window already holds the pending batch.
+                frames = self._hello_and_unacknowledged()
+            else:
+                frames = [frame for _, group in self._pending for frame in group]
             if self._write_frames(frames):
                 fresh = False
                 self._written(self._pending)
+                self._pending = []
+            elif self._window is not None:
+                # Everything written or not is in the window: hello and resend it all.
+                fresh = True
                 self._pending = []
 
     def _next_batch(self) -> list[_Encoded]:
@@ -183,12 +193,8 @@ class Requester(threading.Thread):
         return True
 
     def _written(self, batch: list[_Encoded]) -> None:
-        window = self._window
-        if window is None and not self._sent_events:
+        if not self._sent_events:
             return
-        for item, frames in batch:
+        for item, _ in batch:
             sequence = getattr(item, "sequence", 0)
-            if window is not None:
-                window.add(sequence, item, frames)
-            if self._sent_events:
-                self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
+            self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
