@@ -16,7 +16,8 @@ minute. Numbers from a shared or busy machine vary from run to run.
 
 Usage::
 
-    python benchmarks/bench_tcp.py [--count 20000] [--duration 8] [--clients 1000]
+    python benchmarks/bench_tcp.py [--count 100000] [--duration 8] [--rounds 8]
+                                   [--clients 1000] [--skip-rss]
 """
 
 from __future__ import annotations

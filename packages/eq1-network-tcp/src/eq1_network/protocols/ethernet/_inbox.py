@@ -31,6 +31,8 @@ class Inbox:
             state with it too.
         cond: Notified when chunks arrive; the server loop also notifies it when it
             hands the loop over, so that one wait covers both events.
+        items: The chunks, oldest first. Change it only through the methods; its
+            truth value may be read without the lock as a hint.
     """
 
     def __init__(self, max_pending: int) -> None:
@@ -38,7 +40,7 @@ class Inbox:
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.waiters = 0
-        self._items: deque[tuple[Connection, bytes]] = deque()
+        self.items: deque[tuple[Connection, bytes]] = deque()
 
     def push(self, conn: Connection, data: bytes) -> bool:
         """Append a chunk and wake waiting readers.
@@ -51,7 +53,7 @@ class Inbox:
             ``True`` if the caller must stop reading from ``conn`` for now.
         """
         with self.lock:
-            self._items.append((conn, data))
+            self.items.append((conn, data))
             conn.pending += len(data)
             if self.waiters:
                 self.cond.notify_all()
@@ -68,7 +70,7 @@ class Inbox:
             paused connection may resume, or ``None`` if nothing is waiting.
         """
         with self.lock:
-            items = self._items
+            items = self.items
             if not items:
                 return None
             conn, data = items.popleft()
@@ -109,28 +111,20 @@ class Inbox:
         """
         deadline = time.monotonic() + timeout
         with self.lock:
-            while not self._items:
+            while not self.items:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self.wait_locked(remaining)
             return True
 
-    def has_items(self) -> bool:
-        """Tell whether a chunk is waiting; call it with :attr:`lock` held.
-
-        Returns:
-            ``True`` if a chunk is waiting.
-        """
-        return bool(self._items)
-
     def clear(self) -> None:
         """Drop every chunk."""
         with self.lock:
-            for conn, data in self._items:
+            for conn, data in self.items:
                 conn.pending -= len(data)
-            self._items.clear()
+            self.items.clear()
 
     def __len__(self) -> int:
         with self.lock:
-            return len(self._items)
+            return len(self.items)

@@ -1,6 +1,6 @@
 """The server's selector loop: accepts, TLS handshakes and reads for every client.
 
-One :mod:`selectors` loop serves all connections, so an idle client costs a socket
+One selector loop (``epoll`` on Linux) serves all connections, so an idle client costs a socket
 and a few small objects, not a thread. The loop belongs to one I/O thread, with one
 refinement (the leader/followers pattern): a thread that blocks in
 ``TCPServer.wait_readable()`` or ``receive()`` runs the loop itself while it waits,
@@ -22,18 +22,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
-import selectors
 import socket
 import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eq1_network.protocols.ethernet._config import KeepAlive
 from eq1_network.protocols.ethernet._inbox import Inbox
 from eq1_network.protocols.ethernet._peer import Connection, Peer
+from eq1_network.protocols.ethernet._poller import READ, WRITE, Poller
 from eq1_network.protocols.ethernet._sockopts import tune_socket
 from eq1_network.protocols.ethernet._stream import SocketStream
 
@@ -45,6 +46,7 @@ PeerCallback = Callable[[Peer], None]
 """Signature of the connect and disconnect notifications: ``callback(peer)``."""
 
 _Note = tuple[PeerCallback, Peer]
+_NO_NOTES: tuple[_Note, ...] = ()
 
 _READ_LIMIT = 256 * 1024
 _GRACE = 0.02
@@ -55,6 +57,8 @@ _TICK = 0.5
 _STOP_WAIT = 5.0
 _LISTENER = object()
 _WAKEUP = object()
+_LEADER = object()
+"""Loop owner while an application thread waiting for data runs the loop."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ class ServerLoop:
         self._inbox = inbox
         self._settings = settings
         self._ids = ids
-        self._selector = selectors.DefaultSelector()
+        self._selector: Poller[Any] = Poller()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -115,29 +119,28 @@ class ServerLoop:
         self._again: set[Connection] = set()
         self._accept_paused_until = 0.0
         self._stopping = False
-        self._owner: threading.Thread | None = None
+        self._owner: object | None = None
+        """The thread running the loop: the I/O thread, :data:`_LEADER`, or ``None``."""
         self._alive = True
         self._started = False
+        self.running = False
+        """Whether the I/O thread is serving: started, neither stopped nor failed."""
         self._closures = 0
         self._park = threading.Condition(inbox.lock)
         self._users = 0
         self._user_left = 0.0
         self._notes: list[_Note] = []
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._selector.register(listener, selectors.EVENT_READ, _LISTENER)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKEUP)
+        self._selector.register(listener, READ, _LISTENER)
+        self._selector.register(self._wake_r, READ, _WAKEUP)
 
     # -- called from any thread ----------------------------------------------------
 
     def start(self) -> None:
         """Start the I/O thread."""
         self._started = True
+        self.running = True
         self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        """Whether the I/O thread is serving."""
-        return self._alive and not self._stopping and self._started
 
     def stop(self, timeout: float) -> None:
         """Stop serving: close every connection and the listener, then end the thread.
@@ -147,6 +150,7 @@ class ServerLoop:
         """
         with self._inbox.lock:
             self._stopping = True
+            self.running = False
             self._inbox.cond.notify_all()
             self._park.notify_all()
         self._wake()
@@ -222,7 +226,7 @@ class ServerLoop:
                 try:
                     notes = self._iterate(self._select_timeout())
                 finally:
-                    self._release(user=False)
+                    self._release()
                 _deliver(notes)
         except Exception:
             logger.exception("I/O thread %s failed; the server stops", me.name)
@@ -230,6 +234,7 @@ class ServerLoop:
             with lock:
                 self._stopping = True
                 self._alive = False
+                self.running = False
                 deadline = time.monotonic() + _STOP_WAIT
                 while self._owner is not None and time.monotonic() < deadline:
                     self._inbox.wait_locked(deadline - time.monotonic())
@@ -239,13 +244,11 @@ class ServerLoop:
     def _users_active(self) -> bool:
         return self._users > 0 or time.monotonic() - self._user_left < _GRACE
 
-    def _release(self, *, user: bool) -> None:
+    def _release(self) -> None:
         """Give the loop up (the caller owns it) and wake threads waiting for it."""
         inbox = self._inbox
         with inbox.lock:
             self._owner = None
-            if user:
-                self._user_left = time.monotonic()
             if inbox.waiters:
                 inbox.cond.notify_all()
 
@@ -259,67 +262,84 @@ class ServerLoop:
             ``True`` if the inbox holds data or a client left meanwhile (callers
             tracking clients look again), ``False`` on timeout.
         """
-        me = threading.current_thread()
         inbox = self._inbox
+        items = inbox.items
+        if items:  # a hint, as the result always is: no need for the lock
+            return True
         lock = inbox.lock
         deadline = time.monotonic() + timeout
+        remaining = timeout
         with lock:
             self._users += 1
             closures = self._closures
             try:
-                while True:
-                    if inbox.has_items() or self._closures != closures:
-                        return True
-                    remaining = deadline - time.monotonic()
+                while not items and self._closures == closures:
                     if remaining <= 0:
                         return False
                     if self._owner is not None or not self._alive or self._stopping:
                         if self._owner is self._thread:
                             self._wake()  # ask the I/O thread to hand the loop over
                         inbox.wait_locked(remaining)
-                        continue
-                    self._owner = me
-                    notes = self._iterate_unlocked(lock, remaining)
-                    if notes:
-                        lock.release()
-                        try:
-                            _deliver(notes)
-                        finally:
-                            lock.acquire()
+                    else:
+                        self._lead(lock, remaining)
+                    remaining = deadline - time.monotonic()
+                return True
             finally:
                 self._users -= 1
+                self._user_left = time.monotonic()
 
-    def _iterate_unlocked(self, lock: threading.RLock, remaining: float) -> list[_Note]:
-        """Run one iteration as owner with ``lock`` released; give the loop up after."""
+    def _lead(self, lock: threading.RLock, remaining: float) -> None:
+        """Run one iteration on the calling thread; ``lock`` is held on entry and exit."""
+        self._owner = _LEADER
         lock.release()
         try:
-            limit = self._select_timeout()
-            return self._iterate(remaining if limit is None else min(limit, remaining))
+            if self._again or self._commands or self._handshaking or self._accept_paused_until:
+                limit = self._select_timeout()
+                remaining = remaining if limit is None else min(limit, remaining)
+            notes = self._iterate(remaining)
         finally:
             lock.acquire()
-            self._release(user=True)
+            self._owner = None
+            if self._inbox.waiters:
+                self._inbox.cond.notify_all()
+        if notes:
+            lock.release()
+            try:
+                _deliver(notes)
+            finally:
+                lock.acquire()
 
-    def _iterate(self, timeout: float | None) -> list[_Note]:
+    def _iterate(self, timeout: float | None) -> Sequence[_Note]:
         """One loop iteration; only the owner calls it.
 
         Returns:
-            The notifications to deliver once the loop is given up.
+            The notifications to deliver once the loop is given up (often empty).
         """
-        notes: list[_Note] = []
-        self._notes = notes
-        for key, _mask in self._selector.select(timeout):
-            if key.data is _LISTENER:
+        poller = self._selector
+        found = poller.data.get
+        for fd, _events in poller.select(timeout):
+            data = found(fd)
+            if data is None:
+                continue
+            if data is _LISTENER:
                 self._accept()
-            elif key.data is _WAKEUP:
+            elif data is _WAKEUP:
                 self._drain_wakeups()
-            else:
-                self._service(key.data)
+            elif data.open:
+                if data.handshaking:
+                    self._handshake(data)
+                else:
+                    self._read(data)
         if self._commands:
             self._run_commands()
         if self._again:
             self._service_again()
         if self._handshaking or self._accept_paused_until:
             self._housekeeping()
+        notes = self._notes
+        if not notes:
+            return _NO_NOTES  # never the list itself: the next owner appends to it
+        self._notes = []
         return notes
 
     def _select_timeout(self) -> float | None:
@@ -382,7 +402,7 @@ class ServerLoop:
             _close_quietly(sock)
             return
         conn = Connection(Peer(next(self._ids), host, port), stream, handshaking=stream.tls)
-        self._selector.register(sock, selectors.EVENT_READ, conn)
+        self._selector.register(sock, READ, conn)
         conn.registered = True
         if conn.handshaking:
             self._handshaking[conn] = time.monotonic() + settings.handshake_timeout
@@ -403,27 +423,19 @@ class ServerLoop:
         try:
             sock.do_handshake()
         except ssl.SSLWantReadError:
-            self._selector.modify(sock, selectors.EVENT_READ, conn)
+            self._selector.modify(sock, READ, conn)
             return
         except ssl.SSLWantWriteError:
-            self._selector.modify(sock, selectors.EVENT_WRITE, conn)
+            self._selector.modify(sock, WRITE, conn)
             return
         except OSError as exc:  # ssl.SSLError included
             self._close(conn, f"TLS handshake failed: {exc}", level=logging.WARNING)
             return
         del self._handshaking[conn]
         conn.handshaking = False
-        self._selector.modify(sock, selectors.EVENT_READ, conn)
+        self._selector.modify(sock, READ, conn)
         self._publish(conn)
         self._again.add(conn)  # data may have arrived together with the handshake
-
-    def _service(self, conn: Connection) -> None:
-        if not conn.open:
-            return
-        if conn.handshaking:
-            self._handshake(conn)
-        else:
-            self._read(conn)
 
     def _read(self, conn: Connection) -> None:
         try:
@@ -438,7 +450,7 @@ class ServerLoop:
             return
         if self._inbox.push(conn, data):
             self._pause(conn)
-        elif conn.stream.has_buffered():
+        elif conn.stream.tls and conn.stream.has_buffered():
             self._again.add(conn)
 
     def _service_again(self) -> None:
@@ -457,7 +469,7 @@ class ServerLoop:
 
     def _resume(self, conn: Connection) -> None:
         if conn.open and not conn.registered and not conn.paused:
-            self._selector.register(conn.stream.sock, selectors.EVENT_READ, conn)
+            self._selector.register(conn.stream.sock, READ, conn)
             conn.registered = True
             self._again.add(conn)
 
@@ -465,7 +477,7 @@ class ServerLoop:
         now = time.monotonic()
         if self._accept_paused_until and now >= self._accept_paused_until:
             self._accept_paused_until = 0.0
-            self._selector.register(self._listener, selectors.EVENT_READ, _LISTENER)
+            self._selector.register(self._listener, READ, _LISTENER)
         expired = [c for c, deadline in self._handshaking.items() if now >= deadline]
         for conn in expired:
             self._close(
@@ -510,7 +522,7 @@ class ServerLoop:
         _close_quietly(self._wake_w)
 
 
-def _deliver(notes: list[_Note]) -> None:
+def _deliver(notes: Sequence[_Note]) -> None:
     for callback, peer in notes:
         try:
             callback(peer)

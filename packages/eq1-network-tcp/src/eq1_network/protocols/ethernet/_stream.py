@@ -174,7 +174,7 @@ class SocketStream:
         Returns:
             ``True`` if a read may return something.
         """
-        if self.has_buffered():
+        if self.tls and self.has_buffered():
             return True
         poller = self._poller
         if poller is None:
@@ -195,7 +195,7 @@ class SocketStream:
         Returns:
             ``True`` if a read may return data (or report a close), ``False`` on timeout.
         """
-        if self.has_buffered():
+        if self.tls and self.has_buffered():
             return True
         poller = self._poller
         if poller is None:

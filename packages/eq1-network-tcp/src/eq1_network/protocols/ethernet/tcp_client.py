@@ -263,11 +263,14 @@ class TCPClient(ReqResProtocol):
                 connection is closed, because the peer can no longer find where
                 messages start.
         """
-        if not isinstance(data, (bytes, bytearray, memoryview)):
+        if type(data) is bytes:
+            payload = data
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(data)
+        else:
             raise ProtocolTypeError(
                 f"send() needs bytes, got {type(data).__name__}; encode text first"
             )
-        payload = data if isinstance(data, bytes) else bytes(data)
         if time.monotonic() - self._last_look > _PROBE_AFTER_IDLE:
             self._probe()
         stream = self._stream

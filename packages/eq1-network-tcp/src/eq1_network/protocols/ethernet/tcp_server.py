@@ -51,9 +51,9 @@ _FOREVER_SLICE = 1.0
 class TCPServer(ReqResProtocol):
     """A TCP server implementing :class:`~eq1_network.interfaces.ReqResProtocol` (F-06).
 
-    ``connect()`` binds and listens; one I/O thread (a :mod:`selectors` loop) then
-    accepts and reads every client, so thousands of idle clients cost little memory
-    and no threads. Every method is thread-safe.
+    ``connect()`` binds and listens; one I/O thread (a selector loop: ``epoll`` on
+    Linux, :mod:`selectors` elsewhere) then accepts and reads every client, so
+    thousands of idle clients cost little memory and no threads. Every method is thread-safe.
 
     **The request/response view.** ``read()`` returns the next chunk of bytes from
     whichever client sent it (chunks of different clients are never mixed), and
@@ -263,7 +263,11 @@ class TCPServer(ReqResProtocol):
         item = self._inbox.pop()
         if item is None:
             return False, None
-        return True, self._accept_item(*item).data
+        conn, data, resume = item
+        if resume:
+            self._resume(conn)
+        self._last_conn = conn
+        return True, data
 
     def send(self, data: bytes) -> int:
         """Reply to the client whose data :meth:`read` (or :meth:`receive`) returned last.
@@ -281,8 +285,10 @@ class TCPServer(ReqResProtocol):
                 left.
             ProtocolTimeoutError: If the client accepted no data within ``write_timeout``.
         """
-        payload = _as_bytes(data)
-        loop = self._running_loop("send()")
+        payload = data if type(data) is bytes else _as_bytes(data)
+        loop = self._loop
+        if loop is None or not loop.running:
+            raise self._not_listening("send()")
         conn = self._last_conn
         if conn is None:
             raise ProtocolConnectionError(
@@ -304,7 +310,11 @@ class TCPServer(ReqResProtocol):
             ``True`` if a chunk is waiting (or a client left meanwhile: a hint to look
             again), ``False`` on timeout.
         """
-        return self._wait(_IDLE_WAIT if timeout is None else max(timeout, 0.0))
+        limit = _IDLE_WAIT if timeout is None else timeout
+        loop = self._loop
+        if loop is None or not loop.running:
+            return self._inbox.wait(limit)
+        return loop.wait_for_data(limit)
 
     # -- per-client API ------------------------------------------------------------
 
@@ -550,11 +560,14 @@ class TCPServer(ReqResProtocol):
 
     def _accept_item(self, conn: Connection, data: bytes, resume: bool) -> PeerMessage:
         if resume:
-            loop = self._loop
-            if loop is not None:
-                loop.resume(conn)
+            self._resume(conn)
         self._last_conn = conn
         return PeerMessage(conn.peer, data)
+
+    def _resume(self, conn: Connection) -> None:
+        loop = self._loop
+        if loop is not None:
+            loop.resume(conn)
 
     def _send_conn(self, loop: ServerLoop, conn: Connection, payload: bytes) -> int:
         if not conn.open:
@@ -581,10 +594,13 @@ class TCPServer(ReqResProtocol):
     def _running_loop(self, operation: str) -> ServerLoop:
         loop = self._loop
         if loop is None or not loop.running:
-            raise ProtocolNotConnectedError(
-                f"{operation} on {self!r}: not listening; call connect() first"
-            )
+            raise self._not_listening(operation)
         return loop
+
+    def _not_listening(self, operation: str) -> ProtocolNotConnectedError:
+        return ProtocolNotConnectedError(
+            f"{operation} on {self!r}: not listening; call connect() first"
+        )
 
     def _send_timed_out(
         self, loop: ServerLoop, conn: Connection, exc: SendTimeoutError
