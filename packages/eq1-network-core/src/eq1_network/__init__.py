@@ -4,7 +4,10 @@ The public API is re-exported here; protocol plugins add themselves under
 ``eq1_network.protocols`` and through the ``eq1_network.protocols`` entry point.
 """
 
+import importlib as _importlib
 import logging as _logging
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
@@ -39,43 +42,6 @@ from eq1_network.interfaces import (
     ReqResProtocol,
 )
 from eq1_network.manager import PubSubManager, ReqResManager
-from eq1_network.network import (
-    NetworkConfig,
-    NetworkEvent,
-    NetworkEventType,
-    NetworkHandler,
-    QueueFullPolicy,
-    ReconnectPolicy,
-    StopReport,
-)
-from eq1_network.package import (
-    ANY_PACKAGE,
-    BINARY_PACKAGE,
-    INT_PACKAGE,
-    JSON_PACKAGE,
-    TEXT_PACKAGE,
-    DataPackage,
-)
-from eq1_network.packets import (
-    BinaryReceivedData,
-    BinarySendData,
-    DataFormat,
-    IntReceivedData,
-    IntSendData,
-    JsonReceivedData,
-    JsonSendData,
-    Message,
-    MessageFlags,
-    MessageType,
-    NetworkPacketStructure,
-    PacketStream,
-    Reassembler,
-    TextReceivedData,
-    TextSendData,
-    TypedReceivedData,
-    TypedSendData,
-    split_message,
-)
 from eq1_network.plugins import (
     ProtocolManager,
     ProtocolRegistry,
@@ -84,7 +50,96 @@ from eq1_network.plugins import (
     hookimpl,
 )
 
+if _TYPE_CHECKING:
+    from eq1_network.network import (
+        NetworkConfig,
+        NetworkEvent,
+        NetworkEventType,
+        NetworkHandler,
+        QueueFullPolicy,
+        ReconnectPolicy,
+        StopReport,
+    )
+    from eq1_network.package import (
+        ANY_PACKAGE,
+        BINARY_PACKAGE,
+        INT_PACKAGE,
+        JSON_PACKAGE,
+        TEXT_PACKAGE,
+        DataPackage,
+    )
+    from eq1_network.packets import (
+        BinaryReceivedData,
+        BinarySendData,
+        DataFormat,
+        IntReceivedData,
+        IntSendData,
+        JsonReceivedData,
+        JsonSendData,
+        Message,
+        MessageFlags,
+        MessageType,
+        NetworkPacketStructure,
+        PacketStream,
+        Reassembler,
+        TextReceivedData,
+        TextSendData,
+        TypedReceivedData,
+        TypedSendData,
+        split_message,
+    )
+
 __version__ = "0.1.0"
+
+# Loaded on first use, so that ``import eq1_network`` stays cheap for applications that
+# only need the protocols and managers.
+_LAZY: dict[str, str] = {
+    "ANY_PACKAGE": "eq1_network.package",
+    "BINARY_PACKAGE": "eq1_network.package",
+    "BinaryReceivedData": "eq1_network.packets",
+    "BinarySendData": "eq1_network.packets",
+    "DataFormat": "eq1_network.packets",
+    "DataPackage": "eq1_network.package",
+    "INT_PACKAGE": "eq1_network.package",
+    "IntReceivedData": "eq1_network.packets",
+    "IntSendData": "eq1_network.packets",
+    "JSON_PACKAGE": "eq1_network.package",
+    "JsonReceivedData": "eq1_network.packets",
+    "JsonSendData": "eq1_network.packets",
+    "Message": "eq1_network.packets",
+    "MessageFlags": "eq1_network.packets",
+    "MessageType": "eq1_network.packets",
+    "NetworkConfig": "eq1_network.network",
+    "NetworkEvent": "eq1_network.network",
+    "NetworkEventType": "eq1_network.network",
+    "NetworkHandler": "eq1_network.network",
+    "NetworkPacketStructure": "eq1_network.packets",
+    "PacketStream": "eq1_network.packets",
+    "QueueFullPolicy": "eq1_network.network",
+    "Reassembler": "eq1_network.packets",
+    "ReconnectPolicy": "eq1_network.network",
+    "StopReport": "eq1_network.network",
+    "TEXT_PACKAGE": "eq1_network.package",
+    "TextReceivedData": "eq1_network.packets",
+    "TextSendData": "eq1_network.packets",
+    "TypedReceivedData": "eq1_network.packets",
+    "TypedSendData": "eq1_network.packets",
+    "split_message": "eq1_network.packets",
+}
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-if sys.version_info >= (3, 12):
-    from importlib.metadata import EntryPoint, entry_points
-else:  # pragma: no cover - exercised on older interpreters only
-    from importlib_metadata import EntryPoint, entry_points
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 12):
+        from importlib.metadata import EntryPoint
+    else:
+        from importlib_metadata import EntryPoint
 
 __all__ = ["ENTRY_POINT_GROUP", "EntryPoint", "protocol_entry_points"]
 
@@ -20,6 +22,12 @@ def protocol_entry_points() -> list[EntryPoint]:
     Returns:
         The entry points, sorted by distribution and name for a stable load order.
     """
+    # Imported here: the metadata machinery costs milliseconds and only discovery needs it.
+    if sys.version_info >= (3, 12):
+        from importlib.metadata import entry_points
+    else:  # pragma: no cover - exercised on older interpreters only
+        from importlib_metadata import entry_points
+
     found = entry_points(group=ENTRY_POINT_GROUP)
     return sorted(found, key=lambda ep: (_dist_name(ep), ep.name))
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from eq1_network.protocols.mqtt.config import (
-    MQTT_V5,
-    MQTT_V31,
-    MQTT_V311,
-    OVERFLOW_DROP_OLDEST,
-    OVERFLOW_REJECT,
-    BrokerConfig,
-    ClientConfig,
-)
-
 if TYPE_CHECKING:
+    from eq1_network.protocols.mqtt.config import (
+        MQTT_V5,
+        MQTT_V31,
+        MQTT_V311,
+        OVERFLOW_DROP_OLDEST,
+        OVERFLOW_REJECT,
+        BrokerConfig,
+        ClientConfig,
+    )
     from eq1_network.protocols.mqtt.mqtt_protocol import MQTTProtocol, MQTTPublishHandle
 
 __all__ = [
@@ -43,4 +42,8 @@ def __getattr__(name: str) -> Any:
         from eq1_network.protocols.mqtt import mqtt_protocol
 
         return getattr(mqtt_protocol, name)
+    if name in __all__:
+        from eq1_network.protocols.mqtt import config
+
+        return getattr(config, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
