@@ -380,3 +380,25 @@ def test_sent_events_carry_sequence_numbers(handler_pair: Any) -> None:
     sent = log.wait_for(NetworkEventType.SENT, 10)
     assert [e.sequence for e in sent] == list(range(1, 11))
     assert "SENT" in repr(sent[0])
+
+
+def test_replies_sent_from_the_event_callback(handler_pair: Any) -> None:
+    holder: dict[str, NetworkHandler] = {}
+
+    def respond(event: Any) -> None:
+        if event.type is NetworkEventType.RECEIVED:
+            request = event.data
+            holder["server"].send_data(
+                TextSendData(
+                    request.value[::-1],
+                    message_type=MessageType.RESPONSE,
+                    reply_to=request.sequence,
+                )
+            )
+
+    client, server = handler_pair(package=TEXT_PACKAGE, callback_b=respond)
+    holder["server"] = server
+    for i in range(200):
+        reply = client.request(TextSendData(f"abc{i}"), timeout=30)
+        assert reply.value == f"abc{i}"[::-1]
+        assert reply.message_type is MessageType.RESPONSE

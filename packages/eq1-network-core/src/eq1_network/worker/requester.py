@@ -71,7 +71,7 @@ class Requester(threading.Thread):
         self._abort = threading.Event()
         self._pending: list[_Encoded] = []
         self.rejected: list[SendData] = []
-        self.idle = threading.Event()
+        self._write_lock = threading.Lock()
 
     def request_stop(self, *, abort: bool = False) -> None:
         """Ask the worker to finish: after the queue is drained, or at once with ``abort``."""
@@ -90,8 +90,6 @@ class Requester(threading.Thread):
         except BaseException as exc:
             logger.exception("send worker failed")
             self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
-        finally:
-            self.idle.set()
 
     def _loop(self) -> None:
         seen_generation = 0
@@ -108,43 +106,81 @@ class Requester(threading.Thread):
                 seen_generation = self._link.generation
                 fresh = self._window is not None
             resend = fresh and self._window is not None and len(self._window) > 0
-            if not self._pending and not resend:
-                self._pending = self._next_batch()
-                if not self._pending:
-                    if self._stop_requested.is_set():
-                        return
-                    continue
-                if self._window is not None:
-                    # Kept before writing: an ack may overtake the end of the write.
-                    for item, group in self._pending:
-                        self._window.add(getattr(item, "sequence", 0), item, group)
-            if fresh:
-                # The window already holds the pending batch.
-                frames = self._hello_and_unacknowledged()
-            else:
-                frames = [frame for _, group in self._pending for frame in group]
-            if self._write_frames(frames):
+            if not self._pending and not resend and not self._queue.wait_items(_IDLE):
+                if self._stop_requested.is_set():
+                    return
+                continue
+            with self._write_lock:
+                if not self._pending and not resend:
+                    self._pending = self._take_batch()
+                    if not self._pending:
+                        continue
+                if fresh:
+                    # The window already holds the pending batch.
+                    frames = self._hello_and_unacknowledged()
+                else:
+                    frames = [frame for _, group in self._pending for frame in group]
+                written = self._write_frames(frames)
+                batch, self._pending = self._pending, [] if written else self._pending
+            if written:
                 fresh = False
-                self._written(self._pending)
-                self._pending = []
+                self._written(batch)
             elif self._window is not None:
                 # Everything written or not is in the window: hello and resend it all.
                 fresh = True
                 self._pending = []
 
-    def _next_batch(self) -> list[_Encoded]:
+    def write_now(self, item: SendData) -> bool:
+        """Write one message at once from the caller's thread, when that keeps the order.
+
+        Used for latency-sensitive sends: it succeeds only when nothing is queued or
+        pending, no other write is in progress, the link is up, and acknowledged mode is
+        off. Otherwise (or if the write fails) the caller queues the message as usual.
+
+        Args:
+            item: The message.
+
+        Returns:
+            ``True`` if the message was written.
+        """
+        if self._window is not None or not self._link.up.is_set():
+            return False
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._pending or len(self._queue):
+                return False
+            try:
+                frame = self._package.encode(item)
+            except (ProtocolError, ValueError, TypeError):
+                return False  # the send worker splits or reports it
+            try:
+                self._link.send(frame)
+            except ProtocolError:
+                return False  # the send worker retries, reconnects or reports it
+        finally:
+            self._write_lock.release()
+        if self._sent_events:
+            sequence = getattr(item, "sequence", 0)
+            self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
+        return True
+
+    def _take_batch(self) -> list[_Encoded]:
         if self._window is not None and not self._window.wait_room(_IDLE):
             return []
-        items = self._queue.get_batch(self._max_batch, _IDLE)
+        items = self._queue.get_batch(self._max_batch, 0)
         if not items:
-            self.idle.set()
             return []
-        self.idle.clear()
         encode = self._package.encode
         try:
-            return [(item, [encode(item)]) for item in items]
+            encoded = [(item, [encode(item)]) for item in items]
         except (ProtocolError, ValueError, TypeError):
-            return [enc for enc in map(self._encode, items) if enc is not None]
+            encoded = [enc for enc in map(self._encode, items) if enc is not None]
+        if self._window is not None:
+            # Kept before writing: an ack may overtake the end of the write.
+            for item, group in encoded:
+                self._window.add(getattr(item, "sequence", 0), item, group)
+        return encoded
 
     def _encode(self, item: SendData) -> _Encoded | None:
         try:

@@ -102,6 +102,25 @@ class BatchQueue(Generic[_T]):
                 self._cond.notify_all()
         return batch
 
+    def wait_items(self, timeout: float | None) -> bool:
+        """Wait until at least one item is queued (or the queue is closed).
+
+        Args:
+            timeout: Longest wait in seconds.
+
+        Returns:
+            ``True`` if an item is queued.
+        """
+        items = self._items
+        if not items:
+            with self._cond:
+                self._consumer_waiting = True
+                try:
+                    self._cond.wait_for(lambda: bool(items) or self._closed, timeout)
+                finally:
+                    self._consumer_waiting = False
+        return bool(items)
+
     def wait_empty(self, timeout: float | None) -> bool:
         """Wait until the queue is empty (polling, as producers do not signal it).
 
