@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from eq1_network.common.backoff import Backoff
 from eq1_network.common.exceptions import (
     ProtocolAuthenticationError,
     ProtocolConfigurationError,
@@ -19,7 +20,6 @@ from eq1_network.common.exceptions import (
     ProtocolValidationError,
     QueueFullError,
 )
-from eq1_network.protocols.mqtt._backoff import Backoff
 from eq1_network.protocols.mqtt._dispatcher import Dispatcher
 from eq1_network.protocols.mqtt._offline_queue import OfflineQueue, QueuedPublish
 from eq1_network.protocols.mqtt._registry import SubscriptionRegistry

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 
 import pytest
 
+from eq1_network.common.backoff import backoff_delays
 from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolTypeError
 from eq1_network.protocols.ethernet import KeepAlive, ReconnectPolicy
-from eq1_network.protocols.ethernet._backoff import backoff_delays
 from eq1_network.protocols.ethernet._config import DEFAULT_BLOCKING_TIMEOUT, pick_timeout
 from eq1_network.protocols.ethernet.tcp_client import TCPClient
 from eq1_network.protocols.ethernet.tcp_server import TCPServer
@@ -89,9 +90,20 @@ def test_option_objects_validate() -> None:
     assert TCPClient("h", 1, keepalive=False).keepalive.enabled is False
 
 
+def _delays(policy: ReconnectPolicy, rng: random.Random | None = None) -> Iterator[float]:
+    return backoff_delays(
+        policy.initial_delay,
+        policy.max_delay,
+        multiplier=policy.multiplier,
+        jitter=policy.jitter,
+        max_attempts=policy.max_attempts,
+        rng=rng,
+    )
+
+
 def test_backoff_grows_exponentially_within_jitter_and_caps() -> None:
     policy = ReconnectPolicy(initial_delay=0.1, max_delay=1.0, multiplier=2.0, jitter=0.5)
-    delays = list(itertools.islice(backoff_delays(policy, random.Random(7)), 10))
+    delays = list(itertools.islice(_delays(policy, random.Random(7)), 10))
     bases = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     for delay, base in zip(delays, bases, strict=True):
         assert base * 0.5 <= delay <= base
@@ -100,4 +112,4 @@ def test_backoff_grows_exponentially_within_jitter_and_caps() -> None:
 
 def test_backoff_without_jitter_is_exact_and_stops_after_max_attempts() -> None:
     policy = ReconnectPolicy(initial_delay=1, max_delay=8, multiplier=3, jitter=0, max_attempts=4)
-    assert list(backoff_delays(policy)) == [1, 3, 8, 8]
+    assert list(_delays(policy)) == [1, 3, 8, 8]

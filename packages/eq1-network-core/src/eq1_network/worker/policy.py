@@ -7,6 +7,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from eq1_network.common.backoff import backoff_delays
 from eq1_network.common.exceptions import ProtocolConfigurationError
 
 __all__ = ["QueueFullPolicy", "ReconnectPolicy"]
@@ -70,12 +71,14 @@ class ReconnectPolicy:
         Args:
             rng: Random source, for reproducible tests.
 
-        Yields:
-            Seconds to wait before the next attempt.
+        Returns:
+            An iterator of seconds to wait before the next attempt.
         """
-        draw = (rng or random.Random()).uniform  # noqa: S311 - jitter, not cryptography
-        attempt = 0
-        while self.max_attempts is None or attempt < self.max_attempts:
-            bound = min(self.max_delay, self.initial_delay * self.multiplier**attempt)
-            yield draw(0.0, bound) if self.jitter else bound
-            attempt += 1
+        return backoff_delays(
+            self.initial_delay,
+            self.max_delay,
+            multiplier=self.multiplier,
+            jitter=1.0 if self.jitter else 0.0,
+            max_attempts=self.max_attempts,
+            rng=rng,
+        )

@@ -12,9 +12,9 @@ import logging
 import time
 from typing import Protocol
 
+from eq1_network.common.backoff import Backoff
 from eq1_network.common.exceptions import ProtocolError
 from eq1_network.protocols.mqtt._adapter import PahoAdapter, ServerLimits, Will
-from eq1_network.protocols.mqtt._backoff import Backoff
 from eq1_network.protocols.mqtt._dispatcher import Dispatcher, Resolver
 from eq1_network.protocols.mqtt._supervisor import ConnectionSupervisor
 from eq1_network.protocols.mqtt._tracking import AckBook, AckWaiter, PublishTracker

@@ -16,12 +16,12 @@ import threading
 import time
 from typing import Protocol
 
+from eq1_network.common.backoff import Backoff
 from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolError,
     ProtocolTimeoutError,
 )
-from eq1_network.protocols.mqtt._backoff import Backoff
 from eq1_network.protocols.mqtt.reason_codes import Reason, connack_error, is_terminal_connack
 
 __all__ = ["ConnectionSupervisor", "Link", "SupervisorHooks"]

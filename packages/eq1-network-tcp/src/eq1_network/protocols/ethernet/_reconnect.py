@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from eq1_network.protocols.ethernet._backoff import backoff_delays
+from eq1_network.common.backoff import backoff_delays
 from eq1_network.protocols.ethernet._config import ReconnectPolicy
 
 __all__ = ["Reconnector"]
@@ -68,7 +68,15 @@ class Reconnector:
 
     def _run(self) -> None:
         attempts = 0
-        for delay in backoff_delays(self._policy):
+        policy = self._policy
+        delays = backoff_delays(
+            policy.initial_delay,
+            policy.max_delay,
+            multiplier=policy.multiplier,
+            jitter=policy.jitter,
+            max_attempts=policy.max_attempts,
+        )
+        for delay in delays:
             if self._stop.wait(delay):
                 return
             attempts += 1
