@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from eq1_network.common.exceptions import ProtocolTimeoutError
 from eq1_network.interfaces.protocol import PubSubProtocol, ReqResProtocol
 from eq1_network.manager.pubsub import PubSubManager
 from eq1_network.manager.reqres import ReqResManager
@@ -89,8 +90,6 @@ def run_demo(timeout: float = 5.0) -> DemoResult:
         pubsub.subscribe("plc", "vision/+/result", on_message)
         pubsub.publish("camera", "vision/cam1/result", "OK part=42", qos=1)
         if not arrived.wait(timeout):
-            from eq1_network.common.exceptions import ProtocolTimeoutError
-
             raise ProtocolTimeoutError(f"no pub/sub message within {timeout} s")
     finally:
         pubsub.disconnect_all()

@@ -33,6 +33,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Full, Queue
@@ -78,8 +79,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EventCallback = Any
-"""``Callable[[NetworkEvent], None]``, called from the worker threads."""
+EventCallback = Callable[[NetworkEvent], None]
+"""Signature of ``event_callback``; it is called from the worker threads."""
 
 _POLL = 0.05
 _RECEIVED = NetworkEventType.RECEIVED
@@ -209,7 +210,9 @@ class NetworkHandler:
         ProtocolConfigurationError: If the configuration is invalid.
     """
 
-    def __init__(self, network_config: NetworkConfig, event_callback: EventCallback = None) -> None:
+    def __init__(
+        self, network_config: NetworkConfig, event_callback: EventCallback | None = None
+    ) -> None:
         if not isinstance(network_config, NetworkConfig):
             raise ProtocolTypeError(
                 f"network_config must be a NetworkConfig, got {type(network_config).__name__}"

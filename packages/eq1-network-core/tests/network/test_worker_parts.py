@@ -42,7 +42,6 @@ def test_batch_queue_orders_bounds_and_closes() -> None:
     assert queue.get_batch(10, 0) == [2]
     assert queue.get_batch(10, 0.01) == []
     assert queue.drain() == []
-    assert queue.wait_empty(0.01)
 
 
 def test_batch_queue_wakes_consumer_and_blocked_producer() -> None:
@@ -61,10 +60,11 @@ def test_batch_queue_wakes_consumer_and_blocked_producer() -> None:
     assert got == list(range(50))
 
 
-def test_batch_queue_wait_empty_times_out() -> None:
+def test_batch_queue_wait_items_and_drain() -> None:
     queue: BatchQueue[int] = BatchQueue(5)
+    assert queue.wait_items(0.01) is False
     queue.put(1, 0)
-    assert queue.wait_empty(0.01) is False
+    assert queue.wait_items(0.01) is True
     assert queue.drain() == [1]
 
 

@@ -8,7 +8,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eq1_network.common.exceptions import PacketError, ProtocolConnectionError, ProtocolError
+from eq1_network.common.exceptions import (
+    FragmentError,
+    PacketError,
+    ProtocolConnectionError,
+    ProtocolError,
+)
 from eq1_network.data import ReceivedData
 from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.header import HEADER_VERSION
@@ -171,10 +176,5 @@ class Listener(threading.Thread):
 
     def _expire(self) -> None:
         for expired in self._reassembler.expire():
-            self._emit(NetworkEvent(NetworkEventType.ERROR, error=_expired_error(expired)))
-
-
-def _expired_error(expired: object) -> PacketError:
-    from eq1_network.common.exceptions import FragmentError
-
-    return FragmentError(f"incomplete split message dropped after its timeout: {expired}")
+            error = FragmentError(f"incomplete split message dropped after its timeout: {expired}")
+            self._emit(NetworkEvent(NetworkEventType.ERROR, error=error))

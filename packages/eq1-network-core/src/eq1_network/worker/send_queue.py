@@ -88,13 +88,8 @@ class BatchQueue(Generic[_T]):
             The items, oldest first; empty if none arrived in time.
         """
         items = self._items
-        if not items:
-            with self._cond:
-                self._consumer_waiting = True
-                try:
-                    self._cond.wait_for(lambda: bool(items) or self._closed, timeout)
-                finally:
-                    self._consumer_waiting = False
+        if not items and (timeout == 0 or not self.wait_items(timeout)):
+            return []
         popleft = items.popleft
         batch = [popleft() for _ in range(min(max_items, len(items)))]
         if batch and self._producers_waiting:
@@ -120,19 +115,6 @@ class BatchQueue(Generic[_T]):
                 finally:
                     self._consumer_waiting = False
         return bool(items)
-
-    def wait_empty(self, timeout: float | None) -> bool:
-        """Wait until the queue is empty (polling, as producers do not signal it).
-
-        Returns:
-            ``True`` if empty.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._items:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-        return True
 
     def close(self) -> None:
         """Refuse further items; what is queued can still be taken."""
