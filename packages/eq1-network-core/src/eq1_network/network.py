@@ -37,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Full, Queue
+from threading import get_ident
 from types import TracebackType
 from typing import Any
 
@@ -63,7 +64,7 @@ from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
 from eq1_network.worker.policy import QueueFullPolicy, ReconnectPolicy
-from eq1_network.worker.requester import Requester
+from eq1_network.worker.requester import QueuedMessage, Requester, encode_early
 from eq1_network.worker.send_queue import BatchQueue
 
 __all__ = [
@@ -242,10 +243,11 @@ class NetworkHandler:
         self._epoch = secrets.randbits(63) + 1
         self._stopping = threading.Event()
         self._state = "new"
-        self._queue: BatchQueue[SendData] = BatchQueue(network_config.send_queue_size)
+        self._queue: BatchQueue[QueuedMessage] = BatchQueue(network_config.send_queue_size)
         self._link: Link | None = None
         self._requester: Requester | None = None
         self._listener: Listener | None = None
+        self._listener_id: int | None = None
         self._window: AckWindow[SendData] | None = None
         self._ledger: DeliveryLedger | None = None
 
@@ -326,6 +328,7 @@ class NetworkHandler:
         self._link = link
         self._requester.start()
         self._listener.start()
+        self._listener_id = self._listener.ident
         self._state = "running"
         logger.info("handler started on %r", link.protocol)
 
@@ -359,7 +362,9 @@ class NetworkHandler:
         self._stopping.set()
         listener.join(max(deadline - time.monotonic(), _POLL * 4))
         report = StopReport(
-            unsent=requester.rejected + requester.pending() + self._queue.drain(),
+            unsent=requester.rejected
+            + requester.pending()
+            + [item for item, _ in self._queue.drain()],
             unacknowledged=self._window.items() if self._window is not None else [],
         )
         link.protocol.disconnect()
@@ -426,8 +431,10 @@ class NetworkHandler:
 
     def _submit(self, send_data: SendData, timeout: float | None, waiter: _Waiter | None) -> int:
         wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
+        package = self.config.package
         if not self._typed:
-            self._queue.put(send_data, wait)
+            with self._lock:  # the package numbers untyped messages: keep the queue in order
+                self._queue.put(encode_early(package, send_data), wait)
             return 0
         typed: Any = send_data
         requester = self._requester
@@ -440,19 +447,18 @@ class NetworkHandler:
                 raise ProtocolValidationError(
                     "in acknowledged mode the handler numbers messages; leave sequence at 0"
                 )
+            entry = encode_early(package, send_data)
             if waiter is not None:
                 with self._waiters_lock:
                     self._waiters[sequence] = waiter
-            if requester is not None and (
-                waiter is not None or threading.current_thread() is self._listener
-            ):
+            if requester is not None and (waiter is not None or get_ident() == self._listener_id):
                 # A request blocks its caller anyway, and a reply sent from the event
                 # callback runs on the receive worker: when nothing is queued, either is
                 # written from this thread, one thread hand-off less per round trip.
-                if requester.write_now(send_data):
+                if requester.write_now(entry):
                     return int(sequence)
             try:
-                self._queue.put(send_data, wait)
+                self._queue.put(entry, wait)
             except BaseException:
                 if waiter is not None:
                     with self._waiters_lock:

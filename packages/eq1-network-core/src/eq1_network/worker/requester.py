@@ -15,12 +15,48 @@ from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.send_queue import BatchQueue
 
-__all__ = ["Requester"]
+__all__ = ["QueuedMessage", "Requester", "encode_early"]
 
 logger = logging.getLogger(__name__)
 
-_Encoded = tuple[SendData, list[bytes]]
+QueuedMessage = tuple[SendData, bytes | None]
+"""A send-queue entry: the message and its frame, or ``None`` when the worker must encode it."""
+
+_Encoded = tuple[SendData, "bytes | list[bytes]"]
+"""A message with its frame, or with the frames of a message that had to be split."""
 _IDLE = 0.1
+
+
+def encode_early(package: Any, item: SendData) -> QueuedMessage:
+    """Encode a message on the sender's thread, before it is queued.
+
+    Encoding where the message is made keeps the send worker's share of the work
+    small, so a fast producer and the worker do not compete for the interpreter.
+    A message that cannot be encoded in one frame (too long, or invalid) is queued
+    unencoded: the worker splits it or reports it, as for any queued message.
+
+    Args:
+        package: The ``DataPackage`` of the handler.
+        item: The message.
+
+    Returns:
+        The queue entry.
+    """
+    try:
+        return item, package.encode(item)
+    except (ProtocolError, ValueError, TypeError):
+        return item, None
+
+
+def _frames_of(batch: list[_Encoded]) -> list[bytes]:
+    frames: list[bytes] = []
+    append, extend = frames.append, frames.extend
+    for _, encoded in batch:
+        if isinstance(encoded, bytes):
+            append(encoded)
+        else:
+            extend(encoded)
+    return frames
 
 
 class Requester(threading.Thread):
@@ -31,7 +67,7 @@ class Requester(threading.Thread):
     unacknowledged message is written again first, after a hello.
 
     Args:
-        queue: Messages to send.
+        queue: Messages to send, encoded by :func:`encode_early` where possible.
         package: A ``DataPackage`` that encodes them.
         link: The connection.
         emit: Where events go.
@@ -46,7 +82,7 @@ class Requester(threading.Thread):
     def __init__(
         self,
         *,
-        queue: BatchQueue[SendData],
+        queue: BatchQueue[QueuedMessage],
         package: Any,
         link: Link,
         emit: Callable[[NetworkEvent], None],
@@ -119,7 +155,7 @@ class Requester(threading.Thread):
                     # The window already holds the pending batch.
                     frames = self._hello_and_unacknowledged()
                 else:
-                    frames = [frame for _, group in self._pending for frame in group]
+                    frames = _frames_of(self._pending)
                 written = self._write_frames(frames)
                 batch, self._pending = self._pending, [] if written else self._pending
             if written:
@@ -130,7 +166,7 @@ class Requester(threading.Thread):
                 fresh = True
                 self._pending = []
 
-    def write_now(self, item: SendData) -> bool:
+    def write_now(self, entry: QueuedMessage) -> bool:
         """Write one message at once from the caller's thread, when that keeps the order.
 
         Used for latency-sensitive sends: it succeeds only when nothing is queued or
@@ -138,22 +174,19 @@ class Requester(threading.Thread):
         off. Otherwise (or if the write fails) the caller queues the message as usual.
 
         Args:
-            item: The message.
+            entry: The message and its frame, from :func:`encode_early`.
 
         Returns:
             ``True`` if the message was written.
         """
-        if self._window is not None or not self._link.up.is_set():
+        item, frame = entry
+        if frame is None or self._window is not None or not self._link.up.is_set():
             return False
         if not self._write_lock.acquire(blocking=False):
             return False
         try:
             if self._pending or len(self._queue):
                 return False
-            try:
-                frame = self._package.encode(item)
-            except (ProtocolError, ValueError, TypeError):
-                return False  # the send worker splits or reports it
             try:
                 self._link.send(frame)
             except ProtocolError:
@@ -168,24 +201,29 @@ class Requester(threading.Thread):
     def _take_batch(self) -> list[_Encoded]:
         if self._window is not None and not self._window.wait_room(_IDLE):
             return []
-        items = self._queue.get_batch(self._max_batch, 0)
-        if not items:
+        entries = self._queue.get_batch(self._max_batch, 0)
+        if not entries:
             return []
-        encode = self._package.encode
-        try:
-            encoded = [(item, [encode(item)]) for item in items]
-        except (ProtocolError, ValueError, TypeError):
-            encoded = [enc for enc in map(self._encode, items) if enc is not None]
+        encoded: list[_Encoded]
+        if any(frame is None for _, frame in entries):
+            encoded = []
+            for item, frame in entries:
+                done = self._encode(item) if frame is None else (item, frame)
+                if done is not None:
+                    encoded.append(done)
+        else:
+            encoded = entries  # type: ignore[assignment]
         if self._window is not None:
             # Kept before writing: an ack may overtake the end of the write.
             for item, group in encoded:
-                self._window.add(getattr(item, "sequence", 0), item, group)
+                frames = [group] if isinstance(group, bytes) else group
+                self._window.add(getattr(item, "sequence", 0), item, frames)
         return encoded
 
     def _encode(self, item: SendData) -> _Encoded | None:
         try:
             try:
-                return item, [self._package.encode(item)]
+                return item, self._package.encode(item)
             except PacketSizeError:
                 return item, list(self._package.encode_frames(item))
         except (ProtocolError, ValueError, TypeError) as exc:
