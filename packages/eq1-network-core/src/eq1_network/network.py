@@ -43,6 +43,7 @@ from typing import Any
 
 from eq1_network.common.exceptions import (
     ProtocolConfigurationError,
+    ProtocolError,
     ProtocolNotConnectedError,
     ProtocolTimeoutError,
     ProtocolTypeError,
@@ -64,7 +65,7 @@ from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
 from eq1_network.worker.policy import QueueFullPolicy, ReconnectPolicy
-from eq1_network.worker.requester import QueuedMessage, Requester, encode_early
+from eq1_network.worker.requester import QueuedMessage, Requester
 from eq1_network.worker.send_queue import BatchQueue
 
 __all__ = [
@@ -231,6 +232,7 @@ class NetworkHandler:
         self._lock = threading.Lock()  # sequence numbering + queue order
         self._state_lock = threading.Lock()
         self._sequence = 0
+        self._package = network_config.package
         self._send_class = network_config.package.send_data_class
         self._typed = issubclass(self._send_class, TypedSendData)
         self._put_timeout = (
@@ -431,15 +433,13 @@ class NetworkHandler:
 
     def _submit(self, send_data: SendData, timeout: float | None, waiter: _Waiter | None) -> int:
         wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
-        package = self.config.package
         if not self._typed:
             with self._lock:  # the package numbers untyped messages: keep the queue in order
-                self._queue.put(encode_early(package, send_data), wait)
+                self._queue.put(self._encode(send_data), wait)
             return 0
         typed: Any = send_data
-        requester = self._requester
         with self._lock:
-            sequence = typed._sequence
+            sequence: int = typed._sequence
             if sequence == 0:
                 sequence = self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
                 typed._sequence = sequence
@@ -447,16 +447,19 @@ class NetworkHandler:
                 raise ProtocolValidationError(
                     "in acknowledged mode the handler numbers messages; leave sequence at 0"
                 )
-            entry = encode_early(package, send_data)
+            entry = self._encode(send_data)
+            if waiter is None and get_ident() != self._listener_id:
+                self._queue.put(entry, wait)  # the common case: an application thread queues
+                return sequence
             if waiter is not None:
                 with self._waiters_lock:
                     self._waiters[sequence] = waiter
-            if requester is not None and (waiter is not None or get_ident() == self._listener_id):
-                # A request blocks its caller anyway, and a reply sent from the event
-                # callback runs on the receive worker: when nothing is queued, either is
-                # written from this thread, one thread hand-off less per round trip.
-                if requester.write_now(entry):
-                    return int(sequence)
+            # A request blocks its caller anyway, and a reply sent from the event callback
+            # runs on the receive worker: when nothing is queued, either is written from
+            # this thread, one thread hand-off less per round trip.
+            requester = self._requester
+            if requester is not None and requester.write_now(entry):
+                return sequence
             try:
                 self._queue.put(entry, wait)
             except BaseException:
@@ -464,7 +467,19 @@ class NetworkHandler:
                     with self._waiters_lock:
                         self._waiters.pop(sequence, None)
                 raise
-        return int(sequence)
+        return sequence
+
+    def _encode(self, send_data: SendData) -> QueuedMessage:
+        """Encode on the sending thread, so that the send worker only joins and writes.
+
+        A message that does not fit one frame, or cannot be encoded, is queued as it is:
+        the send worker splits it, or reports it with an ERROR event and in the
+        :class:`StopReport`, as before.
+        """
+        try:
+            return send_data, self._package.encode(send_data)
+        except (ProtocolError, ValueError, TypeError):
+            return send_data, None
 
     def request(self, send_data: SendData, timeout: float = 5.0) -> ReceivedData:
         """Send a message and wait for the reply whose ``reply_to`` is its sequence number.
@@ -543,8 +558,14 @@ class NetworkHandler:
                     waiter.result = received
                     waiter.event.set()
                     return
-        if self._callback is not None:
-            self._emit(NetworkEvent(_RECEIVED, received, None, getattr(received, "sequence", None)))
+        callback = self._callback
+        if callback is not None:
+            event = NetworkEvent(_RECEIVED, received, None, getattr(received, "sequence", None))
+            try:
+                callback(event)
+            except Exception as exc:
+                logger.exception("event callback raised on %r", event)
+                self._report_callback_error(event, exc)
         queue = self._received
         if queue is not None:
             while not self._stopping.is_set():
@@ -565,11 +586,16 @@ class NetworkHandler:
             callback(event)
         except Exception as exc:
             logger.exception("event callback raised on %r", event)
-            if event.type is not NetworkEventType.ERROR:
-                try:
-                    callback(NetworkEvent(NetworkEventType.ERROR, data=event, error=exc))
-                except Exception:
-                    logger.exception("event callback raised on the ERROR event too")
+            self._report_callback_error(event, exc)
+
+    def _report_callback_error(self, event: NetworkEvent, exc: Exception) -> None:
+        """Report a callback's exception as an ERROR event (unless ``event`` was one)."""
+        callback = self._callback
+        if callback is not None and event.type is not NetworkEventType.ERROR:
+            try:
+                callback(NetworkEvent(NetworkEventType.ERROR, data=event, error=exc))
+            except Exception:
+                logger.exception("event callback raised on the ERROR event too")
 
     def _fail_waiters(self) -> None:
         with self._waiters_lock:

@@ -17,6 +17,7 @@ from eq1_network.common.exceptions import (
 from eq1_network.data import ReceivedData
 from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.header import HEADER_VERSION
+from eq1_network.packets.kinds import MessageFlags
 from eq1_network.packets.message import Message
 from eq1_network.worker.ack import CONTROL_FLAGS, DeliveryLedger, ack_message, parse_hello
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 _IDLE = 0.05
 _EXPIRE_EVERY = 1.0
 _CONTROL_BIT = int(CONTROL_FLAGS)
+_SPECIAL_BITS = _CONTROL_BIT | int(MessageFlags.FRAGMENT)
 
 
 class Listener(threading.Thread):
@@ -122,10 +124,28 @@ class Listener(threading.Thread):
                 self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
                 link.mark_down(exc)
                 continue
-            for payload in payloads:
-                self._handle(payload)
+            if self._ledger is None:
+                self._dispatch(payloads)
+            else:
+                for payload in payloads:
+                    self._handle(payload)
             if self._ack_due:
                 self._send_ack()
+
+    def _dispatch(self, payloads: list[bytes]) -> None:
+        """Decode and deliver payloads outside acknowledged mode: the hot path of _handle."""
+        decode, deliver, handle = self._package.decode_payload, self._deliver, self._handle
+        for payload in payloads:
+            if len(payload) > 3 and payload[3] & _SPECIAL_BITS and payload[0] == HEADER_VERSION:
+                handle(payload)  # a control message or a fragment
+                continue
+            try:
+                received = decode(payload)
+            except (ProtocolError, ValueError, TypeError) as exc:
+                logger.error("dropping an undecodable message: %s", exc)
+                self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+                continue
+            deliver(received)
 
     def _handle(self, payload: bytes) -> None:
         try:

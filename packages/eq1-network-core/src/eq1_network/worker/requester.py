@@ -15,37 +15,21 @@ from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.send_queue import BatchQueue
 
-__all__ = ["QueuedMessage", "Requester", "encode_early"]
+__all__ = ["QueuedMessage", "Requester"]
 
 logger = logging.getLogger(__name__)
 
 QueuedMessage = tuple[SendData, bytes | None]
-"""A send-queue entry: the message and its frame, or ``None`` when the worker must encode it."""
+"""A send-queue entry: the message and its frame, or ``None`` when the worker must encode it.
+
+Senders encode where the message is made, so that a fast producer and the worker do not
+compete for the interpreter; a message that does not fit one frame (or cannot be encoded
+at all) is queued with ``None``, and the worker splits it or reports it.
+"""
 
 _Encoded = tuple[SendData, "bytes | list[bytes]"]
 """A message with its frame, or with the frames of a message that had to be split."""
 _IDLE = 0.1
-
-
-def encode_early(package: Any, item: SendData) -> QueuedMessage:
-    """Encode a message on the sender's thread, before it is queued.
-
-    Encoding where the message is made keeps the send worker's share of the work
-    small, so a fast producer and the worker do not compete for the interpreter.
-    A message that cannot be encoded in one frame (too long, or invalid) is queued
-    unencoded: the worker splits it or reports it, as for any queued message.
-
-    Args:
-        package: The ``DataPackage`` of the handler.
-        item: The message.
-
-    Returns:
-        The queue entry.
-    """
-    try:
-        return item, package.encode(item)
-    except (ProtocolError, ValueError, TypeError):
-        return item, None
 
 
 def _frames_of(batch: list[_Encoded]) -> list[bytes]:
@@ -67,7 +51,7 @@ class Requester(threading.Thread):
     unacknowledged message is written again first, after a hello.
 
     Args:
-        queue: Messages to send, encoded by :func:`encode_early` where possible.
+        queue: Messages to send, with their frames where the sender encoded them.
         package: A ``DataPackage`` that encodes them.
         link: The connection.
         emit: Where events go.
@@ -174,7 +158,7 @@ class Requester(threading.Thread):
         off. Otherwise (or if the write fails) the caller queues the message as usual.
 
         Args:
-            entry: The message and its frame, from :func:`encode_early`.
+            entry: The message and its frame.
 
         Returns:
             ``True`` if the message was written.
