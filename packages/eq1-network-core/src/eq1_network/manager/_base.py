@@ -70,9 +70,15 @@ class ConnectionTable(Generic[_T]):
     def get(self, name: str) -> _T:
         """Return the protocol registered under ``name``.
 
+        A plain dictionary read, without the lock: writers replace entries whole, so a
+        reader sees the old or the new protocol, never a partial state.
+
         Raises:
             ProtocolNotFoundError: If the name is unknown; the message lists the known names.
         """
+        protocol = self._entries.get(name)
+        if protocol is not None:
+            return protocol
         with self._lock:
             try:
                 return self._entries[name]

@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_READ_TIMEOUT = 1.0
 """Seconds ``ReqResManager.read`` waits when neither the call nor the protocol sets one."""
 
+_SLEEPING_WAIT = ReqResProtocol.wait_readable
+"""The interface's default ``wait_readable``, which only sleeps."""
+
 
 class ReqResManager(ManagerBase[ReqResProtocol]):
     """Request/response protocols registered by name; every method is thread-safe.
@@ -80,11 +83,16 @@ class ReqResManager(ManagerBase[ReqResProtocol]):
             ProtocolNotFoundError: If the name is unknown.
             ProtocolConnectionError: If the protocol is not connected or the link broke.
         """
-        return cls.get(name).send(data)
+        return cast(ReqResProtocol, cls._table.get(name)).send(data)
 
     @classmethod
     def read(cls, name: str, timeout: float | None = None) -> bytes:
         """Wait for data from the protocol registered under ``name``.
+
+        A protocol with a real readiness wait (one that overrides
+        :meth:`~eq1_network.interfaces.ReqResProtocol.wait_readable`) is waited on first,
+        which returns at once when data is waiting; other protocols are read first and
+        then polled with the interface's sleeping default.
 
         Args:
             name: The registered name.
@@ -99,12 +107,16 @@ class ReqResManager(ManagerBase[ReqResProtocol]):
             ProtocolTimeoutError: If nothing arrived within the timeout.
             ProtocolValidationError: If ``timeout`` is negative.
         """
-        protocol = cls.get(name)
+        protocol = cast(ReqResProtocol, cls._table.get(name))
         if timeout is None:
             timeout = protocol.timeout if protocol.timeout is not None else DEFAULT_READ_TIMEOUT
         if timeout < 0:
             raise ProtocolValidationError(f"timeout must be non-negative, got {timeout}")
         deadline = time.monotonic() + timeout
+        if type(protocol).wait_readable is not _SLEEPING_WAIT:
+            # A real readiness wait returns at once when data is waiting, and otherwise
+            # saves the read attempt that would find nothing.
+            protocol.wait_readable(timeout)
         while True:
             ok, data = protocol.read()
             if ok and data:

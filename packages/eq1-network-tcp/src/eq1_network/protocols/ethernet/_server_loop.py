@@ -282,6 +282,8 @@ class ServerLoop:
                         inbox.wait_locked(remaining)
                     else:
                         self._lead(lock, remaining)
+                        if items:
+                            return True
                     remaining = deadline - time.monotonic()
                 return True
             finally:
@@ -319,17 +321,16 @@ class ServerLoop:
         found = poller.data.get
         for fd, _events in poller.select(timeout):
             data = found(fd)
-            if data is None:
-                continue
-            if data is _LISTENER:
+            if data.__class__ is Connection:  # the common case first
+                if data.open:
+                    if data.handshaking:
+                        self._handshake(data)
+                    else:
+                        self._read(data)
+            elif data is _LISTENER:
                 self._accept()
             elif data is _WAKEUP:
                 self._drain_wakeups()
-            elif data.open:
-                if data.handshaking:
-                    self._handshake(data)
-                else:
-                    self._read(data)
         if self._commands:
             self._run_commands()
         if self._again:
@@ -438,8 +439,9 @@ class ServerLoop:
         self._again.add(conn)  # data may have arrived together with the handshake
 
     def _read(self, conn: Connection) -> None:
+        stream = conn.stream
         try:
-            data = conn.stream.recv_some(_READ_LIMIT)
+            data = stream.recv_some(_READ_LIMIT)
         except OSError as exc:
             self._close(conn, f"{type(exc).__name__}: {exc}")
             return
@@ -450,7 +452,7 @@ class ServerLoop:
             return
         if self._inbox.push(conn, data):
             self._pause(conn)
-        elif conn.stream.tls and conn.stream.has_buffered():
+        elif stream.tls and stream.has_buffered():
             self._again.add(conn)
 
     def _service_again(self) -> None:

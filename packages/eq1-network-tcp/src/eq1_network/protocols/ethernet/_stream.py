@@ -75,10 +75,13 @@ class SocketStream:
             SendTimeoutError: If the deadline passed; ``sent`` tells how much was written.
             OSError: If the link failed.
         """
-        deadline = time.monotonic() + timeout
         lock = self._send_lock
-        if not lock.acquire(False) and not lock.acquire(True, max(timeout, 0.0)):
-            raise SendTimeoutError(0, len(data))
+        if lock.acquire(False):
+            deadline = None  # computed only if the fast path does not finish
+        else:
+            deadline = time.monotonic() + timeout
+            if not lock.acquire(True, max(timeout, 0.0)):
+                raise SendTimeoutError(0, len(data))
         try:
             sent = 0
             if not self.tls:  # fast path: one call usually takes a whole request
@@ -88,6 +91,8 @@ class SocketStream:
                     sent = 0
                 if sent == len(data):
                     return
+            if deadline is None:
+                deadline = time.monotonic() + timeout
             self._write(memoryview(data), sent, deadline)
         finally:
             lock.release()
@@ -164,27 +169,6 @@ class SocketStream:
         if not chunks:
             return b"" if self.eof else None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def ready(self) -> bool:
-        """Tell, without blocking, whether a read would find data (or a close).
-
-        Cheaper than a ``recv`` that fails with ``EWOULDBLOCK``. Where ``poll`` is
-        missing it answers ``True`` and lets the read find out.
-
-        Returns:
-            ``True`` if a read may return something.
-        """
-        if self.tls and self.has_buffered():
-            return True
-        poller = self._poller
-        if poller is None:
-            poller = self._poller = select_poll(self.sock)
-            if poller is None:
-                return True
-        try:
-            return bool(poller.poll(0))
-        except RuntimeError:  # another thread is waiting with the same poller
-            return True
 
     def wait_readable(self, timeout: float) -> bool:
         """Wait until the socket is readable or ``timeout`` seconds pass.

@@ -302,18 +302,15 @@ class TCPClient(ReqResProtocol):
             stream = self._stream
             if stream is None:
                 return False, None
-            if not stream.ready():
-                self._last_look = time.monotonic()
-                return False, None
             received = self._receive(stream, self.max_buffer)
         return (True, received) if received else (False, None)
 
     def wait_readable(self, timeout: float | None) -> bool:
         """Wait until :meth:`read` may return data, without polling.
 
-        Waits on the socket itself and, once it is readable, takes the bytes into the
-        read buffer, so the next :meth:`read` returns them at once. While the client
-        is disconnected it waits for a reconnection instead.
+        Waits on the socket itself; :meth:`read` then takes the bytes (or notices that
+        the server closed the connection). While the client is disconnected it waits
+        for a reconnection instead.
 
         Args:
             timeout: Longest wait in seconds; ``None`` waits a short slice (0.1 s).
@@ -329,10 +326,7 @@ class TCPClient(ReqResProtocol):
             with self._state:
                 self._state.wait_for(lambda: self._stream is not None, limit)
             return bool(self._rx)
-        if not stream.wait_readable(limit):
-            return False
-        self._probe(once=True)
-        return True
+        return stream.wait_readable(limit)
 
     # -- JSON messages -----------------------------------------------------------
 
@@ -455,12 +449,12 @@ class TCPClient(ReqResProtocol):
             return None
         return data
 
-    def _probe(self, *, once: bool = False) -> None:
+    def _probe(self) -> None:
         """Move waiting bytes into the read buffer, noticing a close by the peer.
 
         Skipped when another thread is reading (it will notice) or the buffer is full.
-        With ``once``, one read is made; otherwise reads go on until nothing is
-        waiting, so that a close right after the data is noticed too.
+        Reads go on until nothing is waiting, so that a close right after the data is
+        noticed too.
         """
         if not self._read_lock.acquire(blocking=False):
             return
@@ -471,8 +465,6 @@ class TCPClient(ReqResProtocol):
                 if not data:
                     return
                 self._rx += data
-                if once:
-                    return
         finally:
             self._read_lock.release()
 
