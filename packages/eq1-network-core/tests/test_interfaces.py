@@ -15,6 +15,8 @@ from eq1_network import (
     ReqResProtocol,
     SendData,
 )
+from eq1_network.interfaces.protocol import has_readiness_wait
+from eq1_network.protocols.loopback.reqres import LoopbackProtocol
 
 
 class _Refusing(ReqResProtocol):
@@ -65,6 +67,11 @@ def test_default_wait_readable_returns_true() -> None:
     assert proto.wait_readable(0.001) is True
     assert proto.wait_readable(None) is True
     assert proto.timeout is None
+
+
+def test_has_readiness_wait_tells_real_waits_from_the_sleeping_default() -> None:
+    assert has_readiness_wait(_Refusing()) is False
+    assert has_readiness_wait(LoopbackProtocol()) is True
 
 
 def test_completed_publish_is_a_publish_handle() -> None:

@@ -115,6 +115,34 @@ def test_pubsub_manager_round_trip() -> None:
     mgr.disconnect_all()
 
 
+class _CountingLoopback(LoopbackProtocol):
+    """Records the order of read and wait calls."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=1)
+        self.calls: list[str] = []
+
+    def read(self) -> tuple[bool, bytes | None]:
+        self.calls.append("read")
+        return super().read()
+
+    def wait_readable(self, timeout: float | None) -> bool:
+        self.calls.append("wait")
+        return super().wait_readable(timeout)
+
+
+def test_read_waits_first_on_a_protocol_with_a_readiness_wait() -> None:
+    mgr = ReqResManager.isolated()
+    proto = _CountingLoopback()
+    mgr.register("echo", proto)
+    mgr.connect("echo")
+    mgr.send("echo", b"ping")
+    assert mgr.read("echo") == b"ping"
+    assert proto.calls == ["wait", "read"]  # no read attempt that finds nothing
+    with pytest.raises(ProtocolTimeoutError):
+        mgr.read("echo", timeout=0.05)
+
+
 def test_managers_under_concurrent_register_send_read() -> None:
     mgr = ReqResManager.isolated()
     threads, rounds = 16, 100

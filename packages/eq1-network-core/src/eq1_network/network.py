@@ -29,6 +29,7 @@ delivery and the record of it (a few microseconds) gets that one message again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -190,11 +191,27 @@ class StopReport:
 
 
 class _Waiter:
-    __slots__ = ("event", "result")
+    """One pending request: a lock held until the reply (or the stop) releases it.
+
+    A bare lock is the cheapest one-shot signal between two threads; ``set`` may be
+    called more than once (a reply racing the handler's stop).
+    """
+
+    __slots__ = ("_lock", "result")
 
     def __init__(self) -> None:
-        self.event = threading.Event()
+        self._lock = threading.Lock()
+        self._lock.acquire()
         self.result: ReceivedData | None = None
+
+    def set(self) -> None:
+        """Wake the requester (once; later calls do nothing)."""
+        with contextlib.suppress(RuntimeError):  # released already
+            self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; ``True`` once :meth:`set` was called."""
+        return self._lock.acquire(True, timeout)
 
 
 class NetworkHandler:
@@ -514,7 +531,7 @@ class NetworkHandler:
         deadline = time.monotonic() + timeout
         sequence = self._submit(send_data, timeout, waiter)
         try:
-            if not waiter.event.wait(max(deadline - time.monotonic(), 0)):
+            if not waiter.wait(max(deadline - time.monotonic(), 0)):
                 raise ProtocolTimeoutError(f"no reply to message {sequence} within {timeout:g} s")
         finally:
             with self._waiters_lock:
@@ -556,7 +573,7 @@ class NetworkHandler:
                     waiter = self._waiters.pop(reply_to, None)
                 if waiter is not None:
                     waiter.result = received
-                    waiter.event.set()
+                    waiter.set()
                     return
         callback = self._callback
         if callback is not None:
@@ -602,4 +619,4 @@ class NetworkHandler:
             waiters = list(self._waiters.values())
             self._waiters.clear()
         for waiter in waiters:
-            waiter.event.set()
+            waiter.set()

@@ -14,6 +14,7 @@ from eq1_network import (
     ProtocolNotConnectedError,
     QueueFullError,
 )
+from eq1_network.network import _Waiter
 from eq1_network.packets import DataFormat, Message, MessageFlags, MessageType
 from eq1_network.worker import BatchQueue, NetworkEvent, NetworkEventType, ReconnectPolicy
 from eq1_network.worker.ack import (
@@ -148,3 +149,14 @@ def test_delivery_ledger_persists_and_compacts(tmp_path: Path) -> None:
 def test_event_repr() -> None:
     err = NetworkEvent(NetworkEventType.ERROR, data="x", error=ValueError("bad"), sequence=3)
     assert repr(err) == "NetworkEvent(type=ERROR, sequence=3, data='x', error=ValueError('bad'))"
+
+
+def test_request_waiter_is_a_one_shot_signal_across_threads() -> None:
+    waiter = _Waiter()
+    assert waiter.wait(0.01) is False
+    setter = threading.Thread(target=waiter.set)
+    setter.start()
+    assert waiter.wait(10) is True
+    setter.join(10)
+    waiter.set()  # a reply racing the handler's stop: later calls do nothing
+    waiter.set()

@@ -22,6 +22,7 @@ __all__ = [
     "PubSubProtocol",
     "PublishHandle",
     "ReqResProtocol",
+    "has_readiness_wait",
 ]
 
 MessageCallback = Callable[[str, bytes], None]
@@ -142,6 +143,22 @@ class ReqResProtocol(BaseProtocol):
         slice_ = 0.005 if timeout is None else min(0.005, max(timeout, 0.0))
         time.sleep(slice_)
         return True
+
+
+def has_readiness_wait(protocol: ReqResProtocol) -> bool:
+    """Tell whether a protocol overrides :meth:`ReqResProtocol.wait_readable` with a real wait.
+
+    Readers use it to wait before reading: a real readiness wait returns at once when
+    data is waiting, so waiting first saves a read attempt that would find nothing.
+    The interface's default only sleeps, so for such protocols readers read first.
+
+    Args:
+        protocol: A request/response protocol.
+
+    Returns:
+        ``True`` if its class overrides ``wait_readable``.
+    """
+    return type(protocol).wait_readable is not ReqResProtocol.wait_readable
 
 
 @runtime_checkable

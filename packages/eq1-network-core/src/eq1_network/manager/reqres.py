@@ -7,7 +7,7 @@ import time
 from typing import ClassVar, cast
 
 from eq1_network.common.exceptions import ProtocolTimeoutError, ProtocolValidationError
-from eq1_network.interfaces.protocol import BaseProtocol, ReqResProtocol
+from eq1_network.interfaces.protocol import BaseProtocol, ReqResProtocol, has_readiness_wait
 from eq1_network.manager._base import ManagerBase
 
 __all__ = ["DEFAULT_READ_TIMEOUT", "ReqResManager"]
@@ -16,9 +16,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_READ_TIMEOUT = 1.0
 """Seconds ``ReqResManager.read`` waits when neither the call nor the protocol sets one."""
-
-_SLEEPING_WAIT = ReqResProtocol.wait_readable
-"""The interface's default ``wait_readable``, which only sleeps."""
 
 
 class ReqResManager(ManagerBase[ReqResProtocol]):
@@ -113,7 +110,7 @@ class ReqResManager(ManagerBase[ReqResProtocol]):
         if timeout < 0:
             raise ProtocolValidationError(f"timeout must be non-negative, got {timeout}")
         deadline = time.monotonic() + timeout
-        if type(protocol).wait_readable is not _SLEEPING_WAIT:
+        if has_readiness_wait(protocol):
             # A real readiness wait returns at once when data is waiting, and otherwise
             # saves the read attempt that would find nothing.
             protocol.wait_readable(timeout)

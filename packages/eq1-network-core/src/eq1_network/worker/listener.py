@@ -15,6 +15,7 @@ from eq1_network.common.exceptions import (
     ProtocolError,
 )
 from eq1_network.data import ReceivedData
+from eq1_network.interfaces.protocol import has_readiness_wait
 from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.header import HEADER_VERSION
 from eq1_network.packets.kinds import MessageFlags
@@ -90,6 +91,7 @@ class Listener(threading.Thread):
 
     def _loop(self) -> None:
         link, protocol = self._link, self._link.protocol
+        wait_first = has_readiness_wait(protocol)
         generation = -1
         stream = self._package.stream(max_buffer=self._max_buffer)
         next_expiry = time.monotonic() + _EXPIRE_EVERY
@@ -131,6 +133,10 @@ class Listener(threading.Thread):
                     self._handle(payload)
             if self._ack_due:
                 self._send_ack()
+            if wait_first:
+                # Straight back to waiting: the read that would find nothing, and the
+                # interpreter lock hand-offs its system calls cause, are saved.
+                protocol.wait_readable(_IDLE)
 
     def _dispatch(self, payloads: list[bytes]) -> None:
         """Decode and deliver payloads outside acknowledged mode: the hot path of _handle."""
