@@ -440,7 +440,9 @@ class NetworkHandler:
             ProtocolValidationError: In acknowledged mode, if the message already has
                 a sequence number (the handler numbers messages itself).
         """
-        if not isinstance(send_data, self._send_class):
+        if send_data.__class__ is not self._send_class and not isinstance(
+            send_data, self._send_class
+        ):
             raise ProtocolTypeError(
                 f"send_data() needs a {self._send_class.__name__}, got {type(send_data).__name__}"
             )
