@@ -12,7 +12,8 @@ Two measurements, each run in the same invocation as its baseline:
 
 Every loop is bounded by a message count; the whole run takes about a minute. The two
 sides alternate round by round, so that changes in the machine's speed (large on shared
-virtual machines) affect both; medians and the best round are printed.
+virtual machines) affect both; medians and the best round are printed, with the range of
+a fixed pure-Python reference loop's time over the rounds as a gauge of that speed.
 
 Usage: ``python benchmarks/bench_network.py [--messages N] [--requests N] [--rounds R]``
 """
@@ -179,6 +180,16 @@ def handler_round_trips(count: int) -> float:
     return count / elapsed
 
 
+def reference_loop() -> float:
+    """Microseconds a fixed pure-Python loop takes now: a gauge of the machine's speed."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(1000))
+        best = min(best, time.perf_counter() - started)
+    return best * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200_000)
@@ -191,8 +202,9 @@ def main() -> None:
     ]
     print(f"rounds: {args.rounds} (median reported); payload {len(PAYLOAD)} B; host {HOST}")
     for title, raw, ours, count in rows:
-        raw_rates, our_rates = [], []
+        raw_rates, our_rates, gauge = [], [], []
         for _ in range(args.rounds):
+            gauge.append(reference_loop())
             raw_rates.append(raw(count))
             our_rates.append(ours(count))
         raw_med, our_med = statistics.median(raw_rates), statistics.median(our_rates)
@@ -201,7 +213,8 @@ def main() -> None:
         print(
             f"{title}: NetworkHandler {our_med:,.0f}  raw {raw_med:,.0f}  "
             f"ratio {our_med / raw_med:.2f}x  (count {count:,}; medians)\n"
-            f"  best round: NetworkHandler {best:,.0f}, ratio {best_ratio:.2f}x"
+            f"  best round: NetworkHandler {best:,.0f}, ratio {best_ratio:.2f}x; "
+            f"reference loop {min(gauge):.1f}-{max(gauge):.1f} us (machine speed)"
         )
 
 
