@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from eq1_network.common.exceptions import PacketSizeError, ProtocolConnectionError, ProtocolError
 from eq1_network.data import SendData
@@ -27,7 +27,7 @@ compete for the interpreter; a message that does not fit one frame (or cannot be
 at all) is queued with ``None``, and the worker splits it or reports it.
 """
 
-_Encoded = tuple[SendData, "bytes | list[bytes]"]
+_Encoded = tuple[SendData, bytes | list[bytes]]
 """A message with its frame, or with the frames of a message that had to be split."""
 _IDLE = 0.1
 
@@ -196,7 +196,7 @@ class Requester(threading.Thread):
                 if done is not None:
                     encoded.append(done)
         else:
-            encoded = entries  # type: ignore[assignment]
+            encoded = cast(list[_Encoded], entries)  # every entry carries its frame
         if self._window is not None:
             # Kept before writing: an ack may overtake the end of the write.
             for item, group in encoded:
