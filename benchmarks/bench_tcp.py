@@ -6,6 +6,9 @@
    raw-socket ping-pong (blocking ``sendall``/``recv`` client and echo server).
    Each server runs in its own process, as it would in deployment; the two sides
    alternate in short rounds so that machine noise affects both. Target: >= 0.8x.
+   For reference, a pair of minimal stand-ins with the same layering but none of the
+   library's guarantees (no locks, back-pressure, TLS or loss handling) runs in the same
+   rounds: it shows how close to raw the interpreter lets such a design come.
 2. Memory per idle connection: a server process holds N connected clients (opened
    by a separate process) and reports its resident-set growth per connection, for
    ``TCPServer`` (one I/O thread) and for a raw thread-per-client server.
@@ -27,13 +30,16 @@ import contextlib
 import gc
 import json
 import os
+import select
 import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import ClassVar
 
 PAYLOAD = bytes(range(64))
 HOST = "127.0.0.1"
@@ -83,6 +89,74 @@ def serve_tcpserver() -> None:
     server.disconnect()
 
 
+class MinimalServer:
+    """Reference only: the request/response view of an epoll server with no guarantees.
+
+    Same layering as ``TCPServer`` (``wait_readable``/``read``/``send`` over one epoll
+    loop) but single-threaded, without locks, back-pressure, TLS or loss handling. It
+    shows how close to raw the interpreter allows such a design to come.
+    """
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server((HOST, 0))
+        self.listener.setblocking(False)
+        self.port = self.listener.getsockname()[1]
+        self.epoll = select.epoll()
+        self.epoll.register(self.listener.fileno(), select.EPOLLIN)
+        self.conns: dict[int, socket.socket] = {}
+        self.items: deque[tuple[socket.socket, bytes]] = deque()
+        self.last: socket.socket | None = None
+        self.left = False
+
+    def wait_readable(self, timeout: float) -> bool:
+        if self.items:
+            return True
+        for fd, _ in self.epoll.poll(timeout):
+            if fd == self.listener.fileno():
+                conn, _ = self.listener.accept()
+                conn.setblocking(False)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.conns[conn.fileno()] = conn
+                self.epoll.register(conn.fileno(), select.EPOLLIN)
+                continue
+            conn = self.conns[fd]
+            try:
+                data = conn.recv(65536)
+            except BlockingIOError:
+                continue
+            if not data:
+                self.epoll.unregister(fd)
+                del self.conns[fd]
+                conn.close()
+                self.left = True
+                continue
+            self.items.append((conn, data))
+        return bool(self.items)
+
+    def read(self) -> tuple[bool, bytes | None]:
+        if not self.items:
+            return False, None
+        self.last, data = self.items.popleft()
+        return True, data
+
+    def send(self, data: bytes) -> int:
+        assert self.last is not None
+        return self.last.send(data)
+
+
+def serve_minimal() -> None:
+    """Child process: the minimal reference server, echoing like ``serve_tcpserver``."""
+    server = MinimalServer()
+    print(server.port, flush=True)
+    deadline = time.monotonic() + 600
+    while not server.left and time.monotonic() < deadline:
+        if not server.wait_readable(0.2):
+            continue
+        ok, data = server.read()
+        if ok and data:
+            server.send(data)
+
+
 def start_server(kind: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", kind], stdout=subprocess.PIPE, text=True
@@ -122,27 +196,97 @@ def eq1_client(port: int) -> tuple[Callable[[], None], Callable[[], None]]:
     return one, lambda: manager.disconnect("bench")
 
 
-def round_trips(count: int, duration: float, rounds: int) -> tuple[list[float], list[float]]:
+class MinimalClient:
+    """Reference only: ``read``/``wait_readable`` over a bare non-blocking socket."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection((HOST, port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock.setblocking(False)
+        self.poller = select.poll()
+        self.poller.register(self.sock.fileno(), select.POLLIN)
+
+    def send(self, data: bytes) -> int:
+        return self.sock.send(data)
+
+    def read(self) -> tuple[bool, bytes | None]:
+        try:
+            return True, self.sock.recv(65536)
+        except BlockingIOError:
+            return False, None
+
+    def wait_readable(self, timeout: float) -> bool:
+        return bool(self.poller.poll(timeout * 1000))
+
+
+class MinimalManager:
+    """Reference only: a name -> client table with ``send`` and a wait-then-read ``read``."""
+
+    table: ClassVar[dict[str, MinimalClient]] = {}
+
+    @classmethod
+    def send(cls, name: str, data: bytes) -> int:
+        return cls.table[name].send(data)
+
+    @classmethod
+    def read(cls, name: str, timeout: float = 10.0) -> bytes:
+        client = cls.table[name]
+        deadline = time.monotonic() + timeout
+        client.wait_readable(timeout)
+        while True:
+            ok, data = client.read()
+            if ok and data:
+                return data
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no reply")
+            client.wait_readable(remaining)
+
+
+def minimal_client(port: int) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The minimal reference pair's client side."""
+    MinimalManager.table["bench"] = client = MinimalClient(port)
+
+    def one() -> None:
+        MinimalManager.send("bench", PAYLOAD)
+        got = MinimalManager.read("bench")
+        while len(got) < len(PAYLOAD):
+            got += MinimalManager.read("bench")
+
+    return one, client.sock.close
+
+
+def round_trips(
+    count: int, duration: float, rounds: int
+) -> tuple[list[float], list[float], list[float]]:
     """Alternate short rounds of both sides, so machine noise hits both alike."""
     raw_proc, raw_port = start_server("raw")
     eq1_proc, eq1_port = start_server("tcpserver")
+    procs = [raw_proc, eq1_proc]
     raw_one, raw_close = raw_client(raw_port)
     eq1_one, eq1_close = eq1_client(eq1_port)
-    raw_rates: list[float] = []
-    eq1_rates: list[float] = []
+    sides = [raw_one, eq1_one]
+    closers = [raw_close, eq1_close]
+    if hasattr(select, "epoll"):  # the minimal reference pair is written for Linux
+        min_proc, min_port = start_server("minimal")
+        min_one, min_close = minimal_client(min_port)
+        procs.append(min_proc)
+        sides.append(min_one)
+        closers.append(min_close)
+    rates: list[list[float]] = [[] for _ in sides]
     try:
-        for one in (raw_one, eq1_one):
+        for one in sides:
             for _ in range(WARMUP):
                 one()
         for _ in range(rounds):
-            raw_rates.append(measure(raw_one, count // rounds, duration / rounds))
-            eq1_rates.append(measure(eq1_one, count // rounds, duration / rounds))
+            for one, side_rates in zip(sides, rates, strict=True):
+                side_rates.append(measure(one, count // rounds, duration / rounds))
     finally:
-        raw_close()
-        eq1_close()
-        for proc in (raw_proc, eq1_proc):
+        for close in closers:
+            close()
+        for proc in procs:
             proc.wait(30)
-    return raw_rates, eq1_rates
+    return rates[0], rates[1], rates[2] if len(rates) > 2 else []
 
 
 def measure(one: Callable[[], None], count: int, duration: float) -> float:
@@ -289,11 +433,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=1000, help="idle connections")
     parser.add_argument("--skip-rss", action="store_true", help="skip the memory phase")
     parser.add_argument("--hold-clients", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--serve", choices=("raw", "tcpserver"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=("raw", "tcpserver", "minimal"), help=argparse.SUPPRESS)
     parser.add_argument("--rss-server", choices=("tcpserver", "threads"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        (serve_raw if args.serve == "raw" else serve_tcpserver)()
+        servers = {"raw": serve_raw, "tcpserver": serve_tcpserver, "minimal": serve_minimal}
+        servers[args.serve]()
         return 0
     if args.hold_clients:
         hold_clients(*args.hold_clients)
@@ -306,13 +451,19 @@ def main() -> int:
         f"round trips, {len(PAYLOAD)}-byte payload, client and server in separate processes, "
         f"{args.rounds} alternating rounds, at most {args.count} or {args.duration:g} s per side"
     )
-    raw_rates, eq1_rates = round_trips(args.count, args.duration, max(args.rounds, 1))
+    raw_rates, eq1_rates, min_rates = round_trips(args.count, args.duration, max(args.rounds, 1))
     raw, ours = statistics.median(raw_rates), statistics.median(eq1_rates)
     print(f"  raw socket ping-pong            {raw:10.0f} round trips/s (median)")
     print(f"  ReqResManager+TCPClient/Server  {ours:10.0f} round trips/s (median)")
     print(f"  ratio                           {ours / raw:10.2f}x  (target >= 0.8x)")
     best = max(e / r for e, r in zip(eq1_rates, raw_rates, strict=True))
     print(f"  best round ratio                {best:10.2f}x")
+    if min_rates:
+        minimal = statistics.median(min_rates)
+        print(
+            f"  reference: minimal stand-ins    {minimal:10.0f} round trips/s, "
+            f"{minimal / raw:.2f}x (same layering, no guarantees)"
+        )
 
     if args.skip_rss:
         return 0

@@ -107,6 +107,19 @@ def test_read_never_blocks_and_wait_readable_times_out(
     assert read_exactly(client, 4, TIMEOUT) == b"ping"
 
 
+def test_bytes_taken_by_a_liveness_check_are_returned_by_read(
+    echo_server: Any, clients: list[TCPClient]
+) -> None:
+    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    client.send(b"ping")
+    assert client.wait_readable(TIMEOUT) is True
+    assert client.is_connected() is True  # the check reads what waits, to notice a close
+    assert client.wait_readable(0) is True  # those bytes are buffered: no wait
+    assert read_exactly(client, 4, TIMEOUT) == b"ping"
+
+
 def test_text_must_be_encoded(echo_server: Any, clients: list[TCPClient]) -> None:
     client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
     clients.append(client)

@@ -52,7 +52,9 @@ class Inbox:
         Returns:
             ``True`` if the caller must stop reading from ``conn`` for now.
         """
-        with self.lock:
+        lock = self.lock
+        lock.acquire()  # explicit acquire/release: cheaper than ``with`` on this hot path
+        try:
             self.items.append((conn, data))
             conn.pending += len(data)
             if self.waiters:
@@ -61,6 +63,8 @@ class Inbox:
                 conn.paused = True
                 return True
             return False
+        finally:
+            lock.release()
 
     def pop(self) -> tuple[Connection, bytes, bool] | None:
         """Remove the oldest chunk, joined with directly following chunks of the same client.
@@ -69,8 +73,12 @@ class Inbox:
             ``(connection, data, resume)`` where ``resume`` tells that reading from a
             paused connection may resume, or ``None`` if nothing is waiting.
         """
-        with self.lock:
-            items = self.items
+        items = self.items
+        if not items:  # an unlocked look; a chunk pushed meanwhile goes to the next call
+            return None
+        lock = self.lock
+        lock.acquire()
+        try:
             if not items:
                 return None
             conn, data = items.popleft()
@@ -87,6 +95,8 @@ class Inbox:
             if resume:
                 conn.paused = False
             return conn, data, resume
+        finally:
+            lock.release()
 
     def wait_locked(self, timeout: float | None) -> None:
         """Wait on :attr:`cond` for a notification; the caller holds :attr:`lock`.

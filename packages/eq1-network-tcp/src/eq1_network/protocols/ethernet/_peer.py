@@ -47,10 +47,20 @@ class Connection:
     """Internal state of one accepted connection; owned by the server's I/O thread.
 
     ``pending`` and ``paused`` are guarded by the inbox lock; ``registered``,
-    ``handshaking`` and ``open`` are written only by the I/O thread.
+    ``handshaking``, ``open`` and ``plain`` are written only by the loop's owner.
+    ``plain`` means open and not TLS: one ``recv`` call reads such a client.
     """
 
-    __slots__ = ("handshaking", "open", "paused", "peer", "pending", "registered", "stream")
+    __slots__ = (
+        "handshaking",
+        "open",
+        "paused",
+        "peer",
+        "pending",
+        "plain",
+        "registered",
+        "stream",
+    )
 
     def __init__(self, peer: Peer, stream: SocketStream, *, handshaking: bool) -> None:
         self.peer = peer
@@ -60,6 +70,7 @@ class Connection:
         self.registered = False
         self.handshaking = handshaking
         self.open = True
+        self.plain = not stream.tls
 
     def __repr__(self) -> str:
         return f"Connection({self.peer}, open={self.open})"

@@ -36,7 +36,7 @@ from eq1_network.protocols.ethernet._inbox import Inbox
 from eq1_network.protocols.ethernet._peer import Connection, Peer
 from eq1_network.protocols.ethernet._poller import READ, WRITE, Poller
 from eq1_network.protocols.ethernet._sockopts import tune_socket
-from eq1_network.protocols.ethernet._stream import SocketStream
+from eq1_network.protocols.ethernet._stream import READ_CHUNK, SocketStream
 
 __all__ = ["LoopSettings", "PeerCallback", "ServerLoop"]
 
@@ -319,10 +319,25 @@ class ServerLoop:
         """
         poller = self._selector
         found = poller.data.get
+        push = self._inbox.push
         for fd, _events in poller.select(timeout):
             data = found(fd)
             if data.__class__ is Connection:  # the common case first
-                if data.open:
+                if data.plain:
+                    # The hot path: one system call takes what a plain client sent.
+                    try:
+                        chunk = data.stream.sock.recv(READ_CHUNK)
+                    except BlockingIOError:
+                        continue
+                    except OSError as exc:
+                        self._close(data, f"{type(exc).__name__}: {exc}")
+                        continue
+                    if chunk and len(chunk) < READ_CHUNK:
+                        if push(data, chunk):
+                            self._pause(data)
+                    else:
+                        self._read(data, chunk)  # closed, or more is waiting
+                elif data.open:
                     if data.handshaking:
                         self._handshake(data)
                     else:
@@ -438,10 +453,14 @@ class ServerLoop:
         self._publish(conn)
         self._again.add(conn)  # data may have arrived together with the handshake
 
-    def _read(self, conn: Connection) -> None:
+    def _read(self, conn: Connection, first: bytes | None = None) -> None:
+        """Read from a client into the inbox; ``first`` is what a ``recv`` already took."""
         stream = conn.stream
         try:
-            data = stream.recv_some(_READ_LIMIT)
+            if first is None:
+                data = stream.recv_some(_READ_LIMIT)
+            else:
+                data = stream.recv_more(first, _READ_LIMIT)
         except OSError as exc:
             self._close(conn, f"{type(exc).__name__}: {exc}")
             return
@@ -491,7 +510,7 @@ class ServerLoop:
     def _close(self, conn: Connection, reason: str, *, level: int = logging.INFO) -> None:
         if not conn.open:
             return
-        conn.open = False
+        conn.open = conn.plain = False
         if conn.registered:
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self._selector.unregister(conn.stream.sock)

@@ -146,10 +146,22 @@ class SocketStream:
                 return b""
             if len(chunk) < ask or len(chunk) >= limit:
                 return chunk
-            return self._recv_more(chunk, limit)
-        return self._recv_more(b"", limit)
+            return self.recv_more(chunk, limit)
+        return self.recv_more(b"", limit)
 
-    def _recv_more(self, first: bytes, limit: int) -> bytes | None:
+    def recv_more(self, first: bytes, limit: int) -> bytes | None:
+        """Continue a read that began with ``first``, up to about ``limit`` bytes in all.
+
+        Args:
+            first: What the caller's own ``recv`` returned (may be empty).
+            limit: Most bytes to return, ``first`` included.
+
+        Returns:
+            As :meth:`recv_some`.
+
+        Raises:
+            OSError: If the link failed (reset, TLS error).
+        """
         chunks: list[bytes] = [first] if first else []
         total = len(first)
         while total < limit:
