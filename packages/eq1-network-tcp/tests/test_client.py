@@ -120,6 +120,28 @@ def test_bytes_taken_by_a_liveness_check_are_returned_by_read(
     assert read_exactly(client, 4, TIMEOUT) == b"ping"
 
 
+def test_a_waiting_reader_keeps_its_bytes_and_other_calls_never_block(
+    clients: list[TCPClient], until: Any
+) -> None:
+    with socket.create_server((LOCALHOST, 0)) as listener:
+        client = TCPClient(LOCALHOST, listener.getsockname()[1], timeout=TIMEOUT)
+        clients.append(client)
+        client.connect()
+        conn, _ = listener.accept()
+    with conn:
+        woke: list[bool] = []
+        waiter = threading.Thread(target=lambda: woke.append(client.wait_readable(TIMEOUT)))
+        waiter.start()
+        until(lambda: client._read_lock.locked(), what="the waiter to hold the read lock")
+        # While it waits: read() does not block, and a liveness check reads nothing.
+        assert client.read() == (False, None)
+        assert client.is_connected() is True
+        conn.sendall(b"reply")
+        waiter.join(TIMEOUT)
+        assert woke == [True]
+        assert read_exactly(client, 5, TIMEOUT) == b"reply"
+
+
 def test_text_must_be_encoded(echo_server: Any, clients: list[TCPClient]) -> None:
     client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
     clients.append(client)

@@ -294,7 +294,12 @@ class TCPClient(ReqResProtocol):
             ``(True, data)`` when bytes were waiting, ``(False, None)`` when nothing
             was waiting or the client is not connected.
         """
-        with self._read_lock:
+        lock = self._read_lock
+        if not lock.acquire(False):
+            # Another thread is reading, or waiting in wait_readable(): it takes
+            # what arrives; this call must not block behind it.
+            return False, None
+        try:
             if self._rx:
                 data = bytes(self._rx)
                 self._rx.clear()
@@ -303,6 +308,8 @@ class TCPClient(ReqResProtocol):
             if stream is None:
                 return False, None
             received = self._receive(stream, self.max_buffer)
+        finally:
+            lock.release()
         return (True, received) if received else (False, None)
 
     def wait_readable(self, timeout: float | None) -> bool:
@@ -310,7 +317,10 @@ class TCPClient(ReqResProtocol):
 
         Waits on the socket itself; :meth:`read` then takes the bytes (or notices that
         the server closed the connection). While the client is disconnected it waits
-        for a reconnection instead.
+        for a reconnection instead. The wait holds the read lock, so a liveness check
+        by another thread (:meth:`is_connected`, or :meth:`send` after an idle spell)
+        cannot take the bytes from under it; meanwhile :meth:`read` on other threads
+        returns ``(False, None)`` instead of blocking.
 
         Args:
             timeout: Longest wait in seconds; ``None`` waits a short slice (0.1 s).
@@ -326,7 +336,15 @@ class TCPClient(ReqResProtocol):
             with self._state:
                 self._state.wait_for(lambda: self._stream is not None, limit)
             return bool(self._rx)
-        return stream.wait_readable(limit)
+        lock = self._read_lock
+        if not lock.acquire(False):
+            return stream.wait_readable(limit)  # another thread reads: wait alongside it
+        try:
+            if self._rx:  # a liveness check buffered bytes meanwhile
+                return True
+            return stream.wait_readable(limit)
+        finally:
+            lock.release()
 
     # -- JSON messages -----------------------------------------------------------
 
