@@ -259,6 +259,7 @@ class NetworkHandler:
         )
         self._waiters: dict[int, _Waiter] = {}
         self._waiters_lock = threading.Lock()
+        self._answered: list[_Waiter] = []  # replies delivered, requesters not yet woken
         self._epoch = secrets.randbits(63) + 1
         self._stopping = threading.Event()
         self._state = "new"
@@ -336,6 +337,7 @@ class NetworkHandler:
             package=cfg.package,
             emit=self._emit,
             deliver=self._deliver,
+            after_batch=self._release_answered,
             stopping=self._stopping,
             on_ack=self._window.acknowledge if self._window is not None else None,
             ledger=self._ledger,
@@ -574,8 +576,11 @@ class NetworkHandler:
                 with self._waiters_lock:
                     waiter = self._waiters.pop(reply_to, None)
                 if waiter is not None:
+                    # Woken by _release_answered, just before the receive worker waits
+                    # again: woken now, the requester would only block on the
+                    # interpreter lock that this thread still holds.
                     waiter.result = received
-                    waiter.set()
+                    self._answered.append(waiter)
                     return
         callback = self._callback
         if callback is not None:
@@ -594,6 +599,14 @@ class NetworkHandler:
                 except Full:
                     continue
             logger.warning("stopping: a received message was not queued: %r", received)
+
+    def _release_answered(self) -> None:
+        """Wake the requesters whose replies the last read delivered (receive worker only)."""
+        answered = self._answered
+        if answered:
+            for waiter in answered:
+                waiter.set()
+            answered.clear()
 
     # -- events ----------------------------------------------------------------
 

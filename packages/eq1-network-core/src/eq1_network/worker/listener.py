@@ -46,6 +46,8 @@ class Listener(threading.Thread):
         package: A ``DataPackage`` that decodes payloads.
         emit: Where events go.
         deliver: Called with each decoded message, in order.
+        after_batch: Called after the messages of each read were delivered, just before
+            the worker waits again (and when it ends).
         stopping: Set to end the worker.
         on_ack: Acknowledged mode: called with the sequence number of each ack received.
         ledger: Acknowledged mode: records deliveries per sender epoch.
@@ -61,6 +63,7 @@ class Listener(threading.Thread):
         package: Any,
         emit: Callable[[NetworkEvent], None],
         deliver: Callable[[ReceivedData], None],
+        after_batch: Callable[[], None] | None = None,
         stopping: threading.Event,
         on_ack: Callable[[int], object] | None = None,
         ledger: DeliveryLedger | None = None,
@@ -73,6 +76,7 @@ class Listener(threading.Thread):
         self._package = package
         self._emit = emit
         self._deliver = deliver
+        self._after_batch = after_batch
         self._stopping = stopping
         self._on_ack = on_ack
         self._ledger = ledger
@@ -88,6 +92,9 @@ class Listener(threading.Thread):
         except BaseException as exc:
             logger.exception("receive worker failed")
             self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+        finally:
+            if self._after_batch is not None:
+                self._after_batch()
 
     def _loop(self) -> None:
         link, protocol = self._link, self._link.protocol
@@ -133,6 +140,8 @@ class Listener(threading.Thread):
                     self._handle(payload)
             if self._ack_due:
                 self._send_ack()
+            if self._after_batch is not None:
+                self._after_batch()
             if wait_first:
                 # Straight back to waiting: the read that would find nothing, and the
                 # interpreter lock hand-offs its system calls cause, are saved.
