@@ -27,7 +27,7 @@ from eq1_network.protocols.ethernet._config import (
 )
 from eq1_network.protocols.ethernet._connect import open_stream
 from eq1_network.protocols.ethernet._reconnect import Reconnector
-from eq1_network.protocols.ethernet._stream import SendTimeoutError, SocketStream
+from eq1_network.protocols.ethernet._stream import READ_CHUNK, SendTimeoutError, SocketStream
 from eq1_network.protocols.ethernet._tls import TLSOption, client_context
 
 if TYPE_CHECKING:
@@ -130,6 +130,7 @@ class TCPClient(ReqResProtocol):
         self.keepalive = as_keepalive(keepalive)
         self.reconnect = as_reconnect_policy(reconnect)
         self.max_buffer = check_positive_int("max_buffer", max_buffer)
+        self._chunk = min(READ_CHUNK, self.max_buffer)
         self._lock = threading.RLock()
         self._state = threading.Condition(self._lock)
         self._read_lock = threading.Lock()
@@ -307,10 +308,24 @@ class TCPClient(ReqResProtocol):
             stream = self._stream
             if stream is None:
                 return False, None
-            received = self._receive(stream, self.max_buffer)
+            if stream.tls:
+                received = self._receive(stream, self.max_buffer)
+                return (True, received) if received else (False, None)
+            # Plain TCP, the hot path: one recv call, what _receive does spelt out.
+            self._last_look = time.monotonic()
+            try:
+                received = stream.sock.recv(self._chunk)
+            except BlockingIOError:
+                return False, None
+            except OSError as exc:
+                self._lost(stream, f"{type(exc).__name__}: {exc}")
+                return False, None
+            if received:
+                return True, received
+            self._lost(stream, "closed by the peer")
+            return False, None
         finally:
             lock.release()
-        return (True, received) if received else (False, None)
 
     def wait_readable(self, timeout: float | None) -> bool:
         """Wait until :meth:`read` may return data, without polling.
