@@ -157,8 +157,7 @@ class Listener(threading.Thread):
             try:
                 received = decode(payload)
             except (ProtocolError, ValueError, TypeError) as exc:
-                logger.error("dropping an undecodable message: %s", exc)
-                self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+                self._undecodable(exc)
                 continue
             deliver(received)
 
@@ -169,8 +168,7 @@ class Listener(threading.Thread):
                 return
             received = self._package.receive_payload(payload, self._reassembler)
         except (ProtocolError, ValueError, TypeError) as exc:
-            logger.error("dropping an undecodable message: %s", exc)
-            self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+            self._undecodable(exc)
             return
         if received is None:
             return
@@ -187,6 +185,10 @@ class Listener(threading.Thread):
         if sequence:
             ledger.record(self._peer_epoch, sequence)
             self._ack_due = sequence
+
+    def _undecodable(self, exc: Exception) -> None:
+        logger.error("dropping an undecodable message: %s", exc)
+        self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
 
     def _control(self, message: Message) -> None:
         epoch = parse_hello(message)
