@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from eq1_network import (
     PubSubManager,
     ReqResManager,
 )
+from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.loopback.memory import MemoryBroker, MemoryPubSub
 from eq1_network.protocols.loopback.reqres import LoopbackProtocol
 from eq1_network.testing import MessageCollector
@@ -141,6 +143,57 @@ def test_read_waits_first_on_a_protocol_with_a_readiness_wait() -> None:
     assert proto.calls == ["wait", "read"]  # no read attempt that finds nothing
     with pytest.raises(ProtocolTimeoutError):
         mgr.read("echo", timeout=0.05)
+
+
+class _Sleepy(LoopbackProtocol):
+    """Keeps the interface's sleeping ``wait_readable``: no real readiness wait."""
+
+    wait_readable = ReqResProtocol.wait_readable
+
+    def __init__(self) -> None:
+        super().__init__(timeout=1)
+        self.calls: list[str] = []
+
+    def read(self) -> tuple[bool, bytes | None]:
+        self.calls.append("read")
+        return super().read()
+
+
+def test_read_reads_first_on_a_protocol_without_a_readiness_wait() -> None:
+    mgr = ReqResManager.isolated()
+    proto = _Sleepy()
+    mgr.register("echo", proto)
+    mgr.connect("echo")
+    mgr.send("echo", b"ping")
+    assert mgr.read("echo") == b"ping"
+    assert proto.calls == ["read"]
+    started = time.monotonic()
+    with pytest.raises(ProtocolTimeoutError):
+        mgr.read("echo", timeout=0.05)
+    assert time.monotonic() - started >= 0.05
+
+
+class _OneCall(LoopbackProtocol):
+    """Overrides ``read_within`` as transports with a single wait-and-read call do."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=1)
+        self.asked: list[float] = []
+
+    def read_within(self, timeout: float) -> bytes | None:
+        self.asked.append(timeout)
+        return b"fast" if len(self.asked) == 1 else None
+
+
+def test_read_delegates_to_the_protocols_read_within() -> None:
+    mgr = ReqResManager.isolated()
+    proto = _OneCall()
+    mgr.register("p", proto)
+    mgr.connect("p")
+    assert mgr.read("p", timeout=2.5) == b"fast"
+    with pytest.raises(ProtocolTimeoutError, match=r"no data within 1 s"):
+        mgr.read("p")
+    assert proto.asked == [2.5, 1]
 
 
 def test_managers_under_concurrent_register_send_read() -> None:

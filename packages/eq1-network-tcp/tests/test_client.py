@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -369,3 +371,97 @@ def test_repr_shows_address_and_state(echo_server: Any, clients: list[TCPClient]
     assert "connected=True" in repr(client)
     assert client.where == f"127.0.0.1:{echo_server.port}"
     assert client.tls is False
+
+
+def test_read_within_waits_and_reads_in_one_call(
+    echo_server: Any, clients: list[TCPClient]
+) -> None:
+    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    stream = client._stream
+    assert stream is not None
+    assert stream.kernel_waits is sys.platform.startswith("linux")
+    for wait in (0.05, 0.02, 0.05):  # each change of timeout takes effect
+        started = time.monotonic()
+        assert client.read_within(wait) is None
+        assert time.monotonic() - started >= wait * 0.9
+    assert client.read_within(0) is None
+    client.send(b"ping")
+    got = b""
+    while len(got) < 4:
+        got += client.read_within(TIMEOUT) or b""
+    assert got == b"ping"
+
+
+def test_disconnect_ends_a_blocked_read_within_promptly(
+    echo_server: Any, clients: list[TCPClient]
+) -> None:
+    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    results: list[bytes | None] = []
+    reader = threading.Thread(target=lambda: results.append(client.read_within(TIMEOUT)))
+    started = time.monotonic()
+    reader.start()
+    wait_until_locked(client)
+    client.disconnect()
+    reader.join(TIMEOUT)
+    assert results == [None]
+    assert time.monotonic() - started < TIMEOUT / 2
+
+
+def test_read_within_notices_a_peer_close(
+    echo_server: Any, clients: list[TCPClient], until: Any
+) -> None:
+    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    until(lambda: echo_server.connections(), what="the server to accept")
+    echo_server.close_connections()
+    assert client.read_within(0.3) is None
+    assert client.is_connected() is False
+    with pytest.raises(ProtocolConnectionError, match="closed by the peer"):
+        client.send(b"late")
+
+
+def test_read_within_returns_bytes_a_liveness_check_buffered(
+    echo_server: Any, clients: list[TCPClient]
+) -> None:
+    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    client.send(b"ping")
+    assert client.wait_readable(TIMEOUT) is True
+    assert client.is_connected() is True  # moves the waiting bytes into the buffer
+    got = client.read_within(0)
+    while got is not None and len(got) < 4:
+        got += client.read_within(TIMEOUT) or b""
+    assert got == b"ping"
+
+
+def test_read_within_waits_for_another_reader(clients: list[TCPClient]) -> None:
+    with socket.create_server((LOCALHOST, 0)) as listener:
+        client = TCPClient(LOCALHOST, listener.getsockname()[1], timeout=TIMEOUT)
+        clients.append(client)
+        client.connect()
+        conn, _ = listener.accept()
+    with conn:
+        first: list[bytes | None] = []
+        reader = threading.Thread(target=lambda: first.append(client.read_within(TIMEOUT)))
+        reader.start()
+        wait_until_locked(client)
+        # A second reader waits behind the first, within its own timeout.
+        started = time.monotonic()
+        assert client.read_within(0.05) is None
+        assert time.monotonic() - started >= 0.04
+        conn.sendall(b"reply")
+        reader.join(TIMEOUT)
+        assert first == [b"reply"]
+
+
+def wait_until_locked(client: TCPClient) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not client._read_lock.locked():
+        assert time.monotonic() < deadline, "the reader never took the read lock"
+        time.sleep(0.001)

@@ -263,3 +263,26 @@ def test_password_never_appears_in_repr(tls_files: Any) -> None:
 def test_default_client_config_uses_the_system_store() -> None:
     client = TCPClient(LOCALHOST, 1, tls=TLSConfig())
     assert client.tls is True
+
+
+def test_callback_mode_and_read_within_over_tls(tls_files: Any, clients: list[TCPClient]) -> None:
+    server = TCPServer(
+        LOCALHOST, 0, timeout=TIMEOUT, tls=server_tls(tls_files), on_data=lambda p, d: d[::-1]
+    )
+    server.connect()
+    try:
+        client = TCPClient(
+            LOCALHOST, server.port, timeout=TIMEOUT, tls=TLSConfig(cafile=tls_files.ca)
+        )
+        clients.append(client)
+        client.connect()
+        stream = client._stream
+        assert stream is not None and not stream.kernel_waits  # TLS waits with poll
+        assert client.read_within(0.05) is None
+        client.send(b"abc")
+        got = b""
+        while len(got) < 3:
+            got += client.read_within(TIMEOUT) or b""
+        assert got == b"cba"
+    finally:
+        server.disconnect()

@@ -144,6 +144,33 @@ class ReqResProtocol(BaseProtocol):
         time.sleep(slice_)
         return True
 
+    def read_within(self, timeout: float) -> bytes | None:
+        """Wait up to ``timeout`` seconds for data and return it.
+
+        What :meth:`ReqResManager.read <eq1_network.ReqResManager.read>` calls. The
+        default combines :meth:`wait_readable` and :meth:`read`: a protocol with a real
+        readiness wait is waited on first, other protocols are read first. Transports
+        may override it with a single call that both waits and reads.
+
+        Args:
+            timeout: Longest wait in seconds (``0`` only looks).
+
+        Returns:
+            The bytes that were waiting (at least one byte), or ``None`` if nothing
+            arrived in time.
+        """
+        deadline = time.monotonic() + timeout
+        if has_readiness_wait(self):
+            self.wait_readable(timeout)
+        while True:
+            ok, data = self.read()
+            if ok and data:
+                return data
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self.wait_readable(remaining)
+
 
 def has_readiness_wait(protocol: ReqResProtocol) -> bool:
     """Tell whether a protocol overrides :meth:`ReqResProtocol.wait_readable` with a real wait.

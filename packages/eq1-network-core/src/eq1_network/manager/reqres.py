@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import ClassVar, cast
 
 from eq1_network.common.exceptions import ProtocolTimeoutError, ProtocolValidationError
-from eq1_network.interfaces.protocol import BaseProtocol, ReqResProtocol, has_readiness_wait
+from eq1_network.interfaces.protocol import BaseProtocol, ReqResProtocol
 from eq1_network.manager._base import ManagerBase
 
 __all__ = ["DEFAULT_READ_TIMEOUT", "ReqResManager"]
@@ -80,16 +79,17 @@ class ReqResManager(ManagerBase[ReqResProtocol]):
             ProtocolNotFoundError: If the name is unknown.
             ProtocolConnectionError: If the protocol is not connected or the link broke.
         """
-        return cast(ReqResProtocol, cls._table.get(name)).send(data)
+        protocol: ReqResProtocol = cls._table.get(name)  # type: ignore[assignment]
+        return protocol.send(data)
 
     @classmethod
     def read(cls, name: str, timeout: float | None = None) -> bytes:
         """Wait for data from the protocol registered under ``name``.
 
-        A protocol with a real readiness wait (one that overrides
-        :meth:`~eq1_network.interfaces.ReqResProtocol.wait_readable`) is waited on first,
-        which returns at once when data is waiting; other protocols are read first and
-        then polled with the interface's sleeping default.
+        The protocol's :meth:`~eq1_network.interfaces.ReqResProtocol.read_within` does
+        the waiting: a protocol with a real readiness wait is waited on first, which
+        returns at once when data is waiting; other protocols are read first and then
+        polled with the interface's sleeping default.
 
         Args:
             name: The registered name.
@@ -104,23 +104,14 @@ class ReqResManager(ManagerBase[ReqResProtocol]):
             ProtocolTimeoutError: If nothing arrived within the timeout.
             ProtocolValidationError: If ``timeout`` is negative.
         """
-        protocol = cast(ReqResProtocol, cls._table.get(name))
+        protocol: ReqResProtocol = cls._table.get(name)  # type: ignore[assignment]
         if timeout is None:
             timeout = protocol.timeout if protocol.timeout is not None else DEFAULT_READ_TIMEOUT
         if timeout < 0:
             raise ProtocolValidationError(f"timeout must be non-negative, got {timeout}")
-        deadline = time.monotonic() + timeout
-        if has_readiness_wait(protocol):
-            # A real readiness wait returns at once when data is waiting, and otherwise
-            # saves the read attempt that would find nothing.
-            protocol.wait_readable(timeout)
-        while True:
-            ok, data = protocol.read()
-            if ok and data:
-                return data
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProtocolTimeoutError(
-                    f"ReqResManager.read({name!r}): no data within {timeout:g} s"
-                )
-            protocol.wait_readable(remaining)
+        data = protocol.read_within(timeout)
+        if data is None:
+            raise ProtocolTimeoutError(
+                f"ReqResManager.read({name!r}): no data within {timeout:g} s"
+            )
+        return data

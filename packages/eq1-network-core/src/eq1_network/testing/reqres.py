@@ -18,6 +18,7 @@ speak first (a server that replies to the client it last heard from).
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -148,6 +149,19 @@ class ReqResContract:
             assert record == record[:1] * size, f"interleaved record at offset {offset}"
         counts = {tag: data[::size].count(tag) for tag in range(1, threads + 1)}
         assert counts == {tag: records for tag in range(1, threads + 1)}
+
+    def test_read_within_returns_data_or_none_in_time(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        started = time.monotonic()
+        assert protocol.read_within(0.05) is None
+        assert time.monotonic() - started >= 0.04
+        assert protocol.read_within(0.0) is None
+        assert protocol.send(b"within") == 6
+        got = b""
+        deadline = time.monotonic() + self.timeout
+        while len(got) < 6 and time.monotonic() < deadline:
+            got += protocol.read_within(self.timeout) or b""
+        assert got == b"within"
 
     def test_manager_round_trip(self, protocol: ReqResProtocol) -> None:
         manager = ReqResManager.isolated()

@@ -68,7 +68,7 @@ def open_stream(
         if context is not None:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             sock = context.wrap_socket(sock, server_hostname=server_hostname or host)
-        return SocketStream(sock)
+        return SocketStream(sock, kernel_waits=True)
     except ssl.SSLCertVerificationError as exc:
         _close(sock)
         raise ProtocolAuthenticationError(

@@ -38,16 +38,19 @@ class Poller(Generic[_D]):
     """
 
     def __init__(self, use_epoll: bool | None = None) -> None:
-        self._epoll: select.epoll | None = None
+        self.epoll: select.epoll | None = None
+        """The ``epoll`` object where it is used, else ``None``; for :meth:`select`'s
+        callers that poll it themselves (with :attr:`max_events`)."""
         self._selector: selectors.BaseSelector | None = None
         if _HAS_EPOLL if use_epoll is None else use_epoll:
-            self._epoll = select.epoll()
+            self.epoll = select.epoll()
         else:
             self._selector = selectors.DefaultSelector()
         self._socks: dict[int, socket.socket] = {}
         self.data: dict[int, _D] = {}
         """``fd -> data`` of every registered socket; read it, do not change it."""
-        self._max_events = 1
+        self.max_events = 1
+        """The ``maxevents`` argument to pass to ``epoll.poll``."""
 
     def __len__(self) -> int:
         return len(self._socks)
@@ -67,14 +70,14 @@ class Poller(Generic[_D]):
         fd = sock.fileno()
         if fd in self._socks:
             raise KeyError(f"{sock!r} is already registered")
-        if self._epoll is not None:
-            self._epoll.register(fd, _epoll_mask(events))
+        if self.epoll is not None:
+            self.epoll.register(fd, _epoll_mask(events))
         else:
             assert self._selector is not None
             self._selector.register(fd, events)
         self._socks[fd] = sock
         self.data[fd] = data
-        self._max_events = min(len(self._socks), _MAX_EVENTS)
+        self.max_events = min(len(self._socks), _MAX_EVENTS)
 
     def modify(self, sock: socket.socket, events: int, data: _D) -> None:
         """Change the events and data of a registered socket.
@@ -88,8 +91,8 @@ class Poller(Generic[_D]):
             KeyError: If ``sock`` is not registered.
         """
         fd = self._fd_of(sock)
-        if self._epoll is not None:
-            self._epoll.modify(fd, _epoll_mask(events))
+        if self.epoll is not None:
+            self.epoll.modify(fd, _epoll_mask(events))
         else:
             assert self._selector is not None
             self._selector.modify(fd, events)
@@ -107,10 +110,10 @@ class Poller(Generic[_D]):
         fd = self._fd_of(sock)
         del self._socks[fd]
         del self.data[fd]
-        self._max_events = max(min(len(self._socks), _MAX_EVENTS), 1)
-        if self._epoll is not None:
+        self.max_events = max(min(len(self._socks), _MAX_EVENTS), 1)
+        if self.epoll is not None:
             try:
-                self._epoll.unregister(fd)
+                self.epoll.unregister(fd)
             except (OSError, ValueError):  # closed already: the kernel dropped it
                 pass
         else:
@@ -131,12 +134,12 @@ class Poller(Generic[_D]):
             ``(fd, events)`` pairs of the ready sockets (empty on timeout); the events
             are system-specific and only tell that something happened.
         """
-        if self._epoll is not None:
+        if self.epoll is not None:
             if timeout is None:
                 timeout = -1.0
             elif timeout < 0:
                 timeout = 0.0
-            return self._epoll.poll(timeout, self._max_events)
+            return self.epoll.poll(timeout, self.max_events)
         assert self._selector is not None
         return [(key.fd, mask) for key, mask in self._selector.select(timeout)]
 
@@ -144,8 +147,8 @@ class Poller(Generic[_D]):
         """Release the system resources; the sockets themselves stay open."""
         self._socks.clear()
         self.data.clear()
-        if self._epoll is not None:
-            self._epoll.close()
+        if self.epoll is not None:
+            self.epoll.close()
         if self._selector is not None:
             self._selector.close()
 

@@ -38,12 +38,16 @@ from eq1_network.protocols.ethernet._poller import READ, WRITE, Poller
 from eq1_network.protocols.ethernet._sockopts import tune_socket
 from eq1_network.protocols.ethernet._stream import READ_CHUNK, SocketStream
 
-__all__ = ["LoopSettings", "PeerCallback", "ServerLoop"]
+__all__ = ["ChunkSink", "LoopSettings", "PeerCallback", "ServerLoop"]
 
 logger = logging.getLogger(__name__)
 
 PeerCallback = Callable[[Peer], None]
 """Signature of the connect and disconnect notifications: ``callback(peer)``."""
+
+ChunkSink = Callable[[Connection, bytes], bool]
+"""Where the loop puts each received chunk: ``sink(conn, data)`` answers ``True`` when
+reading from ``conn`` must pause (the signature of :meth:`Inbox.push`)."""
 
 _Note = tuple[PeerCallback, Peer]
 _NO_NOTES: tuple[_Note, ...] = ()
@@ -73,6 +77,8 @@ class LoopSettings:
         max_clients: Most simultaneous clients, or ``None``.
         on_connect: Called with each client that connected (after its handshake).
         on_disconnect: Called with each client that left or was dropped.
+        sink: Takes each received chunk instead of the inbox, on the loop's thread;
+            ``None`` for the inbox.
     """
 
     context: ssl.SSLContext | None
@@ -82,6 +88,7 @@ class LoopSettings:
     max_clients: int | None
     on_connect: PeerCallback | None
     on_disconnect: PeerCallback | None
+    sink: ChunkSink | None = None
 
 
 class ServerLoop:
@@ -107,6 +114,7 @@ class ServerLoop:
         self._listener = listener
         self._inbox = inbox
         self._settings = settings
+        self._sink: ChunkSink = settings.sink or inbox.push
         self._ids = ids
         self._selector: Poller[Any] = Poller()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -128,7 +136,8 @@ class ServerLoop:
         self._closures = 0
         self._park = threading.Condition(inbox.lock)
         self._users = 0
-        self._user_left = 0.0
+        self._leads = 0
+        """Counts the times a waiting thread gave the loop up; the I/O thread watches it."""
         self._notes: list[_Note] = []
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._selector.register(listener, READ, _LISTENER)
@@ -215,19 +224,29 @@ class ServerLoop:
     def _run(self) -> None:
         me = threading.current_thread()
         lock = self._inbox.lock
+        seen = self._leads
         try:
             while True:
-                with lock:
-                    while not self._stopping and (self._owner is not None or self._users_active()):
+                lock.acquire()  # explicit acquire/release: cheaper than ``with``, once per event
+                try:
+                    # Stay aside while a thread waits for data, and until no thread has
+                    # given the loop up for a whole _GRACE.
+                    while not self._stopping and (
+                        self._owner is not None or self._users or self._leads != seen
+                    ):
+                        seen = self._leads
                         self._park.wait(_GRACE)  # bounded: waiting threads leave silently
                     if self._stopping:
                         break
                     self._owner = me
+                finally:
+                    lock.release()
                 try:
                     notes = self._iterate(self._select_timeout())
                 finally:
                     self._release()
-                _deliver(notes)
+                if notes:
+                    _deliver(notes)
         except Exception:
             logger.exception("I/O thread %s failed; the server stops", me.name)
         finally:
@@ -241,16 +260,17 @@ class ServerLoop:
                 self._owner = me
             self._shutdown()
 
-    def _users_active(self) -> bool:
-        return self._users > 0 or time.monotonic() - self._user_left < _GRACE
-
     def _release(self) -> None:
         """Give the loop up (the caller owns it) and wake threads waiting for it."""
         inbox = self._inbox
-        with inbox.lock:
+        lock = inbox.lock
+        lock.acquire()
+        try:
             self._owner = None
             if inbox.waiters:
                 inbox.cond.notify_all()
+        finally:
+            lock.release()
 
     def wait_for_data(self, timeout: float) -> bool:
         """Wait until the inbox holds data, running the loop on this thread when free.
@@ -266,12 +286,46 @@ class ServerLoop:
         items = inbox.items
         if items:  # a hint, as the result always is: no need for the lock
             return True
+        started = time.monotonic()
+        closures = self._closures
         lock = inbox.lock
-        deadline = time.monotonic() + timeout
-        remaining = timeout
+        lock.acquire()
+        if (
+            self._owner is None
+            and self._alive
+            and not self._stopping
+            and not (self._again or self._commands or self._handshaking)
+            and not self._accept_paused_until
+        ):
+            # The common case, kept short: the loop is free and has nothing else to
+            # do, so this thread runs one iteration on it.
+            self._owner = _LEADER
+            lock.release()
+            try:
+                notes = self._iterate(timeout)
+            finally:
+                lock.acquire()
+                self._owner = None
+                self._leads += 1
+                if inbox.waiters:
+                    inbox.cond.notify_all()
+                lock.release()
+            if notes:
+                _deliver(notes)
+            if items or self._closures != closures:
+                return True
+        else:
+            lock.release()
+        return self._wait_for_data(started + timeout, closures)
+
+    def _wait_for_data(self, deadline: float, closures: int) -> bool:
+        """The general case of :meth:`wait_for_data`: wait, or lead, until ``deadline``."""
+        inbox = self._inbox
+        items = inbox.items
+        lock = inbox.lock
+        remaining = deadline - time.monotonic()
         with lock:
             self._users += 1
-            closures = self._closures
             try:
                 while not items and self._closures == closures:
                     if remaining <= 0:
@@ -288,7 +342,7 @@ class ServerLoop:
                 return True
             finally:
                 self._users -= 1
-                self._user_left = time.monotonic()
+                self._leads += 1
 
     def _lead(self, lock: threading.RLock, remaining: float) -> None:
         """Run one iteration on the calling thread; ``lock`` is held on entry and exit."""
@@ -319,8 +373,13 @@ class ServerLoop:
         """
         poller = self._selector
         found = poller.data.get
-        push = self._inbox.push
-        for fd, _events in poller.select(timeout):
+        push = self._sink
+        epoll = poller.epoll
+        if epoll is not None:  # spares a call layer on the request/response path
+            events = epoll.poll(-1.0 if timeout is None else timeout, poller.max_events)
+        else:
+            events = poller.select(timeout)
+        for fd, _events in events:
             data = found(fd)
             if data.__class__ is Connection:  # the common case first
                 if data.plain:
@@ -469,7 +528,7 @@ class ServerLoop:
         if not data:
             self._close(conn, "closed by the client")
             return
-        if self._inbox.push(conn, data):
+        if self._sink(conn, data):
             self._pause(conn)
         elif stream.tls and stream.has_buffered():
             self._again.add(conn)

@@ -1,8 +1,9 @@
-"""One connected, non-blocking socket (plain or TLS): whole-message sends, draining reads.
+"""One connected socket (plain or TLS): whole-message sends, draining reads.
 
-Used by the client and by each connection of the server. The socket stays in
-non-blocking mode; sends wait for writability with :func:`wait_socket` up to a
-deadline, reads take what is there and never wait.
+Used by the client and by each connection of the server. Every read and write of
+the stream is non-blocking; sends wait for writability with :func:`wait_socket` up to
+a deadline, reads take what is there and never wait. The one exception is
+:meth:`SocketStream.recv_wait`, a read that waits in the kernel (see there).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import contextlib
 import select
 import socket
 import ssl
+import struct
+import sys
 import threading
 import time
 
@@ -22,6 +25,14 @@ READ_CHUNK = 64 * 1024
 """Bytes asked of the system per ``recv`` call."""
 
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+KERNEL_WAITS = sys.platform.startswith("linux") and hasattr(socket, "MSG_DONTWAIT")
+"""Whether plain streams can wait inside ``recv`` (Linux): see :meth:`SocketStream.recv_wait`."""
+
+_TIMEVAL = struct.Struct("@ll")
+"""``struct timeval`` of Linux, the value of ``SO_RCVTIMEO``."""
+_MIN_WAIT = 1e-6
+"""Waits shorter than this (the resolution of ``SO_RCVTIMEO``) only poll."""
 
 
 class SendTimeoutError(Exception):
@@ -46,17 +57,43 @@ class SocketStream:
     read and write call (OpenSSL connections are not safe for concurrent use); each
     such call is non-blocking, so that lock is held only for microseconds.
 
+    A stream made with ``kernel_waits=True`` (plain sockets on Linux only) keeps its
+    descriptor in blocking mode and makes every call non-blocking with
+    ``MSG_DONTWAIT`` instead, so that :meth:`recv_wait` can wait inside ``recv``:
+    one system call instead of a readiness wait followed by a read.
+
     Args:
         sock: A connected socket (a TLS socket must have completed its handshake,
-            or will complete it before data flows). It is switched to non-blocking mode.
+            or will complete it before data flows).
+        kernel_waits: Allow :meth:`recv_wait` to wait in the kernel where it can
+            (:data:`KERNEL_WAITS`, and not TLS). Otherwise the socket is switched to
+            non-blocking mode.
+
+    Attributes:
+        flags: Flags to pass to every ``send``/``recv`` call on :attr:`sock`
+            (``MSG_DONTWAIT`` in kernel-wait mode, else ``0``).
+        kernel_waits: Whether :meth:`recv_wait` waits inside ``recv``.
     """
 
-    __slots__ = ("_io_lock", "_poller", "_send_lock", "eof", "sock", "tls")
+    __slots__ = (
+        "_io_lock",
+        "_poller",
+        "_rcvtimeo",
+        "_send_lock",
+        "eof",
+        "flags",
+        "kernel_waits",
+        "sock",
+        "tls",
+    )
 
-    def __init__(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        self.sock = sock
+    def __init__(self, sock: socket.socket, *, kernel_waits: bool = False) -> None:
         self.tls = isinstance(sock, ssl.SSLSocket)
+        self.kernel_waits = kernel_waits and KERNEL_WAITS and not self.tls
+        sock.setblocking(self.kernel_waits)
+        self.flags = socket.MSG_DONTWAIT if self.kernel_waits else 0
+        self._rcvtimeo = 0.0
+        self.sock = sock
         self.eof = False
         self._poller: select.poll | None = None
         self._send_lock = threading.Lock()
@@ -86,7 +123,7 @@ class SocketStream:
             sent = 0
             if not self.tls:  # fast path: one call usually takes a whole request
                 try:
-                    sent = self.sock.send(data)
+                    sent = self.sock.send(data, self.flags)
                 except BlockingIOError:
                     sent = 0
                 if sent == len(data):
@@ -104,7 +141,7 @@ class SocketStream:
             want_read = False
             try:
                 with self._io_lock:
-                    sent = self.sock.send(view)
+                    sent = self.sock.send(view, self.flags)
             except ssl.SSLWantReadError:
                 sent, want_read = 0, True
             except _WOULD_BLOCK:
@@ -138,7 +175,7 @@ class SocketStream:
         if not self.tls:  # fast path: one call usually takes everything waiting
             ask = min(READ_CHUNK, limit)
             try:
-                chunk = self.sock.recv(ask)
+                chunk = self.sock.recv(ask, self.flags)
             except BlockingIOError:
                 return None
             if not chunk:
@@ -168,7 +205,7 @@ class SocketStream:
             ask = min(READ_CHUNK, limit - total)
             try:
                 with self._io_lock:
-                    chunk = self.sock.recv(ask)
+                    chunk = self.sock.recv(ask, self.flags)
             except _WOULD_BLOCK:
                 break
             if not chunk:
@@ -181,6 +218,45 @@ class SocketStream:
         if not chunks:
             return b"" if self.eof else None
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def recv_wait(self, limit: int, timeout: float) -> bytes | None:
+        """Read what arrives within ``timeout`` seconds, waiting inside ``recv``.
+
+        Only for streams with :attr:`kernel_waits`. The wait uses ``SO_RCVTIMEO``,
+        which is set again only when ``timeout`` differs from the previous call's.
+        Closing the stream (from any thread) ends the wait.
+
+        Args:
+            limit: Most bytes to take.
+            timeout: Longest wait in seconds.
+
+        Returns:
+            The bytes read; ``None`` if nothing arrived in time; ``b""`` once the peer
+            closed its side.
+
+        Raises:
+            OSError: If the link failed.
+        """
+        if self.eof:
+            return b""
+        sock = self.sock
+        try:
+            if timeout < _MIN_WAIT:
+                chunk = sock.recv(limit, self.flags)
+            else:
+                if timeout != self._rcvtimeo:
+                    seconds = int(timeout)
+                    micros = max(int((timeout - seconds) * 1e6), 0 if seconds else 1)
+                    sock.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(seconds, micros)
+                    )
+                    self._rcvtimeo = timeout
+                chunk = sock.recv(limit)
+        except BlockingIOError:  # nothing within the timeout
+            return None
+        if not chunk:
+            self.eof = True
+        return chunk
 
     def wait_readable(self, timeout: float) -> bool:
         """Wait until the socket is readable or ``timeout`` seconds pass.

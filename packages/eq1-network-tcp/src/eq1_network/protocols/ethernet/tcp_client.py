@@ -314,7 +314,7 @@ class TCPClient(ReqResProtocol):
             # Plain TCP, the hot path: one recv call, what _receive does spelt out.
             self._last_look = time.monotonic()
             try:
-                received = stream.sock.recv(self._chunk)
+                received = stream.sock.recv(self._chunk, stream.flags)
             except BlockingIOError:
                 return False, None
             except OSError as exc:
@@ -357,9 +357,68 @@ class TCPClient(ReqResProtocol):
         try:
             if self._rx:  # a liveness check buffered bytes meanwhile
                 return True
-            return stream.wait_readable(limit)
+            if not stream.kernel_waits:
+                return stream.wait_readable(limit)
+            # Wait inside recv: one system call both waits and takes the bytes, which
+            # read() then returns.
+            self._last_look = time.monotonic()
+            try:
+                received = stream.recv_wait(self._chunk, limit)
+            except OSError as exc:
+                self._lost(stream, f"{type(exc).__name__}: {exc}")
+                return True
+            if received is None:
+                return False
+            if received:
+                self._rx += received
+            else:
+                self._lost(stream, "closed by the peer")
+            return True
         finally:
             lock.release()
+
+    def read_within(self, timeout: float) -> bytes | None:
+        """Wait up to ``timeout`` seconds for bytes and return them.
+
+        On a plain connection on Linux a single ``recv`` call both waits and reads;
+        elsewhere this is :meth:`wait_readable` followed by :meth:`read`. While the
+        client is disconnected it waits for a reconnection.
+
+        Args:
+            timeout: Longest wait in seconds (``0`` only looks).
+
+        Returns:
+            The bytes that arrived, or ``None`` if none arrived in time.
+        """
+        stream = self._stream
+        if stream is None or not stream.kernel_waits:
+            return super().read_within(timeout)
+        lock = self._read_lock
+        if not lock.acquire(True, max(timeout, 0.0)):
+            return None  # another thread kept reading for the whole time
+        try:
+            if self._rx:
+                data = bytes(self._rx)
+                self._rx.clear()
+                return data
+            started = self._last_look = time.monotonic()
+            try:
+                received = stream.recv_wait(self._chunk, timeout)
+            except OSError as exc:
+                self._lost(stream, f"{type(exc).__name__}: {exc}")
+                received = b""
+            else:
+                if received:
+                    return received
+                if received is None:
+                    return None
+                self._lost(stream, "closed by the peer")
+        finally:
+            lock.release()
+        if self._closing:  # disconnect() was called: no reconnection to wait for
+            return None
+        # The connection was lost: wait for a reconnection within the time left.
+        return super().read_within(max(started + timeout - time.monotonic(), 0.0))
 
     # -- JSON messages -----------------------------------------------------------
 

@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from eq1_network.common.exceptions import (
@@ -39,13 +40,16 @@ if TYPE_CHECKING:
         PeerJsonDecoders,
     )
 
-__all__ = ["TCPServer"]
+__all__ = ["DataCallback", "TCPServer"]
 
 logger = logging.getLogger(__name__)
 
 _IDLE_WAIT = 0.1
 _STOP_TIMEOUT = 10.0
 _FOREVER_SLICE = 1.0
+
+DataCallback = Callable[[Peer, bytes], bytes | bytearray | memoryview | None]
+"""Signature of ``on_data``: ``callback(peer, data)``, returning a reply or ``None``."""
 
 
 class TCPServer(ReqResProtocol):
@@ -70,6 +74,16 @@ class TCPServer(ReqResProtocol):
     handshake) or leaves, by the thread that noticed it: the I/O thread, or a
     thread waiting in ``wait_readable()``/``receive()``. Keep them short, they delay
     I/O; they may call any method of the server.
+
+    **Callback mode.** With ``on_data``, every chunk received goes to
+    ``on_data(peer, data)`` instead of being queued, on the thread that runs the
+    loop (the I/O thread, unless threads wait in ``wait_readable()``). If the callback
+    returns bytes, they are sent back to that client before the loop reads on. This is
+    the shortest path from request to reply; ``read()``, ``receive()`` and the JSON
+    methods then find nothing. A callback that raises is logged and the server goes on;
+    a client that does not accept a reply within ``write_timeout`` is dropped.
+    Reading from a client waits while its callback runs, so TCP flow control slows
+    down clients that send faster than the callback handles.
 
     **Threads.** One selector loop serves every socket. It runs on the server's
     I/O thread, except while application threads wait for data: a thread blocked
@@ -109,6 +123,8 @@ class TCPServer(ReqResProtocol):
         max_buffer: Unread bytes held per client before reading from it pauses.
         on_connect: ``callback(peer)`` for each client that connected.
         on_disconnect: ``callback(peer)`` for each client that left or was dropped.
+        on_data: ``callback(peer, data)`` for each chunk received, returning the
+            reply (bytes-like) or ``None``; see "Callback mode".
         json_structure: Framing of the JSON methods: ``NetworkPacketStructure``
             (1 MiB limit) when ``None``, or an instance such as
             ``NetworkPacketStructure(max_payload=...)``.
@@ -136,6 +152,7 @@ class TCPServer(ReqResProtocol):
         max_buffer: int = DEFAULT_MAX_BUFFER,
         on_connect: PeerCallback | None = None,
         on_disconnect: PeerCallback | None = None,
+        on_data: DataCallback | None = None,
         json_structure: JsonStructure | None = None,
     ) -> None:
         self.host, self.port = check_address(host, port, allow_zero_port=True)
@@ -154,11 +171,17 @@ class TCPServer(ReqResProtocol):
             None if max_clients is None else check_positive_int("max_clients", max_clients)
         )
         self.max_buffer = check_positive_int("max_buffer", max_buffer)
-        for name, callback in (("on_connect", on_connect), ("on_disconnect", on_disconnect)):
+        callbacks = (
+            ("on_connect", on_connect),
+            ("on_disconnect", on_disconnect),
+            ("on_data", on_data),
+        )
+        for name, callback in callbacks:
             if callback is not None and not callable(callback):
                 raise ProtocolTypeError(f"{name} must be callable, got {type(callback).__name__}")
         self.on_connect = on_connect
         self.on_disconnect = on_disconnect
+        self.on_data = on_data
         self._lock = threading.Lock()
         self._inbox = Inbox(self.max_buffer)
         self._loop: ServerLoop | None = None
@@ -217,6 +240,7 @@ class TCPServer(ReqResProtocol):
                 max_clients=self.max_clients,
                 on_connect=self._connected,
                 on_disconnect=self._disconnected,
+                sink=None if self.on_data is None else self._answer,
             )
             self._loop = ServerLoop(
                 listener, self._inbox, settings, self._ids, f"eq1-tcp-server-{self.where}"
@@ -616,6 +640,44 @@ class TCPServer(ReqResProtocol):
             f"{self.write_timeout:g} s (write_timeout); the client was dropped because it "
             "can no longer find message boundaries"
         )
+
+    def _answer(self, conn: Connection, data: bytes) -> bool:
+        """Callback mode: hand a chunk to ``on_data`` and send its reply (loop's thread)."""
+        callback = self.on_data
+        assert callback is not None
+        try:
+            reply = callback(conn.peer, data)
+        except Exception:
+            logger.exception("on_data callback %r raised for client %s", callback, conn.peer)
+            return False
+        if reply is None or not conn.open:
+            return False
+        if type(reply) is not bytes:
+            if not isinstance(reply, (bytearray, memoryview)):
+                logger.error(
+                    "on_data callback %r returned %s for client %s; expected bytes or None "
+                    "(nothing was sent)",
+                    callback,
+                    type(reply).__name__,
+                    conn.peer,
+                )
+                return False
+            reply = bytes(reply)
+        if not reply:
+            return False
+        try:
+            conn.stream.send_all(reply, self.write_timeout)
+        except SendTimeoutError as exc:
+            reason = f"reply not accepted within {self.write_timeout:g} s ({exc})"
+        except OSError as exc:
+            reason = f"reply failed: {exc}"
+        else:
+            return False
+        loop = self._loop
+        if loop is not None:
+            logger.warning("dropping client %s: %s", conn.peer, reason)
+            loop.drop(conn, reason)
+        return False
 
     def _connected(self, peer: Peer) -> None:
         callback = self.on_connect
