@@ -37,7 +37,7 @@ class Inbox:
 
     def __init__(self, max_pending: int) -> None:
         self.max_pending = max_pending
-        self.lock = threading.RLock()
+        self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.waiters = 0
         self.items: deque[tuple[Connection, bytes]] = deque()

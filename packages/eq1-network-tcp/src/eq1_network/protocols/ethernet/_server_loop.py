@@ -344,7 +344,7 @@ class ServerLoop:
                 self._users -= 1
                 self._leads += 1
 
-    def _lead(self, lock: threading.RLock, remaining: float) -> None:
+    def _lead(self, lock: threading.Lock, remaining: float) -> None:
         """Run one iteration on the calling thread; ``lock`` is held on entry and exit."""
         self._owner = _LEADER
         lock.release()
