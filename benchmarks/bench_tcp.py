@@ -278,8 +278,8 @@ def minimal_client(port: int) -> tuple[Callable[[], None], Callable[[], None]]:
 
 SIDES = (
     ("raw", "raw socket ping-pong", "raw"),
-    ("callback", "TCPClient -> TCPServer, callback mode", "eq1"),
-    ("view", "TCPClient -> TCPServer, read/send view", "eq1"),
+    ("callback", "ReqResManager+TCPClient -> TCPServer(on_data)", "eq1"),
+    ("view", "ReqResManager+TCPClient -> TCPServer read/send", "eq1"),
     ("minimal", "reference: minimal stand-ins", "minimal"),
 )
 """(server kind, label, client kind) of each side, the raw baseline first."""
@@ -491,13 +491,13 @@ def main() -> int:
     rates = round_trips(args.count, args.duration, max(args.rounds, 1))
     raw_rates = rates.pop(SIDES[0][1])
     raw = statistics.median(raw_rates)
-    print(f"  {SIDES[0][1]:40} {raw:8.0f} round trips/s (median)")
+    print(f"  {SIDES[0][1]:47} {raw:8.0f} round trips/s (median)")
     for label, side_rates in rates.items():
         median = statistics.median(side_rates)
         best = max(ours / base for ours, base in zip(side_rates, raw_rates, strict=True))
         target = "" if label.startswith("reference") else ", target >= 0.8x"
         print(
-            f"  {label:40} {median:8.0f} round trips/s, {median / raw:.2f}x "
+            f"  {label:47} {median:8.0f} round trips/s, {median / raw:.2f}x "
             f"(best round {best:.2f}x{target})"
         )
     print("  (the reference has the same layering as the library but none of its guarantees)")

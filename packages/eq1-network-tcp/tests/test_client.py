@@ -465,3 +465,22 @@ def wait_until_locked(client: TCPClient) -> None:
     while not client._read_lock.locked():
         assert time.monotonic() < deadline, "the reader never took the read lock"
         time.sleep(0.001)
+
+
+def test_stream_waits_of_any_length_are_accepted(clients: list[TCPClient]) -> None:
+    with socket.create_server((LOCALHOST, 0)) as listener:
+        client = TCPClient(LOCALHOST, listener.getsockname()[1], timeout=TIMEOUT)
+        clients.append(client)
+        client.connect()
+        conn, _ = listener.accept()
+    with conn:
+        stream = client._stream
+        assert stream is not None
+        if not stream.kernel_waits:  # waits inside recv exist on Linux only
+            assert not sys.platform.startswith("linux")
+            return
+        conn.sendall(b"abc")
+        for endless in (float("inf"), float("nan"), 1e12):
+            got = stream.recv_wait(1, endless)  # data is waiting: returns at once
+            assert got is not None and len(got) == 1
+        assert stream.recv_wait(10, 0.0) is None

@@ -442,3 +442,10 @@ def test_receive_without_timeout_waits_for_data(
         assert got == b"eventually"
     finally:
         sender.join(TIMEOUT)
+
+
+def test_wait_readable_with_a_negative_timeout_only_looks(server: TCPServer) -> None:
+    started = time.monotonic()
+    assert server.wait_readable(-1.0) is False
+    assert server.wait_readable(0) is False
+    assert time.monotonic() - started < TIMEOUT / 4

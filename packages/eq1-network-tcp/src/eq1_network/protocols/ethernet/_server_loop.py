@@ -242,7 +242,12 @@ class ServerLoop:
                 finally:
                     lock.release()
                 try:
-                    notes = self._iterate(self._select_timeout())
+                    # Keep the loop while nobody else wants it: a thread that starts
+                    # waiting for data wakes the loop (see wait_for_data) and is seen here.
+                    while True:
+                        notes = self._iterate(self._select_timeout())
+                        if notes or self._stopping or self._users or self._leads != seen:
+                            break
                 finally:
                     self._release()
                 if notes:
@@ -286,6 +291,8 @@ class ServerLoop:
         items = inbox.items
         if items:  # a hint, as the result always is: no need for the lock
             return True
+        if timeout < 0:
+            timeout = 0.0  # epoll would take a negative timeout as "forever"
         started = time.monotonic()
         closures = self._closures
         lock = inbox.lock

@@ -33,6 +33,9 @@ _TIMEVAL = struct.Struct("@ll")
 """``struct timeval`` of Linux, the value of ``SO_RCVTIMEO``."""
 _MIN_WAIT = 1e-6
 """Waits shorter than this (the resolution of ``SO_RCVTIMEO``) only poll."""
+_MAX_WAIT = 86400.0
+"""Longest wait of one :meth:`SocketStream.recv_wait` call (longer ones, infinity or NaN
+included, are cut to this)."""
 
 
 class SendTimeoutError(Exception):
@@ -224,7 +227,8 @@ class SocketStream:
 
         Only for streams with :attr:`kernel_waits`. The wait uses ``SO_RCVTIMEO``,
         which is set again only when ``timeout`` differs from the previous call's.
-        Closing the stream (from any thread) ends the wait.
+        Closing the stream (from any thread) ends the wait. A wait longer than a day
+        ends after a day.
 
         Args:
             limit: Most bytes to take.
@@ -244,6 +248,8 @@ class SocketStream:
             if timeout < _MIN_WAIT:
                 chunk = sock.recv(limit, self.flags)
             else:
+                if not timeout < _MAX_WAIT:
+                    timeout = _MAX_WAIT
                 if timeout != self._rcvtimeo:
                     seconds = int(timeout)
                     micros = max(int((timeout - seconds) * 1e6), 0 if seconds else 1)
