@@ -145,18 +145,10 @@ def test_read_waits_first_on_a_protocol_with_a_readiness_wait() -> None:
         mgr.read("echo", timeout=0.05)
 
 
-class _Sleepy(LoopbackProtocol):
+class _Sleepy(_CountingLoopback):
     """Keeps the interface's sleeping ``wait_readable``: no real readiness wait."""
 
-    wait_readable = ReqResProtocol.wait_readable
-
-    def __init__(self) -> None:
-        super().__init__(timeout=1)
-        self.calls: list[str] = []
-
-    def read(self) -> tuple[bool, bytes | None]:
-        self.calls.append("read")
-        return super().read()
+    wait_readable = ReqResProtocol.wait_readable  # type: ignore[assignment]
 
 
 def test_read_reads_first_on_a_protocol_without_a_readiness_wait() -> None:

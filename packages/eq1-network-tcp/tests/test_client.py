@@ -376,9 +376,7 @@ def test_repr_shows_address_and_state(echo_server: Any, clients: list[TCPClient]
 def test_read_within_waits_and_reads_in_one_call(
     echo_server: Any, clients: list[TCPClient]
 ) -> None:
-    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
-    clients.append(client)
-    client.connect()
+    client = connected(echo_server.port, clients)
     stream = client._stream
     assert stream is not None
     assert stream.kernel_waits is sys.platform.startswith("linux")
@@ -388,18 +386,13 @@ def test_read_within_waits_and_reads_in_one_call(
         assert time.monotonic() - started >= wait * 0.9
     assert client.read_within(0) is None
     client.send(b"ping")
-    got = b""
-    while len(got) < 4:
-        got += client.read_within(TIMEOUT) or b""
-    assert got == b"ping"
+    assert collect_within(client, 4) == b"ping"
 
 
 def test_disconnect_ends_a_blocked_read_within_promptly(
     echo_server: Any, clients: list[TCPClient]
 ) -> None:
-    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
-    clients.append(client)
-    client.connect()
+    client = connected(echo_server.port, clients)
     results: list[bytes | None] = []
     reader = threading.Thread(target=lambda: results.append(client.read_within(TIMEOUT)))
     started = time.monotonic()
@@ -414,9 +407,7 @@ def test_disconnect_ends_a_blocked_read_within_promptly(
 def test_read_within_notices_a_peer_close(
     echo_server: Any, clients: list[TCPClient], until: Any
 ) -> None:
-    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
-    clients.append(client)
-    client.connect()
+    client = connected(echo_server.port, clients)
     until(lambda: echo_server.connections(), what="the server to accept")
     echo_server.close_connections()
     assert client.read_within(0.3) is None
@@ -428,23 +419,16 @@ def test_read_within_notices_a_peer_close(
 def test_read_within_returns_bytes_a_liveness_check_buffered(
     echo_server: Any, clients: list[TCPClient]
 ) -> None:
-    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
-    clients.append(client)
-    client.connect()
+    client = connected(echo_server.port, clients)
     client.send(b"ping")
     assert client.wait_readable(TIMEOUT) is True
     assert client.is_connected() is True  # moves the waiting bytes into the buffer
-    got = client.read_within(0)
-    while got is not None and len(got) < 4:
-        got += client.read_within(TIMEOUT) or b""
-    assert got == b"ping"
+    assert collect_within(client, 4, first_wait=0) == b"ping"  # no wait: it is buffered
 
 
 def test_read_within_waits_for_another_reader(clients: list[TCPClient]) -> None:
     with socket.create_server((LOCALHOST, 0)) as listener:
-        client = TCPClient(LOCALHOST, listener.getsockname()[1], timeout=TIMEOUT)
-        clients.append(client)
-        client.connect()
+        client = connected(listener.getsockname()[1], clients)
         conn, _ = listener.accept()
     with conn:
         first: list[bytes | None] = []
@@ -460,6 +444,24 @@ def test_read_within_waits_for_another_reader(clients: list[TCPClient]) -> None:
         assert first == [b"reply"]
 
 
+def connected(port: int, clients: list[TCPClient]) -> TCPClient:
+    client = TCPClient(LOCALHOST, port, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    return client
+
+
+def collect_within(client: TCPClient, size: int, first_wait: float = TIMEOUT) -> bytes:
+    """Read ``size`` bytes with ``read_within``; the first call waits ``first_wait``."""
+    got = client.read_within(first_wait)
+    assert got is not None, f"nothing arrived within {first_wait} s"
+    while len(got) < size:
+        more = client.read_within(TIMEOUT)
+        assert more is not None, f"only {len(got)} of {size} bytes arrived"
+        got += more
+    return got
+
+
 def wait_until_locked(client: TCPClient) -> None:
     deadline = time.monotonic() + TIMEOUT
     while not client._read_lock.locked():
@@ -469,9 +471,7 @@ def wait_until_locked(client: TCPClient) -> None:
 
 def test_stream_waits_of_any_length_are_accepted(clients: list[TCPClient]) -> None:
     with socket.create_server((LOCALHOST, 0)) as listener:
-        client = TCPClient(LOCALHOST, listener.getsockname()[1], timeout=TIMEOUT)
-        clients.append(client)
-        client.connect()
+        client = connected(listener.getsockname()[1], clients)
         conn, _ = listener.accept()
     with conn:
         stream = client._stream
