@@ -61,20 +61,6 @@ def test_batch_queue_wakes_consumer_and_blocked_producer() -> None:
     assert got == list(range(50))
 
 
-def test_batch_queue_lets_a_busy_consumer_drain_every_handover_items(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from eq1_network.worker import send_queue
-
-    pauses: list[float] = []
-    monkeypatch.setattr(send_queue.time, "sleep", pauses.append)
-    queue: BatchQueue[int] = BatchQueue(10_000, handover=100)
-    for item in range(1_050):
-        queue.put(item, 0)
-    assert pauses == [0] * 10  # at depths 100, 200, ... 1000
-    assert queue.get_batch(2_000, 0) == list(range(1_050))
-
-
 def test_batch_queue_wait_items_and_drain() -> None:
     queue: BatchQueue[int] = BatchQueue(5)
     assert queue.wait_items(0.01) is False

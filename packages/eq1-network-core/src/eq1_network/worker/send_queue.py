@@ -4,11 +4,6 @@ The common path takes no lock: ``collections.deque`` appends and pops are atomic
 producer only touches the condition variable when the consumer sleeps (or the queue is
 full), and the consumer only when producers wait for room. The bound may be exceeded by
 at most one item per concurrent producer.
-
-A producer that keeps the interpreter busy would let thousands of items pile up before
-the consumer's thread gets its turn, and items that live that long cost the garbage
-collector repeated work. So every ``handover`` items of depth, a producer briefly lets
-other threads run (``time.sleep(0)``), and the consumer drains while the items are young.
 """
 
 from __future__ import annotations
@@ -30,12 +25,10 @@ class BatchQueue(Generic[_T]):
 
     Args:
         maxsize: Most items held at once.
-        handover: Every this many queued items, a producer lets the consumer's thread run.
     """
 
-    def __init__(self, maxsize: int, handover: int = 256) -> None:
+    def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self.handover = handover
         self._items: deque[_T] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -57,13 +50,10 @@ class BatchQueue(Generic[_T]):
             raise ProtocolNotConnectedError("the handler is stopped; nothing more is accepted")
         if len(self._items) >= self.maxsize:
             self._wait_room(timeout)
-        items = self._items
-        items.append(item)
+        self._items.append(item)
         if self._consumer_waiting:
             with self._cond:
                 self._cond.notify_all()
-        elif len(items) % self.handover == 0:
-            time.sleep(0)  # let the consumer drain while the items are young
 
     def _wait_room(self, timeout: float | None) -> None:
         with self._cond:
