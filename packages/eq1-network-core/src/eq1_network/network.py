@@ -86,6 +86,8 @@ EventCallback = Callable[[NetworkEvent], None]
 """Signature of ``event_callback``; it is called from the worker threads."""
 
 _POLL = 0.05
+_WRITE_AT_DEPTH = 256
+"""Queue depth at which ``send_data`` writes the head of the queue itself (see the docs)."""
 _RECEIVED = NetworkEventType.RECEIVED
 
 
@@ -473,26 +475,42 @@ class NetworkHandler:
             entry = self._encode(send_data)
             if waiter is None and get_ident() != self._listener_id:
                 self._queue.put(entry, wait)  # the common case: an application thread queues
-                return sequence
-            if waiter is not None:
-                with self._waiters_lock:
-                    self._waiters[sequence] = waiter
-            # A request blocks its caller anyway, and a reply sent from the event callback
-            # runs on the receive worker: when nothing is queued, either is written from
-            # this thread, one thread hand-off less per round trip.
-            requester = self._requester
-            if requester is not None and requester.write_now(entry):
-                return sequence
-            try:
-                self._queue.put(entry, wait)
-            except BaseException:
-                if waiter is not None:
-                    with self._waiters_lock:
-                        self._waiters.pop(sequence, None)
-                raise
+                deep = len(self._queue) >= _WRITE_AT_DEPTH
+                if not deep:
+                    return sequence
+            else:
+                deep = False
+                self._submit_now(entry, sequence, wait, waiter)
         finally:
             lock.release()
+        if deep and self._put_timeout:
+            # A producer that outpaces the send worker writes the head of the queue
+            # itself: no thread hand-offs, and queued messages stay few (see the docs).
+            requester = self._requester
+            if requester is not None:
+                requester.write_batch_now()
         return sequence
+
+    def _submit_now(
+        self, entry: QueuedMessage, sequence: int, wait: float | None, waiter: _Waiter | None
+    ) -> None:
+        """Write or queue a request, or a reply from the event callback (lock held)."""
+        if waiter is not None:
+            with self._waiters_lock:
+                self._waiters[sequence] = waiter
+        # A request blocks its caller anyway, and a reply sent from the event callback
+        # runs on the receive worker: when nothing is queued, either is written from
+        # this thread, one thread hand-off less per round trip.
+        requester = self._requester
+        if requester is not None and requester.write_now(entry):
+            return
+        try:
+            self._queue.put(entry, wait)
+        except BaseException:
+            if waiter is not None:
+                with self._waiters_lock:
+                    self._waiters.pop(sequence, None)
+            raise
 
     def _encode(self, send_data: SendData) -> QueuedMessage:
         """Encode on the sending thread, so that the send worker only joins and writes.

@@ -382,6 +382,26 @@ def test_sent_events_carry_sequence_numbers(handler_pair: Any) -> None:
     assert "SENT" in repr(sent[0])
 
 
+def test_a_fast_producer_keeps_order_and_sent_events_stay_on_the_worker(
+    handler_pair: Any,
+) -> None:
+    seen: list[tuple[int, str]] = []
+
+    def record(event: Any) -> None:
+        if event.type is NetworkEventType.SENT:
+            seen.append((event.sequence, threading.current_thread().name))
+
+    sender, receiver = handler_pair(package=BINARY_PACKAGE, callback_a=record, receive_queue=True)
+    count = 5000  # far more than the depth at which send_data writes batches itself
+    for i in range(count):
+        sender.send_data(BinarySendData(i.to_bytes(4, "big")))
+    got = [receiver.receive(timeout=30) for _ in range(count)]
+    assert [int.from_bytes(g.value, "big") for g in got] == list(range(count))
+    assert sender.stop(timeout=10).complete
+    assert [sequence for sequence, _ in seen] == list(range(1, count + 1))
+    assert {name for _, name in seen} == {"eq1-LoopbackProtocol-requester"}
+
+
 def test_replies_sent_from_the_event_callback(handler_pair: Any) -> None:
     holder: dict[str, NetworkHandler] = {}
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from eq1_network import (
     MalformedPacketError,
     ProtocolConfigurationError,
+    ProtocolConnectionError,
     ProtocolNotConnectedError,
     QueueFullError,
 )
@@ -160,3 +162,62 @@ def test_request_waiter_is_a_one_shot_signal_across_threads() -> None:
     setter.join(10)
     waiter.set()  # a reply racing the handler's stop: later calls do nothing
     waiter.set()
+
+
+class _FakeLink:
+    """What the send worker needs of a link: ``up``, ``send`` and a failure switch."""
+
+    def __init__(self) -> None:
+        self.up = threading.Event()
+        self.up.set()
+        self.writes: list[bytes] = []
+        self.fail = False
+
+    def send(self, data: bytes) -> None:
+        if self.fail:
+            raise ProtocolConnectionError("link broke")
+        self.writes.append(data)
+
+
+def _requester(link: _FakeLink, queue: BatchQueue[Any], events: list[NetworkEvent]) -> Any:
+    from eq1_network.package import BINARY_PACKAGE
+    from eq1_network.worker.requester import Requester
+
+    return Requester(queue=queue, package=BINARY_PACKAGE, link=link, emit=events.append)  # type: ignore[arg-type]
+
+
+def test_a_batch_written_by_another_thread_keeps_order_and_events() -> None:
+    from eq1_network.package import BINARY_PACKAGE
+    from eq1_network.packets import BinarySendData
+
+    link, queue, events = _FakeLink(), BatchQueue[Any](10_000), []
+    requester = _requester(link, queue, events)
+    messages = [BinarySendData(bytes([i % 256]) * 8, sequence=i + 1) for i in range(300)]
+    for message in messages:
+        queue.put((message, BINARY_PACKAGE.encode(message)), 0)
+    assert requester.write_batch_now() is True
+    assert link.writes == [b"".join(BINARY_PACKAGE.encode(m) for m in messages)]
+    assert len(queue) == 0
+    assert events == []  # SENT events are left to the send worker's thread ...
+    requester._report_written()
+    assert [e.sequence for e in events] == list(range(1, 301))  # ... which emits them in order
+    assert {e.type for e in events} == {NetworkEventType.SENT}
+
+
+def test_a_failed_batch_write_stays_pending_for_the_send_worker() -> None:
+    from eq1_network.package import BINARY_PACKAGE
+    from eq1_network.packets import BinarySendData
+
+    link, queue, events = _FakeLink(), BatchQueue[Any](10_000), []
+    requester = _requester(link, queue, events)
+    message = BinarySendData(b"kept", sequence=1)
+    queue.put((message, BINARY_PACKAGE.encode(message)), 0)
+    link.fail = True
+    assert requester.write_batch_now() is False
+    assert requester.pending() == [message]  # written again (or reported) by the worker
+    assert queue._poked  # the worker is woken to look at once
+    assert queue.wait_items(30) is False  # a poke ends the wait even with nothing queued
+    assert requester.write_batch_now() is False  # a pending batch goes first
+    link.fail, link.up = False, threading.Event()
+    assert requester.write_batch_now() is False  # link down: the worker reconnects first
+    assert link.writes == [] and events == []

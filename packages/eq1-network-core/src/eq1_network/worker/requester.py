@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -50,6 +51,11 @@ class Requester(threading.Thread):
     pending and is written again after the link reconnects; in acknowledged mode every
     unacknowledged message is written again first, after a hello.
 
+    Other threads may write too, always under the same write lock so that the order
+    holds: :meth:`write_now` (one message, when nothing is queued; it emits its SENT
+    event itself) and :meth:`write_batch_now` (the head of a deep queue; this thread
+    emits the SENT events of such batches, in the order of the writes).
+
     Args:
         queue: Messages to send, with their frames where the sender encoded them.
         package: A ``DataPackage`` that encodes them.
@@ -92,6 +98,8 @@ class Requester(threading.Thread):
         self._pending: list[_Encoded] = []
         self.rejected: list[SendData] = []
         self._write_lock = threading.Lock()
+        self._unreported: deque[list[_Encoded]] = deque()
+        """Written batches whose SENT events are due, in the order of the writes."""
 
     def request_stop(self, *, abort: bool = False) -> None:
         """Ask the worker to finish: after the queue is drained, or at once with ``abort``."""
@@ -107,6 +115,7 @@ class Requester(threading.Thread):
         """Thread body: never dies silently."""
         try:
             self._loop()
+            self._report_written()
         except BaseException as exc:
             logger.exception("send worker failed")
             self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
@@ -115,6 +124,8 @@ class Requester(threading.Thread):
         seen_generation = 0
         fresh = False  # acknowledged mode: hello and resend due on this connection
         while not self._abort.is_set():
+            if self._unreported:
+                self._report_written()
             if not self._link.up.is_set():
                 if self._stop_requested.is_set() and (
                     self._link.failed.is_set() or self._abort.is_set()
@@ -128,6 +139,7 @@ class Requester(threading.Thread):
             resend = fresh and self._window is not None and len(self._window) > 0
             if not self._pending and not resend and not self._queue.wait_items(_IDLE):
                 if self._stop_requested.is_set():
+                    self._report_written()
                     return
                 continue
             with self._write_lock:
@@ -142,9 +154,11 @@ class Requester(threading.Thread):
                     frames = _frames_of(self._pending)
                 written = self._write_frames(frames)
                 batch, self._pending = self._pending, [] if written else self._pending
+                if written and self._sent_events:
+                    self._unreported.append(batch)  # under the write lock: in write order
             if written:
                 fresh = False
-                self._written(batch)
+                self._report_written()
             elif self._window is not None:
                 # Everything written or not is in the window: hello and resend it all.
                 fresh = True
@@ -180,6 +194,43 @@ class Requester(threading.Thread):
         if self._sent_events:
             sequence = getattr(item, "sequence", 0)
             self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
+        return True
+
+    def write_batch_now(self) -> bool:
+        """Write the head of the queue from the caller's thread, when that keeps the order.
+
+        For a producer that fills the queue faster than this thread drains it: writing a
+        batch itself spares the hand-offs of the interpreter between the two threads,
+        and keeps queued messages few. It succeeds only when no other write is in
+        progress, nothing failed and waits to be written again, the link is up and
+        acknowledged mode is off. A failed write is left pending, for this thread to
+        write again or report.
+
+        Returns:
+            ``True`` if a batch was written.
+        """
+        if self._window is not None or not self._link.up.is_set():
+            return False
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._pending:
+                return False
+            batch = self._take_batch()
+            if not batch:
+                return False
+            try:
+                self._send_frames(_frames_of(batch))
+            except ProtocolError:
+                self._pending = batch
+                self._queue.poke()  # this thread writes it again (or reports it)
+                return False
+            if self._sent_events:
+                self._unreported.append(batch)  # under the write lock: in write order
+        finally:
+            self._write_lock.release()
+        if self._sent_events:
+            self._queue.poke()
         return True
 
     def _take_batch(self) -> list[_Encoded]:
@@ -224,18 +275,22 @@ class Requester(threading.Thread):
             logger.info("re-sending %d unacknowledged frame(s)", len(unacknowledged))
         return hello + unacknowledged
 
-    def _write_frames(self, frames: list[bytes]) -> bool:
+    def _send_frames(self, frames: list[bytes]) -> None:
+        """Write ``frames`` in writes of up to ``max_write_bytes``; errors propagate."""
         chunk: list[bytes] = []
         size = 0
+        for frame in frames:
+            if chunk and size + len(frame) > self._max_write_bytes:
+                self._link.send(b"".join(chunk))
+                chunk, size = [], 0
+            chunk.append(frame)
+            size += len(frame)
+        if chunk:
+            self._link.send(chunk[0] if len(chunk) == 1 else b"".join(chunk))
+
+    def _write_frames(self, frames: list[bytes]) -> bool:
         try:
-            for frame in frames:
-                if chunk and size + len(frame) > self._max_write_bytes:
-                    self._link.send(b"".join(chunk))
-                    chunk, size = [], 0
-                chunk.append(frame)
-                size += len(frame)
-            if chunk:
-                self._link.send(chunk[0] if len(chunk) == 1 else b"".join(chunk))
+            self._send_frames(frames)
         except ProtocolConnectionError as exc:
             if self._link.up.is_set():
                 # The transport is still up (a server with no client to answer, say):
@@ -250,9 +305,10 @@ class Requester(threading.Thread):
             return False
         return True
 
-    def _written(self, batch: list[_Encoded]) -> None:
-        if not self._sent_events:
-            return
-        for item, _ in batch:
-            sequence = getattr(item, "sequence", 0)
-            self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
+    def _report_written(self) -> None:
+        """Emit the SENT events of written batches (this thread only), in write order."""
+        unreported = self._unreported
+        while unreported:
+            for item, _ in unreported.popleft():
+                sequence = getattr(item, "sequence", 0)
+                self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))

@@ -33,6 +33,7 @@ class BatchQueue(Generic[_T]):
         self._cond = threading.Condition()
         self._closed = False
         self._consumer_waiting = False
+        self._poked = False
         self._producers_waiting = 0
 
     def put(self, item: _T, timeout: float | None) -> None:
@@ -98,7 +99,7 @@ class BatchQueue(Generic[_T]):
         return batch
 
     def wait_items(self, timeout: float | None) -> bool:
-        """Wait until at least one item is queued (or the queue is closed).
+        """Wait until an item is queued, the queue is closed or :meth:`poke` is called.
 
         Args:
             timeout: Longest wait in seconds.
@@ -111,10 +112,17 @@ class BatchQueue(Generic[_T]):
             with self._cond:
                 self._consumer_waiting = True
                 try:
-                    self._cond.wait_for(lambda: bool(items) or self._closed, timeout)
+                    self._cond.wait_for(lambda: bool(items) or self._closed or self._poked, timeout)
                 finally:
                     self._consumer_waiting = False
+                    self._poked = False
         return bool(items)
+
+    def poke(self) -> None:
+        """Wake a consumer waiting in :meth:`wait_items`, which then returns at once."""
+        with self._cond:
+            self._poked = True
+            self._cond.notify_all()
 
     def close(self) -> None:
         """Refuse further items; what is queued can still be taken."""
