@@ -259,6 +259,9 @@ class NetworkHandler:
             if network_config.queue_full_policy is QueueFullPolicy.RAISE
             else network_config.send_timeout
         )
+        # send_data writes batches itself only where it may wait (not under RAISE) and
+        # outside acknowledged mode (see _submit).
+        self._batch_writes = self._put_timeout != 0 and not network_config.acknowledged
         self._waiters: dict[int, _Waiter] = {}
         self._waiters_lock = threading.Lock()
         self._answered: list[_Waiter] = []  # replies delivered, requesters not yet woken
@@ -483,7 +486,7 @@ class NetworkHandler:
                 self._submit_now(entry, sequence, wait, waiter)
         finally:
             lock.release()
-        if deep and self._put_timeout:
+        if deep and self._batch_writes:
             # A producer that outpaces the send worker writes the head of the queue
             # itself: no thread hand-offs, and queued messages stay few (see the docs).
             requester = self._requester

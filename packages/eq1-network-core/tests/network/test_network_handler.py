@@ -402,6 +402,40 @@ def test_a_fast_producer_keeps_order_and_sent_events_stay_on_the_worker(
     assert {name for _, name in seen} == {"eq1-LoopbackProtocol-requester"}
 
 
+def test_send_data_writes_itself_once_the_queue_is_deep(handler_pair: Any) -> None:
+    sender, receiver = handler_pair(package=BINARY_PACKAGE, receive_queue=True)
+    requester = sender._requester
+    tries: list[bool] = []
+    real = requester.write_batch_now
+    requester.write_batch_now = lambda: tries.append(real()) or tries[-1]
+    requester._write_lock.acquire()  # nobody can write: the queue grows past the depth
+    try:
+        for i in range(600):
+            sender.send_data(BinarySendData(i.to_bytes(4, "big")))
+    finally:
+        requester._write_lock.release()
+    assert len(tries) == 600 - 255 and not any(tries)  # from depth 256 on, each tried
+    sender.send_data(BinarySendData((600).to_bytes(4, "big")))
+    got = [receiver.receive(timeout=30) for _ in range(601)]
+    assert [int.from_bytes(g.value, "big") for g in got] == list(range(601))
+
+
+def test_under_the_raise_policy_send_data_never_writes_itself(handler_pair: Any) -> None:
+    sender, receiver = handler_pair(
+        package=BINARY_PACKAGE,
+        receive_queue=True,
+        queue_full_policy=QueueFullPolicy.RAISE,
+        send_queue_size=100_000,
+    )
+    calls: list[int] = []
+    sender._requester.write_batch_now = lambda: calls.append(1) or False
+    for i in range(2000):
+        sender.send_data(BinarySendData(i.to_bytes(4, "big")))
+    got = [receiver.receive(timeout=30) for _ in range(2000)]
+    assert [int.from_bytes(g.value, "big") for g in got] == list(range(2000))
+    assert calls == []
+
+
 def test_replies_sent_from_the_event_callback(handler_pair: Any) -> None:
     holder: dict[str, NetworkHandler] = {}
 
