@@ -63,6 +63,17 @@ def test_batch_queue_wakes_consumer_and_blocked_producer() -> None:
     assert got == list(range(50))
 
 
+def test_batch_queue_wakes_a_sleeping_consumer_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    queue: BatchQueue[int] = BatchQueue(1000)
+    wakes: list[int] = []
+    monkeypatch.setattr(queue._cond, "notify_all", lambda: wakes.append(1))
+    queue._consumer_waiting = True  # as while the consumer sleeps in wait_items
+    for item in range(100):
+        queue.put(item, 0)
+    assert wakes == [1]  # later producers skip the lock until the consumer has run
+    assert queue.get_batch(1000, 0) == list(range(100))
+
+
 def test_batch_queue_wait_items_and_drain() -> None:
     queue: BatchQueue[int] = BatchQueue(5)
     assert queue.wait_items(0.01) is False

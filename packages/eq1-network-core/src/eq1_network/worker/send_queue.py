@@ -54,7 +54,11 @@ class BatchQueue(Generic[_T]):
         self._items.append(item)
         if self._consumer_waiting:
             with self._cond:
-                self._cond.notify_all()
+                if self._consumer_waiting:
+                    # One wake-up is enough: until the consumer runs, the next producers
+                    # need not take the lock again (it looks at the queue when it wakes).
+                    self._consumer_waiting = False
+                    self._cond.notify_all()
 
     def _wait_room(self, timeout: float | None) -> None:
         with self._cond:
