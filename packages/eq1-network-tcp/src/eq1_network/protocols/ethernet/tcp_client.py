@@ -302,9 +302,7 @@ class TCPClient(ReqResProtocol):
             return False, None
         try:
             if self._rx:
-                data = bytes(self._rx)
-                self._rx.clear()
-                return True, data
+                return True, self._take_buffered()
             stream = self._stream
             if stream is None:
                 return False, None
@@ -359,20 +357,11 @@ class TCPClient(ReqResProtocol):
                 return True
             if not stream.kernel_waits:
                 return stream.wait_readable(limit)
-            # Wait inside recv: one system call both waits and takes the bytes, which
-            # read() then returns.
-            self._last_look = time.monotonic()
-            try:
-                received = stream.recv_wait(self._chunk, limit)
-            except OSError as exc:
-                self._lost(stream, f"{type(exc).__name__}: {exc}")
-                return True
+            # One system call both waits and takes the bytes, which read() then returns.
+            received = self._wait_in_recv(stream, limit)
             if received is None:
                 return False
-            if received:
-                self._rx += received
-            else:
-                self._lost(stream, "closed by the peer")
+            self._rx += received  # b"" when the connection was lost: read() tells
             return True
         finally:
             lock.release()
@@ -398,21 +387,11 @@ class TCPClient(ReqResProtocol):
             return None  # another thread kept reading for the whole time
         try:
             if self._rx:
-                data = bytes(self._rx)
-                self._rx.clear()
-                return data
-            started = self._last_look = time.monotonic()
-            try:
-                received = stream.recv_wait(self._chunk, timeout)
-            except OSError as exc:
-                self._lost(stream, f"{type(exc).__name__}: {exc}")
-                received = b""
-            else:
-                if received:
-                    return received
-                if received is None:
-                    return None
-                self._lost(stream, "closed by the peer")
+                return self._take_buffered()
+            received = self._wait_in_recv(stream, timeout)
+            if received is None or received:
+                return received
+            started = self._last_look  # when the wait began
         finally:
             lock.release()
         if self._closing:  # disconnect() was called: no reconnection to wait for
@@ -540,6 +519,28 @@ class TCPClient(ReqResProtocol):
             self._lost(stream, "closed by the peer")
             return None
         return data
+
+    def _take_buffered(self) -> bytes:
+        """Empty the read buffer and return its bytes (read lock held)."""
+        data = bytes(self._rx)
+        self._rx.clear()
+        return data
+
+    def _wait_in_recv(self, stream: SocketStream, timeout: float) -> bytes | None:
+        """Wait inside ``recv`` (read lock held; ``stream.kernel_waits``).
+
+        Returns:
+            The bytes; ``None`` on timeout; ``b""`` when the link was lost (recorded).
+        """
+        self._last_look = time.monotonic()
+        try:
+            received = stream.recv_wait(self._chunk, timeout)
+        except OSError as exc:
+            self._lost(stream, f"{type(exc).__name__}: {exc}")
+            return b""
+        if received == b"":
+            self._lost(stream, "closed by the peer")
+        return received
 
     def _probe(self) -> None:
         """Move waiting bytes into the read buffer, noticing a close by the peer.
