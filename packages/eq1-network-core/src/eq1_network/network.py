@@ -89,6 +89,7 @@ _POLL = 0.05
 _WRITE_AT_DEPTH = 256
 """Queue depth at which ``send_data`` writes the head of the queue itself (see the docs)."""
 _RECEIVED = NetworkEventType.RECEIVED
+_new = object.__new__
 
 
 @dataclass
@@ -254,6 +255,8 @@ class NetworkHandler:
         self._package = network_config.package
         self._send_class = network_config.package.send_data_class
         self._typed = issubclass(self._send_class, TypedSendData)
+        # Typed messages over the standard framing are framed by _submit directly.
+        self._frame_limit = network_config.package.direct_frame_limit()
         self._put_timeout = (
             0.0
             if network_config.queue_full_policy is QueueFullPolicy.RAISE
@@ -342,6 +345,7 @@ class NetworkHandler:
             package=cfg.package,
             emit=self._emit,
             deliver=self._deliver,
+            deliver_many=self._deliver_many,
             after_batch=self._release_answered,
             stopping=self._stopping,
             on_ack=self._window.acknowledge if self._window is not None else None,
@@ -475,10 +479,17 @@ class NetworkHandler:
                 raise ProtocolValidationError(
                     "in acknowledged mode the handler numbers messages; leave sequence at 0"
                 )
-            entry = self._encode(send_data)
+            limit = self._frame_limit
+            if limit is not None:
+                try:  # the hot path of _encode, inlined
+                    entry: QueuedMessage = (send_data, typed.to_frame(limit))
+                except (ProtocolError, ValueError, TypeError):
+                    entry = (send_data, None)  # the send worker splits or reports it
+            else:
+                entry = self._encode(send_data)
             if waiter is None and get_ident() != self._listener_id:
-                self._queue.put(entry, wait)  # the common case: an application thread queues
-                deep = len(self._queue) >= _WRITE_AT_DEPTH
+                # The common case: an application thread queues.
+                deep = self._queue.put(entry, wait) >= _WRITE_AT_DEPTH
                 if not deep:
                     return sequence
             else:
@@ -624,6 +635,30 @@ class NetworkHandler:
                 except Full:
                     continue
             logger.warning("stopping: a received message was not queued: %r", received)
+
+    def _deliver_many(self, batch: list[ReceivedData]) -> None:
+        """Deliver the messages of one read, in order (receive worker only).
+
+        The common case, events to a callback and no request waiting, runs here with
+        one call per message less than :meth:`_deliver`. A request made while this
+        runs cannot have its reply in ``batch``: those bytes arrived before it was sent.
+        """
+        callback = self._callback
+        if self._waiters or self._received is not None or callback is None:
+            for received in batch:
+                self._deliver(received)
+            return
+        for received in batch:
+            event: Any = _new(NetworkEvent)  # what __init__ does, without the call
+            event.type = _RECEIVED
+            event.data = received
+            event.error = None
+            event.sequence = getattr(received, "sequence", None)
+            try:
+                callback(event)
+            except Exception as exc:
+                logger.exception("event callback raised on %r", event)
+                self._report_callback_error(event, exc)
 
     def _release_answered(self) -> None:
         """Wake the requesters whose replies the last read delivered (receive worker only)."""

@@ -37,6 +37,7 @@ resending) sets a non-zero ``sequence`` before encoding, and the package keeps i
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from eq1_network.common.exceptions import PacketSizeError, ProtocolTypeError
@@ -355,6 +356,40 @@ class DataPackage(Generic[_S, _R]):
         raise ProtocolTypeError(
             f"{cls.__name__} is not a typed received class; from_message needs one"
         )
+
+    def direct_frame_limit(self) -> int | None:
+        """Tell whether senders may frame this package's messages with ``to_frame`` themselves.
+
+        True for a package of typed messages over the standard length-prefixed framing
+        whose :meth:`encode` is not overridden: there, ``encode(message)`` is
+        ``message.to_frame(limit)`` for every instance of :attr:`send_data_class` that
+        already has its sequence number. A sender that numbers messages itself
+        (:class:`~eq1_network.NetworkHandler`) then saves the calls in between.
+
+        Returns:
+            The payload limit to pass to ``to_frame``, or ``None`` if this package
+            must encode through :meth:`encode`.
+        """
+        if (
+            self._frame_limit < 0
+            or type(self).encode is not DataPackage.encode
+            or not issubclass(self.send_data_class, TypedSendData)
+        ):
+            return None
+        return self._frame_limit
+
+    def payload_decoder(self) -> Callable[[bytes], _R]:
+        """Return the callable behind :meth:`decode_payload`, for receive loops.
+
+        Returns:
+            ``received_data_class.from_bytes`` when :meth:`decode_payload` is not
+            overridden (one call less per message), else the bound
+            :meth:`decode_payload`.
+        """
+        if type(self).decode_payload is DataPackage.decode_payload:
+            decoder: Callable[[bytes], _R] = self._from_bytes
+            return decoder
+        return self.decode_payload
 
     def stream(self, *, max_buffer: int | None = None) -> PacketStream:
         """Create a :class:`~eq1_network.packets.PacketStream` for this package's structure.

@@ -456,3 +456,45 @@ def test_replies_sent_from_the_event_callback(handler_pair: Any) -> None:
         reply = client.request(TextSendData(f"abc{i}"), timeout=30)
         assert reply.value == f"abc{i}"[::-1]
         assert reply.message_type is MessageType.RESPONSE
+
+
+class _OneReadProtocol(_GatedProtocol):
+    """A transport whose first read returns one prepared chunk."""
+
+    def __init__(self, chunk: bytes) -> None:
+        super().__init__()
+        self.chunk: bytes | None = chunk
+
+    def read(self) -> tuple[bool, bytes | None]:
+        chunk, self.chunk = self.chunk, None
+        return (True, chunk) if chunk else (False, None)
+
+
+def test_one_read_delivers_messages_fragments_and_errors_in_order() -> None:
+    from eq1_network.packets import NetworkPacketStructure, split_message
+
+    def frame(message: TextSendData) -> bytes:
+        return TEXT_PACKAGE.encode(message)
+
+    big = TextSendData("split " * 40, sequence=2)
+    fragments = split_message(big, structure=NetworkPacketStructure(max_payload=96))
+    assert len(fragments) > 2
+    chunk = b"".join(
+        [
+            frame(TextSendData("first", sequence=1)),
+            b"\x00\x00\x00\x02\x01\x00",  # a frame whose payload is no message
+            frame(TextSendData("second", sequence=3)),
+            *fragments,
+            frame(TextSendData("last", sequence=4)),
+        ]
+    )
+    log = EventLog()
+    config = NetworkConfig(protocol=_OneReadProtocol(chunk), package=TEXT_PACKAGE)
+    with NetworkHandler(config, log):
+        log.wait_for(NetworkEventType.RECEIVED, 4)
+    kinds = [
+        e.data.value if e.type is NetworkEventType.RECEIVED else e.type
+        for e in log.events
+        if e.type in (NetworkEventType.RECEIVED, NetworkEventType.ERROR)
+    ]
+    assert kinds == ["first", NetworkEventType.ERROR, "second", big.value, "last"]

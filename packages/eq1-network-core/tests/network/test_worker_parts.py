@@ -30,8 +30,7 @@ from eq1_network.worker.ack import (
 
 def test_batch_queue_orders_bounds_and_closes() -> None:
     queue: BatchQueue[int] = BatchQueue(3)
-    for i in range(3):
-        queue.put(i, 0)
+    assert [queue.put(i, 0) for i in range(3)] == [1, 2, 3]  # the depth after each
     with pytest.raises(QueueFullError, match="3 messages"):
         queue.put(99, 0)
     with pytest.raises(QueueFullError, match=r"for 0\.01 s"):

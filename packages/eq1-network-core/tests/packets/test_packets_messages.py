@@ -345,6 +345,20 @@ def test_received_subclass_of_a_user() -> None:
     assert type(received) is Reading and received.value == 42
 
 
+def test_received_subclass_with_its_own_constructor_gets_it_called() -> None:
+    class Scaled(IntReceivedData):
+        __slots__ = ("scaled",)
+
+        def __init__(self, value: int, *args: Any) -> None:
+            super().__init__(value, *args)
+            self.scaled = value * 10
+
+    frame = INT_PACKAGE.encode(IntSendData(42, source="s", reply_to=3))
+    received = Scaled.from_bytes(frame[4:])
+    assert type(received) is Scaled and received.scaled == 420
+    assert (received.value, received.source, received.reply_to) == (42, "s", 3)
+
+
 def test_received_equality_and_type_errors() -> None:
     payload = TextSendData("a", sequence=1, timestamp=1.0).to_bytes()
     first = TextReceivedData.from_bytes(payload)

@@ -264,3 +264,37 @@ def test_receive_payload_of_untyped_packages_never_looks_for_fragments() -> None
     payload = b"\x01\x02\x03\x05 looks like a fragment header"
     received = package.receive_payload(payload, Reassembler())
     assert received is not None and received.text.endswith("fragment header")
+
+
+class _CustomEncode(DataPackage[BinarySendData, BinaryReceivedData]):
+    def encode(self, send_data: BinarySendData) -> bytes:
+        return super().encode(send_data)
+
+
+class _CustomDecode(DataPackage[BinarySendData, BinaryReceivedData]):
+    def decode_payload(self, payload: bytes) -> BinaryReceivedData:
+        return super().decode_payload(payload)
+
+
+def test_direct_frame_limit_only_where_encode_is_to_frame() -> None:
+    assert BINARY_PACKAGE.direct_frame_limit() == NetworkPacketStructure.max_payload
+    assert ANY_PACKAGE.direct_frame_limit() == NetworkPacketStructure.max_payload
+    small = DataPackage(NetworkPacketStructure(max_payload=64), BinarySendData, BinaryReceivedData)
+    assert small.direct_frame_limit() == 64
+    message = BinarySendData(bytes(8), sequence=7)
+    assert message.to_frame(64) == small.encode(message)
+    assert DataPackage(Brackets(), JsonSendData, JsonReceivedData).direct_frame_limit() is None
+    assert DataPackage(NetworkPacketStructure, Message, Message).direct_frame_limit() is None
+    assert DataPackage(Brackets(), Note, NoteReceived).direct_frame_limit() is None
+    custom = _CustomEncode(NetworkPacketStructure, BinarySendData, BinaryReceivedData)
+    assert custom.direct_frame_limit() is None
+
+
+def test_payload_decoder_respects_an_overridden_decode_payload() -> None:
+    payload = BINARY_PACKAGE.encode(BinarySendData(b"abc"))[4:]
+    decoder = BINARY_PACKAGE.payload_decoder()
+    assert decoder == BinaryReceivedData.from_bytes
+    assert decoder(payload).value == b"abc"
+    custom = _CustomDecode(NetworkPacketStructure, BinarySendData, BinaryReceivedData)
+    assert custom.payload_decoder() == custom.decode_payload
+    assert custom.payload_decoder()(payload).value == b"abc"

@@ -44,6 +44,7 @@ _FRAGMENT = int(MessageFlags.FRAGMENT)  # a plain int: IntFlag arithmetic is slo
 _NO_FLAGS = MessageFlags.NONE
 _MESSAGE_TYPES = MESSAGE_TYPE_BY_VALUE
 _unpack_fixed = FIXED_HEADER.unpack_from
+_new = object.__new__
 
 
 def _dispatch(cls: type[TypedReceivedData[Any]]) -> tuple[type[TypedReceivedData[Any]] | None, ...]:
@@ -134,9 +135,13 @@ class TypedReceivedData(ReceivedData, Generic[_V]):
     _by_format: ClassVar[tuple[type[TypedReceivedData[Any]] | None, ...]] = ()
     """The class that decodes each format value (index) for this class; see _dispatch."""
 
+    _plain_init: ClassVar[bool] = True
+    """Whether the class keeps this ``__init__``: from_bytes then sets the fields itself."""
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._by_format = _dispatch(cls)
+        cls._plain_init = cls.__init__ is TypedReceivedData.__init__
 
     @classmethod
     def _target(cls: type[_R], data_format: DataFormat) -> type[_R]:
@@ -194,16 +199,22 @@ class TypedReceivedData(ReceivedData, Generic[_V]):
             destination = data[src_end:ids_end].decode("utf-8") if dst_len else ""
         except UnicodeDecodeError:
             return cls._from_bytes_checked(data)
-        return target(  # type: ignore[no-any-return]
-            target._decode_value(data[header_len:]),
-            message_type,
-            source,
-            destination,
-            seq,
-            reply,
-            stamp,
-            _NO_FLAGS if flags == 0 else flags_from_byte(flags),
-        )
+        value = target._decode_value(data[header_len:])
+        flag_set = _NO_FLAGS if flags == 0 else flags_from_byte(flags)
+        if not target._plain_init:
+            return target(  # type: ignore[no-any-return]
+                value, message_type, source, destination, seq, reply, stamp, flag_set
+            )
+        received: Any = _new(target)  # what __init__ does, without the call
+        received.value = value
+        received.message_type = message_type
+        received.source = source
+        received.destination = destination
+        received.sequence = seq
+        received.reply_to = reply
+        received.timestamp_us = stamp
+        received.flags = flag_set
+        return received  # type: ignore[no-any-return]
 
     @classmethod
     def _from_bytes_checked(cls: type[_R], data: bytes) -> _R:

@@ -34,6 +34,18 @@ _CONTROL_BIT = int(CONTROL_FLAGS)
 _SPECIAL_BITS = _CONTROL_BIT | int(MessageFlags.FRAGMENT)
 
 
+def _one_by_one(
+    deliver: Callable[[ReceivedData], None],
+) -> Callable[[list[ReceivedData]], None]:
+    """Make a ``deliver_many`` out of a ``deliver``."""
+
+    def deliver_many(batch: list[ReceivedData]) -> None:
+        for received in batch:
+            deliver(received)
+
+    return deliver_many
+
+
 class Listener(threading.Thread):
     """Reads a :class:`Link` and hands every decoded message to ``deliver``.
 
@@ -46,6 +58,9 @@ class Listener(threading.Thread):
         package: A ``DataPackage`` that decodes payloads.
         emit: Where events go.
         deliver: Called with each decoded message, in order.
+        deliver_many: Optional; called instead of ``deliver`` with the list of
+            consecutive decoded messages of one read (outside acknowledged mode), to
+            save a call per message. It must deliver them in order.
         after_batch: Called after the messages of each read were delivered, just before
             the worker waits again (and when it ends).
         stopping: Set to end the worker.
@@ -63,6 +78,7 @@ class Listener(threading.Thread):
         package: Any,
         emit: Callable[[NetworkEvent], None],
         deliver: Callable[[ReceivedData], None],
+        deliver_many: Callable[[list[ReceivedData]], None] | None = None,
         after_batch: Callable[[], None] | None = None,
         stopping: threading.Event,
         on_ack: Callable[[int], object] | None = None,
@@ -74,8 +90,10 @@ class Listener(threading.Thread):
         super().__init__(name=name, daemon=True)
         self._link = link
         self._package = package
+        self._decode = package.payload_decoder()
         self._emit = emit
         self._deliver = deliver
+        self._deliver_many = deliver_many or _one_by_one(deliver)
         self._after_batch = after_batch
         self._stopping = stopping
         self._on_ack = on_ack
@@ -149,17 +167,24 @@ class Listener(threading.Thread):
 
     def _dispatch(self, payloads: list[bytes]) -> None:
         """Decode and deliver payloads outside acknowledged mode: the hot path of _handle."""
-        decode, deliver, handle = self._package.decode_payload, self._deliver, self._handle
+        decode, handle, deliver_many = self._decode, self._handle, self._deliver_many
+        batch: list[ReceivedData] = []
         for payload in payloads:
             if len(payload) > 3 and payload[3] & _SPECIAL_BITS and payload[0] == HEADER_VERSION:
+                if batch:  # what came before is delivered first: the order is kept
+                    deliver_many(batch)
+                    batch = []
                 handle(payload)  # a control message or a fragment
                 continue
             try:
-                received = decode(payload)
+                batch.append(decode(payload))
             except (ProtocolError, ValueError, TypeError) as exc:
+                if batch:
+                    deliver_many(batch)
+                    batch = []
                 self._undecodable(exc)
-                continue
-            deliver(received)
+        if batch:
+            deliver_many(batch)
 
     def _handle(self, payload: bytes) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -33,14 +34,20 @@ _Encoded = tuple[SendData, bytes | list[bytes]]
 _IDLE = 0.1
 
 
+_second = operator.itemgetter(1)
+
+
 def _frames_of(batch: list[_Encoded]) -> list[bytes]:
+    """The frames of a batch, in order (the loops run in C unless a message was split)."""
+    encoded: list[Any] = list(map(_second, batch))
+    if list not in set(map(type, encoded)):
+        return encoded
     frames: list[bytes] = []
-    append, extend = frames.append, frames.extend
-    for _, encoded in batch:
-        if isinstance(encoded, bytes):
-            append(encoded)
+    for entry in encoded:
+        if isinstance(entry, bytes):
+            frames.append(entry)
         else:
-            extend(encoded)
+            frames.extend(entry)
     return frames
 
 
@@ -240,7 +247,7 @@ class Requester(threading.Thread):
         if not entries:
             return []
         encoded: list[_Encoded]
-        if any(frame is None for _, frame in entries):
+        if None in map(_second, entries):
             encoded = []
             for item, frame in entries:
                 done = self._encode(item) if frame is None else (item, frame)
@@ -277,6 +284,9 @@ class Requester(threading.Thread):
 
     def _send_frames(self, frames: list[bytes]) -> None:
         """Write ``frames`` in writes of up to ``max_write_bytes``; errors propagate."""
+        if sum(map(len, frames)) <= self._max_write_bytes:  # the usual case: one write
+            self._link.send(frames[0] if len(frames) == 1 else b"".join(frames))
+            return
         chunk: list[bytes] = []
         size = 0
         for frame in frames:

@@ -36,12 +36,15 @@ class BatchQueue(Generic[_T]):
         self._poked = False
         self._producers_waiting = 0
 
-    def put(self, item: _T, timeout: float | None) -> None:
+    def put(self, item: _T, timeout: float | None) -> int:
         """Append an item, waiting up to ``timeout`` seconds for room.
 
         Args:
             item: The item.
             timeout: ``0`` refuses at once when full; ``None`` waits without limit.
+
+        Returns:
+            The number of items queued just after this one was appended.
 
         Raises:
             QueueFullError: If there is no room within the timeout.
@@ -51,7 +54,9 @@ class BatchQueue(Generic[_T]):
             raise ProtocolNotConnectedError("the handler is stopped; nothing more is accepted")
         if len(self._items) >= self.maxsize:
             self._wait_room(timeout)
-        self._items.append(item)
+        items = self._items
+        items.append(item)
+        depth = len(items)
         if self._consumer_waiting:
             with self._cond:
                 if self._consumer_waiting:
@@ -59,6 +64,7 @@ class BatchQueue(Generic[_T]):
                     # need not take the lock again (it looks at the queue when it wakes).
                     self._consumer_waiting = False
                     self._cond.notify_all()
+        return depth
 
     def _wait_room(self, timeout: float | None) -> None:
         with self._cond:
