@@ -34,7 +34,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty, Full, Queue
@@ -636,7 +636,7 @@ class NetworkHandler:
                     continue
             logger.warning("stopping: a received message was not queued: %r", received)
 
-    def _deliver_many(self, batch: list[ReceivedData]) -> None:
+    def _deliver_many(self, batch: Iterable[ReceivedData]) -> None:
         """Deliver the messages of one read, in order (receive worker only).
 
         The common case, events to a callback and no request waiting, runs here with

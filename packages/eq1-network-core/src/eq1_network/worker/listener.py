@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from eq1_network.common.exceptions import (
@@ -36,10 +36,10 @@ _SPECIAL_BITS = _CONTROL_BIT | int(MessageFlags.FRAGMENT)
 
 def _one_by_one(
     deliver: Callable[[ReceivedData], None],
-) -> Callable[[list[ReceivedData]], None]:
+) -> Callable[[Iterable[ReceivedData]], None]:
     """Make a ``deliver_many`` out of a ``deliver``."""
 
-    def deliver_many(batch: list[ReceivedData]) -> None:
+    def deliver_many(batch: Iterable[ReceivedData]) -> None:
         for received in batch:
             deliver(received)
 
@@ -58,9 +58,9 @@ class Listener(threading.Thread):
         package: A ``DataPackage`` that decodes payloads.
         emit: Where events go.
         deliver: Called with each decoded message, in order.
-        deliver_many: Optional; called instead of ``deliver`` with the list of
-            consecutive decoded messages of one read (outside acknowledged mode), to
-            save a call per message. It must deliver them in order.
+        deliver_many: Optional; called instead of ``deliver`` with an iterator over
+            the decoded messages of one read (outside acknowledged mode), to save a
+            call per message. It must deliver each message as it takes it, in order.
         after_batch: Called after the messages of each read were delivered, just before
             the worker waits again (and when it ends).
         stopping: Set to end the worker.
@@ -78,7 +78,7 @@ class Listener(threading.Thread):
         package: Any,
         emit: Callable[[NetworkEvent], None],
         deliver: Callable[[ReceivedData], None],
-        deliver_many: Callable[[list[ReceivedData]], None] | None = None,
+        deliver_many: Callable[[Iterable[ReceivedData]], None] | None = None,
         after_batch: Callable[[], None] | None = None,
         stopping: threading.Event,
         on_ack: Callable[[int], object] | None = None,
@@ -167,24 +167,25 @@ class Listener(threading.Thread):
 
     def _dispatch(self, payloads: list[bytes]) -> None:
         """Decode and deliver payloads outside acknowledged mode: the hot path of _handle."""
-        decode, handle, deliver_many = self._decode, self._handle, self._deliver_many
-        batch: list[ReceivedData] = []
+        self._deliver_many(self._decoded(payloads))
+
+    def _decoded(self, payloads: list[bytes]) -> Iterator[ReceivedData]:
+        """Decode payloads one at a time, handling control messages and fragments in place.
+
+        ``deliver_many`` takes each message before the next payload is looked at, so
+        everything happens in stream order, and no message outlives its delivery.
+        """
+        decode, handle = self._decode, self._handle
         for payload in payloads:
             if len(payload) > 3 and payload[3] & _SPECIAL_BITS and payload[0] == HEADER_VERSION:
-                if batch:  # what came before is delivered first: the order is kept
-                    deliver_many(batch)
-                    batch = []
                 handle(payload)  # a control message or a fragment
                 continue
             try:
-                batch.append(decode(payload))
+                received = decode(payload)
             except (ProtocolError, ValueError, TypeError) as exc:
-                if batch:
-                    deliver_many(batch)
-                    batch = []
                 self._undecodable(exc)
-        if batch:
-            deliver_many(batch)
+                continue
+            yield received
 
     def _handle(self, payload: bytes) -> None:
         try:
