@@ -70,6 +70,9 @@ def _identifiers(source: object, destination: object) -> _Identifiers:
     return info
 
 
+_NO_IDS = _identifiers("", "")
+
+
 class TypedSendData(SendData, Generic[_V]):
     """Base of the typed send classes; use a per-format subclass.
 
@@ -133,7 +136,12 @@ class TypedSendData(SendData, Generic[_V]):
         self._message_type = message_type
         ids = None
         if source.__class__ is str and destination.__class__ is str:
-            ids = _known_pairs.get((source, destination))
+            # Most messages name no source or destination: spare the pair lookup.
+            ids = (
+                _NO_IDS
+                if not source and not destination
+                else _known_pairs.get((source, destination))
+            )
         self._ids = ids or _identifiers(source, destination)
         self._source = source
         self._destination = destination
