@@ -255,8 +255,10 @@ class NetworkHandler:
         self._package = network_config.package
         self._send_class = network_config.package.send_data_class
         self._typed = issubclass(self._send_class, TypedSendData)
-        # Typed messages over the standard framing are framed by _submit directly.
+        # Typed messages over the standard framing are framed with to_frame directly;
+        # outside acknowledged mode, send_data then takes its inlined common path.
         self._frame_limit = network_config.package.direct_frame_limit()
+        self._direct_limit = None if network_config.acknowledged else self._frame_limit
         self._put_timeout = (
             0.0
             if network_config.queue_full_policy is QueueFullPolicy.RAISE
@@ -459,14 +461,11 @@ class NetworkHandler:
             )
         if self._state != "running":
             raise ProtocolNotConnectedError(f"send_data() on a handler that is {self._state}")
-        return self._submit(send_data, timeout, None)
-
-    def _submit(self, send_data: SendData, timeout: float | None, waiter: _Waiter | None) -> int:
-        wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
-        if not self._typed:
-            with self._lock:  # the package numbers untyped messages: keep the queue in order
-                self._queue.put(self._encode(send_data), wait)
-            return 0
+        limit = self._direct_limit
+        if limit is None or timeout is not None or get_ident() == self._listener_id:
+            return self._submit(send_data, timeout, None)
+        # The common case, with _numbered_entry inlined: an application thread queues a
+        # typed message (outside acknowledged mode), at the default timeout.
         typed: Any = send_data
         lock = self._lock
         lock.acquire()  # explicit acquire/release: cheaper than ``with`` on this hot path
@@ -475,35 +474,56 @@ class NetworkHandler:
             if sequence == 0:
                 sequence = self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
                 typed._sequence = sequence
-            elif self.config.acknowledged:
-                raise ProtocolValidationError(
-                    "in acknowledged mode the handler numbers messages; leave sequence at 0"
-                )
-            limit = self._frame_limit
-            if limit is not None:
-                try:  # the hot path of _encode, inlined
-                    entry: QueuedMessage = (send_data, typed.to_frame(limit))
-                except (ProtocolError, ValueError, TypeError):
-                    entry = (send_data, None)  # the send worker splits or reports it
-            else:
-                entry = self._encode(send_data)
+            try:
+                entry: QueuedMessage = (send_data, typed.to_frame(limit))
+            except (ProtocolError, ValueError, TypeError):
+                entry = (send_data, None)  # the send worker splits or reports it
+            deep = self._queue.put(entry, self._put_timeout) >= _WRITE_AT_DEPTH
+        finally:
+            lock.release()
+        if deep:
+            self._write_head()
+        return sequence
+
+    def _submit(self, send_data: SendData, timeout: float | None, waiter: _Waiter | None) -> int:
+        """Queue (or write) a message: every case but the common one of :meth:`send_data`."""
+        wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
+        if not self._typed:
+            with self._lock:  # the package numbers untyped messages: keep the queue in order
+                self._queue.put(self._encode(send_data), wait)
+            return 0
+        with self._lock:
+            sequence, entry = self._numbered_entry(send_data)
             if waiter is None and get_ident() != self._listener_id:
-                # The common case: an application thread queues.
                 deep = self._queue.put(entry, wait) >= _WRITE_AT_DEPTH
-                if not deep:
-                    return sequence
             else:
                 deep = False
                 self._submit_now(entry, sequence, wait, waiter)
-        finally:
-            lock.release()
-        if deep and self._batch_writes:
+        if deep:
+            self._write_head()
+        return sequence
+
+    def _numbered_entry(self, send_data: SendData) -> tuple[int, QueuedMessage]:
+        """Give a typed message its sequence number and encode it (lock held)."""
+        typed: Any = send_data
+        sequence: int = typed._sequence
+        if sequence == 0:
+            sequence = self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
+            typed._sequence = sequence
+        elif self.config.acknowledged:
+            raise ProtocolValidationError(
+                "in acknowledged mode the handler numbers messages; leave sequence at 0"
+            )
+        return sequence, self._encode(send_data)
+
+    def _write_head(self) -> None:
+        """Write the head of a deep queue from this thread (see the docs)."""
+        if self._batch_writes:
             # A producer that outpaces the send worker writes the head of the queue
-            # itself: no thread hand-offs, and queued messages stay few (see the docs).
+            # itself: no thread hand-offs, and queued messages stay few.
             requester = self._requester
             if requester is not None:
                 requester.write_batch_now()
-        return sequence
 
     def _submit_now(
         self, entry: QueuedMessage, sequence: int, wait: float | None, waiter: _Waiter | None
@@ -534,6 +554,10 @@ class NetworkHandler:
         :class:`StopReport`, as before.
         """
         try:
+            limit = self._frame_limit
+            if limit is not None:
+                typed: Any = send_data
+                return send_data, typed.to_frame(limit)
             return send_data, self._package.encode(send_data)
         except (ProtocolError, ValueError, TypeError):
             return send_data, None
