@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,39 @@ def test_batch_queue_wakes_a_sleeping_consumer_once(monkeypatch: pytest.MonkeyPa
         queue.put(item, 0)
     assert wakes == [1]  # later producers skip the lock until the consumer has run
     assert queue.get_batch(1000, 0) == list(range(100))
+
+
+def _poll(condition: Any, deadline: float = 30.0) -> bool:
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+def test_a_consumer_woken_for_an_item_taken_by_another_thread_is_woken_again() -> None:
+    queue: BatchQueue[int] = BatchQueue(1000)
+    results: list[tuple[bool, float]] = []
+
+    def consume() -> None:
+        started = time.monotonic()
+        results.append((queue.wait_items(60), time.monotonic() - started))
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    assert _poll(lambda: queue._consumer_waiting)
+    with queue._cond:  # the consumer is notified but cannot run until this block ends
+        queue.put(1, 0)
+        assert not queue._consumer_waiting  # the put disarmed the wake-up
+        assert queue.get_batch(10, 0) == [1]  # another thread (a producer) takes the item
+    # The consumer found nothing and waits again: it must be armed again, or the next
+    # put would not wake it and it would sleep until its timeout.
+    assert _poll(lambda: queue._consumer_waiting)
+    queue.put(2, 0)
+    consumer.join(30)
+    assert results and results[0][0] is True
+    assert results[0][1] < 30  # woken by the put, long before its 60 s timeout
 
 
 def test_batch_queue_wait_items_and_drain() -> None:

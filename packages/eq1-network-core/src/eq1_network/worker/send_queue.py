@@ -120,9 +120,19 @@ class BatchQueue(Generic[_T]):
         items = self._items
         if not items:
             with self._cond:
-                self._consumer_waiting = True
+                deadline = None if timeout is None else time.monotonic() + timeout
                 try:
-                    self._cond.wait_for(lambda: bool(items) or self._closed or self._poked, timeout)
+                    while True:
+                        # Armed again before every wait, and before looking at the queue: a
+                        # producer that wakes this thread disarms it, and one whose item
+                        # was taken by another thread meanwhile must still wake it.
+                        self._consumer_waiting = True
+                        if items or self._closed or self._poked:
+                            break
+                        remaining = None if deadline is None else deadline - time.monotonic()
+                        if remaining is not None and remaining <= 0:
+                            break
+                        self._cond.wait(remaining)
                 finally:
                     self._consumer_waiting = False
                     self._poked = False
