@@ -48,6 +48,7 @@ from eq1_network.packets.framing import NetworkPacketStructure
 from eq1_network.packets.header import HEADER_VERSION, MAX_U64
 from eq1_network.packets.kinds import MessageFlags
 from eq1_network.packets.message import Message
+from eq1_network.packets.reader import TypedStreamReader
 from eq1_network.packets.received import (
     BinaryReceivedData,
     IntReceivedData,
@@ -390,6 +391,30 @@ class DataPackage(Generic[_S, _R]):
             decoder: Callable[[bytes], _R] = self._from_bytes
             return decoder
         return self.decode_payload
+
+    def stream_reader(self, stream: PacketStream) -> TypedStreamReader | None:
+        """Return a reader that decodes this package's messages straight out of ``stream``.
+
+        Available for typed received classes over a length-prefixed structure, when
+        :meth:`decode_payload` and :meth:`receive_payload` are not overridden: there the
+        reader gives what ``feed_payloads`` followed by :meth:`receive_payload` gives,
+        with less work per message.
+
+        Args:
+            stream: A stream made by :meth:`stream`.
+
+        Returns:
+            The reader, or ``None`` if this package must decode payload by payload.
+        """
+        cls = type(self)
+        if (
+            stream.payload_limit is None
+            or not issubclass(self.received_data_class, TypedReceivedData)
+            or cls.decode_payload is not DataPackage.decode_payload
+            or cls.receive_payload is not DataPackage.receive_payload
+        ):
+            return None
+        return TypedStreamReader(self.received_data_class, stream)
 
     def stream(self, *, max_buffer: int | None = None) -> PacketStream:
         """Create a :class:`~eq1_network.packets.PacketStream` for this package's structure.

@@ -30,12 +30,15 @@ from eq1_network.package import (
     INT_PACKAGE,
     JSON_PACKAGE,
     TEXT_PACKAGE,
+    DataPackage,
 )
 from eq1_network.packets import (
     BinarySendData,
     IntSendData,
     JsonSendData,
     MessageType,
+    NetworkPacketStructure,
+    TextReceivedData,
     TextSendData,
 )
 from eq1_network.testing import EventLog
@@ -470,8 +473,16 @@ class _OneReadProtocol(_GatedProtocol):
         return (True, chunk) if chunk else (False, None)
 
 
-def test_one_read_delivers_messages_fragments_and_errors_in_order() -> None:
-    from eq1_network.packets import NetworkPacketStructure, split_message
+class _PayloadByPayload(DataPackage[TextSendData, TextReceivedData]):
+    """TEXT_PACKAGE with an overridden decode_payload: no one-step stream reader."""
+
+    def decode_payload(self, payload: bytes) -> TextReceivedData:
+        return super().decode_payload(payload)
+
+
+@pytest.mark.parametrize("one_step", [True, False], ids=["stream-reader", "payload-by-payload"])
+def test_one_read_delivers_messages_fragments_and_errors_in_order(one_step: bool) -> None:
+    from eq1_network.packets import split_message
 
     def frame(message: TextSendData) -> bytes:
         return TEXT_PACKAGE.encode(message)
@@ -489,7 +500,13 @@ def test_one_read_delivers_messages_fragments_and_errors_in_order() -> None:
         ]
     )
     log = EventLog()
-    config = NetworkConfig(protocol=_OneReadProtocol(chunk), package=TEXT_PACKAGE)
+    package = (
+        TEXT_PACKAGE
+        if one_step
+        else _PayloadByPayload(NetworkPacketStructure, TextSendData, TextReceivedData)
+    )
+    assert (package.stream_reader(package.stream()) is not None) is one_step
+    config = NetworkConfig(protocol=_OneReadProtocol(chunk), package=package)
     with NetworkHandler(config, log):
         log.wait_for(NetworkEventType.RECEIVED, 4)
     kinds = [
@@ -498,3 +515,46 @@ def test_one_read_delivers_messages_fragments_and_errors_in_order() -> None:
         if e.type in (NetworkEventType.RECEIVED, NetworkEventType.ERROR)
     ]
     assert kinds == ["first", NetworkEventType.ERROR, "second", big.value, "last"]
+
+
+def test_untyped_packages_are_decoded_payload_by_payload(handler_pair: Any) -> None:
+    from eq1_network.package import DataPackage
+    from eq1_network.packets import DataFormat, Message, NetworkPacketStructure
+
+    package = DataPackage(NetworkPacketStructure, Message, Message)
+    sender, receiver = handler_pair(package=package, receive_queue=True)
+    for i in range(300):
+        sender.send_data(
+            Message(str(i).encode(), message_type=MessageType.DATA, data_format=DataFormat.TEXT)
+        )
+    got = [receiver.receive(timeout=30) for _ in range(300)]
+    assert [g.body for g in got] == [str(i).encode() for i in range(300)]
+
+
+def test_a_listener_given_only_deliver_delivers_one_by_one() -> None:
+    from eq1_network.worker import Link, Listener, ReconnectPolicy
+
+    chunk = b"".join(TEXT_PACKAGE.encode(TextSendData(f"m{i}")) for i in range(20))
+    events: list[Any] = []
+    delivered: list[str] = []
+    done = threading.Event()
+
+    def deliver(received: Any) -> None:
+        delivered.append(received.value)
+        if len(delivered) == 20:
+            done.set()
+
+    link = Link(_OneReadProtocol(chunk), ReconnectPolicy(), events.append)
+    link.open()
+    stopping = threading.Event()
+    listener = Listener(
+        link=link, package=TEXT_PACKAGE, emit=events.append, deliver=deliver, stopping=stopping
+    )
+    listener.start()
+    try:
+        assert done.wait(30)
+    finally:
+        stopping.set()
+        listener.join(30)
+    assert delivered == [f"m{i}" for i in range(20)]
+    assert not listener.is_alive()

@@ -138,6 +138,29 @@ class PacketStream:
         return self._have + len(self._buffer)
 
     @property
+    def payload_limit(self) -> int | None:
+        """Largest payload a length-prefixed stream accepts; ``None`` for other structures."""
+        return self._limit if self._limit >= 0 else None
+
+    def needed(self) -> int:
+        """Tell how many bytes complete the frame begun by earlier chunks, as far as known.
+
+        For length-prefixed structures only: while the length header itself is
+        incomplete, the bytes that complete the header; after it, those that complete
+        the payload. ``0`` when nothing is buffered.
+
+        Returns:
+            A number of bytes; feeding that many returns the frame (or, while the
+            header was incomplete, lets the next call of this method tell the rest).
+
+        Raises:
+            ProtocolConfigurationError: If the structure is not length-prefixed.
+        """
+        if self._limit < 0:
+            raise ProtocolConfigurationError("needed() is for length-prefixed structures only")
+        return self._need - self._have if self._have else 0
+
+    @property
     def error(self) -> PacketError | None:
         """The error that stopped the stream, or ``None`` while it is healthy."""
         return self._error

@@ -20,6 +20,7 @@ from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.header import HEADER_VERSION
 from eq1_network.packets.kinds import MessageFlags
 from eq1_network.packets.message import Message
+from eq1_network.packets.reader import TypedStreamReader
 from eq1_network.worker.ack import CONTROL_FLAGS, DeliveryLedger, ack_message, parse_hello
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
@@ -119,6 +120,7 @@ class Listener(threading.Thread):
         wait_first = has_readiness_wait(protocol)
         generation = -1
         stream = self._package.stream(max_buffer=self._max_buffer)
+        reader: TypedStreamReader | None = None
         next_expiry = time.monotonic() + _EXPIRE_EVERY
         while not self._stopping.is_set():
             if not link.up.is_set():
@@ -128,6 +130,8 @@ class Listener(threading.Thread):
             if link.generation != generation:
                 generation = link.generation
                 stream = self._package.stream(max_buffer=self._max_buffer)
+                # Outside acknowledged mode, typed messages are decoded in one step.
+                reader = self._package.stream_reader(stream) if self._ledger is None else None
                 self._reassembler.clear()
                 self._peer_epoch = 0
             try:
@@ -145,17 +149,15 @@ class Listener(threading.Thread):
                     self._expire()
                 continue
             try:
-                payloads = stream.feed_payloads(data)
+                if reader is not None:
+                    self._deliver_many(reader.feed(data, self._handle))
+                else:
+                    self._take(stream.feed_payloads(data))
             except PacketError as exc:
                 logger.error("corrupt byte stream from %r: %s", protocol, exc)
                 self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
                 link.mark_down(exc)
                 continue
-            if self._ledger is None:
-                self._dispatch(payloads)
-            else:
-                for payload in payloads:
-                    self._handle(payload)
             if self._ack_due:
                 self._send_ack()
             if self._after_batch is not None:
@@ -165,9 +167,13 @@ class Listener(threading.Thread):
                 # interpreter lock hand-offs its system calls cause, are saved.
                 protocol.wait_readable(_IDLE)
 
-    def _dispatch(self, payloads: list[bytes]) -> None:
-        """Decode and deliver payloads outside acknowledged mode: the hot path of _handle."""
-        self._deliver_many(self._decoded(payloads))
+    def _take(self, payloads: list[bytes]) -> None:
+        """Decode and deliver the payloads of one read (when no reader decodes the chunk)."""
+        if self._ledger is None:
+            self._deliver_many(self._decoded(payloads))
+        else:
+            for payload in payloads:
+                self._handle(payload)
 
     def _decoded(self, payloads: list[bytes]) -> Iterator[ReceivedData]:
         """Decode payloads one at a time, handling control messages and fragments in place.

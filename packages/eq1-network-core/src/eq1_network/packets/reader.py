@@ -1,0 +1,184 @@
+"""``TypedStreamReader``: typed messages decoded straight out of a length-prefixed stream.
+
+The receive-side twin of :meth:`TypedSendData.to_frame
+<eq1_network.packets.TypedSendData.to_frame>`: where
+:meth:`PacketStream.feed_payloads <eq1_network.packets.PacketStream.feed_payloads>`
+followed by :meth:`TypedReceivedData.from_bytes
+<eq1_network.packets.TypedReceivedData.from_bytes>` cuts each payload out of the chunk and
+parses its header again, the reader parses the length prefix and the message header of a
+frame in one step, in the received chunk itself, and builds the message. Everything the
+one step does not take (a frame begun in an earlier chunk, a fragment, a control message,
+flags, anything invalid) is handed, as its payload
+and in stream order, to a slow path given by the caller, which decodes it as before.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolError
+from eq1_network.packets.framing import LENGTH_PREFIX_SIZE, as_bytes
+from eq1_network.packets.header import (
+    FIXED_HEADER,
+    FIXED_HEADER_SIZE,
+    HEADER_VERSION,
+    MESSAGE_TYPE_BY_VALUE,
+)
+from eq1_network.packets.kinds import MessageFlags
+from eq1_network.packets.received import TypedReceivedData
+from eq1_network.packets.stream import PacketStream
+
+__all__ = ["TypedStreamReader"]
+
+_FRAME_HEAD: Final = struct.Struct(">I" + FIXED_HEADER.format[1:])
+"""Length prefix and fixed message header, unpacked together."""
+_FRAME_HEAD_SIZE: Final = LENGTH_PREFIX_SIZE + FIXED_HEADER_SIZE
+_NO_FLAGS: Final = MessageFlags.NONE
+_MESSAGE_TYPES: Final = MESSAGE_TYPE_BY_VALUE
+_new = object.__new__
+
+
+class TypedStreamReader:
+    """Decodes the typed messages of a length-prefixed byte stream, one chunk at a time.
+
+    The reader keeps no bytes itself: a frame cut by the end of a chunk is kept by
+    ``stream``, which also applies its limits and its sticky error state. Like the
+    stream, a reader serves one connection and one thread at a time.
+
+    Args:
+        received_class: :class:`~eq1_network.packets.TypedReceivedData` (every format)
+            or one of its subclasses.
+        stream: A stream of a length-prefixed structure
+            (:class:`~eq1_network.packets.NetworkPacketStructure` or a subclass that
+            only changes ``max_payload``).
+
+    Raises:
+        ProtocolConfigurationError: If ``stream`` is not length-prefixed or
+            ``received_class`` is not a typed received class.
+    """
+
+    __slots__ = ("_by_format", "_limit", "_stream")
+
+    def __init__(self, received_class: type[TypedReceivedData[Any]], stream: PacketStream) -> None:
+        limit = stream.payload_limit
+        if limit is None:
+            raise ProtocolConfigurationError(
+                f"TypedStreamReader needs a length-prefixed stream, got {stream.structure!r}"
+            )
+        if not (isinstance(received_class, type) and issubclass(received_class, TypedReceivedData)):
+            raise ProtocolConfigurationError(
+                f"TypedStreamReader needs a TypedReceivedData class, got {received_class!r}"
+            )
+        self._stream = stream
+        self._limit = limit
+        self._by_format = received_class._by_format
+
+    @property
+    def stream(self) -> PacketStream:
+        """The stream that keeps incomplete frames."""
+        return self._stream
+
+    def feed(
+        self, data: bytes, other: Callable[[bytes], object]
+    ) -> Iterator[TypedReceivedData[Any]]:
+        """Decode the messages that ``data`` completes, in stream order.
+
+        Messages are decoded as the iterator is advanced; a payload the one step does not
+        take is passed to ``other`` at its place in the stream, before the messages that
+        follow it are decoded. Iterate to the end (or until an exception) before feeding
+        the next chunk.
+
+        Args:
+            data: The next chunk of the stream (bytes-like).
+            other: Called with each payload left to the slow path: see the module text.
+
+        Yields:
+            The decoded messages, as
+            :meth:`TypedReceivedData.from_bytes <eq1_network.packets.TypedReceivedData.from_bytes>`
+            of the reader's class would return them.
+
+        Raises:
+            ProtocolTypeError: If ``data`` is not bytes-like.
+            MalformedPacketError: As :meth:`PacketStream.feed_payloads
+                <eq1_network.packets.PacketStream.feed_payloads>`, after the messages
+                before the bad bytes were yielded.
+            PacketSizeError: Likewise, for a frame over the stream's limits.
+            PacketError: The stream's stored error, once it has failed (see
+                :class:`~eq1_network.packets.PacketStream`).
+        """
+        if data.__class__ is not bytes:
+            data = as_bytes(data, "data")
+        stream = self._stream
+        if stream.error is not None:
+            stream.feed_payloads(data)  # raises the stream's stored error
+        size = len(data)
+        pos = 0
+        while pos < size and stream.buffered:
+            # The frame begun by earlier chunks is finished by the stream.
+            step = min(stream.needed(), size - pos)
+            for payload in stream.feed_payloads(data[pos : pos + step]):
+                other(payload)
+            pos += step
+        unpack, by_format, limit = _FRAME_HEAD.unpack_from, self._by_format, self._limit
+        while size - pos >= _FRAME_HEAD_SIZE:
+            (
+                length,
+                version,
+                mtype,
+                dformat,
+                flags,
+                header_len,
+                src_len,
+                dst_len,
+                seq,
+                reply,
+                stamp,
+            ) = unpack(data, pos)
+            start = pos + LENGTH_PREFIX_SIZE
+            end = start + length
+            if end > size or length > limit:
+                break  # cut by the end of the chunk, or too large: the stream decides
+            target = by_format[dformat]
+            message_type = _MESSAGE_TYPES[mtype]
+            body = start + header_len
+            if (
+                flags  # a fragment, a control message or rare flags
+                or version != HEADER_VERSION
+                or target is None
+                or message_type is None
+                or body < start + FIXED_HEADER_SIZE + src_len + dst_len
+                or body > end
+                or not target._plain_init
+            ):
+                other(data[start:end])
+                pos = end
+                continue
+            try:
+                if src_len or dst_len:
+                    ids = start + FIXED_HEADER_SIZE
+                    source = data[ids : ids + src_len].decode("utf-8") if src_len else ""
+                    ids += src_len
+                    destination = data[ids : ids + dst_len].decode("utf-8") if dst_len else ""
+                else:
+                    source = destination = ""
+                value = target._decode_value(data[body:end])
+            except (ProtocolError, ValueError, TypeError):
+                other(data[start:end])  # the slow path reports what is invalid
+                pos = end
+                continue
+            pos = end
+            received: Any = _new(target)  # as in TypedReceivedData.from_bytes
+            received.value = value
+            received.message_type = message_type
+            received.source = source
+            received.destination = destination
+            received.sequence = seq
+            received.reply_to = reply
+            received.timestamp_us = stamp
+            received.flags = _NO_FLAGS
+            yield received
+        if pos < size:
+            for payload in stream.feed_payloads(data[pos:] if pos else data):
+                other(payload)
