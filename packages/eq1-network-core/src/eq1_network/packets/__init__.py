@@ -20,6 +20,7 @@ from eq1_network.packets.framing import (
 from eq1_network.packets.header import FIXED_HEADER_SIZE, HEADER_VERSION
 from eq1_network.packets.kinds import DataFormat, MessageFlags, MessageType
 from eq1_network.packets.message import Message
+from eq1_network.packets.reader import TypedStreamReader
 from eq1_network.packets.received import (
     BinaryReceivedData,
     IntReceivedData,
@@ -62,6 +63,7 @@ __all__ = [
     "TextSendData",
     "TypedReceivedData",
     "TypedSendData",
+    "TypedStreamReader",
     "hybridmethod",
     "split_message",
 ]
