@@ -20,6 +20,8 @@ from eq1_network import (
     PacketSizeError,
     PacketStream,
     ProtocolConfigurationError,
+    ProtocolTypeError,
+    ProtocolValidationError,
 )
 from eq1_network.packets import (
     BinaryReceivedData,
@@ -60,6 +62,8 @@ def _mixed_stream() -> bytes:
     big = TextSendData("fragmented " * 30, sequence=900)
     parts = [
         ANY_PACKAGE.encode(BinarySendData(bytes(range(64)), sequence=1)),
+        ANY_PACKAGE.encode(BinarySendData(bytes(6000), sequence=4)),  # larger than a chunk
+        ANY_PACKAGE.encode(TextSendData("x" * 5000, sequence=5)),
         ANY_PACKAGE.encode(TextSendData("h\u00e9llo", source="cam1", destination="plc")),
         ANY_PACKAGE.encode(IntSendData(-5, message_type=MessageType.RESPONSE, reply_to=3)),
         ANY_PACKAGE.encode(JsonSendData({"a": [1, None]}, destination="d")),
@@ -114,7 +118,9 @@ def _chunks(data: bytes, sizes: list[int]) -> list[bytes]:
     return chunks
 
 
-@pytest.mark.parametrize("sizes", [[1], [2], [3], [7], [35, 36, 37], [4096], [1 << 20]])
+@pytest.mark.parametrize(
+    "sizes", [[1], [2], [3], [7], [35, 36, 37], [4096], [100, 5000], [150, 8000], [1 << 20]]
+)
 def test_the_reader_gives_what_payload_by_payload_decoding_gives(sizes: list[int]) -> None:
     data = _mixed_stream()
     expected = [_slow(p) for p in ANY_PACKAGE.stream().feed_payloads(data)]
@@ -239,3 +245,46 @@ def test_bytes_like_chunks_are_accepted() -> None:
     reader = TypedStreamReader(BinaryReceivedData, BINARY_PACKAGE.stream())
     got = list(reader.feed(bytearray(frame), print)) + list(reader.feed(memoryview(frame), print))
     assert [m.value for m in got] == [b"view", b"view"]
+
+
+def test_feed_from_an_offset_skips_what_comes_before() -> None:
+    frames = _frame(b"one") + _frame(b"two") + _frame(bytes(5000))
+    prefix = b"used elsewhere"
+    stream = PacketStream(NetworkPacketStructure)
+    assert stream.feed_payloads(prefix + frames[:9], len(prefix)) == [b"one"]
+    assert stream.feed_payloads(b"xx" + frames[9:20], 2) == [b"two"]
+    assert stream.feed_payloads(frames[20:], 0) == [bytes(5000)]
+    assert stream.feed(b"abc" + frames[:7], 3) == [frames[:7]]
+    assert stream.feed_payloads(b"end", 3) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "error"),
+    [(-1, ProtocolValidationError), (4, ProtocolValidationError), (1.5, ProtocolTypeError)],
+)
+def test_feed_refuses_an_offset_outside_the_chunk(start: Any, error: type[Exception]) -> None:
+    stream = PacketStream(NetworkPacketStructure)
+    with pytest.raises(error, match="start"):
+        stream.feed_payloads(b"abc", start)
+    assert stream.error is None  # the stream stays usable
+    assert stream.feed_payloads(_frame(b"ok")) == [b"ok"]
+
+
+def test_feed_from_an_offset_with_other_structures() -> None:
+    class Brackets(NetworkPacketStructure):
+        def to_packet(self, data: bytes) -> bytes:
+            return b"[" + data + b"]"
+
+        def from_packet(self, packet: bytes) -> bytes:
+            return packet[1:-1]
+
+        def is_valid(self, packet: bytes) -> bool:
+            return packet[:1] == b"[" and packet[-1:] == b"]"
+
+        def find_packet_end(self, buffer: bytes | bytearray, start: int) -> int:
+            end = bytes(buffer).find(b"]", start)
+            return -1 if end < 0 else end + 1
+
+    stream = PacketStream(Brackets())
+    assert stream.feed_payloads(b"junk[a][b", 4) == [b"a"]
+    assert stream.feed_payloads(b"]") == [b"b"]

@@ -38,6 +38,8 @@ _FRAME_HEAD_SIZE: Final = LENGTH_PREFIX_SIZE + FIXED_HEADER_SIZE
 _NO_FLAGS: Final = MessageFlags.NONE
 _MESSAGE_TYPES: Final = MESSAGE_TYPE_BY_VALUE
 _new = object.__new__
+_LARGE: Final = 4096
+"""Rest of a pending frame from which the stream takes the whole chunk (no copies)."""
 
 
 class TypedStreamReader:
@@ -117,7 +119,12 @@ class TypedStreamReader:
         pos = 0
         while pos < size and stream.buffered:
             # The frame begun by earlier chunks is finished by the stream.
-            step = min(stream.needed(), size - pos)
+            step = stream.needed()
+            if step >= _LARGE:
+                # A large frame: the stream takes the rest of the chunk without copying it.
+                for payload in stream.feed_payloads(data, pos):
+                    other(payload)
+                return
             for payload in stream.feed_payloads(data[pos : pos + step]):
                 other(payload)
             pos += step
@@ -179,6 +186,6 @@ class TypedStreamReader:
             received.timestamp_us = stamp
             received.flags = _NO_FLAGS
             yield received
-        if pos < size:
-            for payload in stream.feed_payloads(data[pos:] if pos else data):
+        if pos < size:  # short frames, and the frame cut by the end of the chunk
+            for payload in stream.feed_payloads(data, pos):
                 other(payload)

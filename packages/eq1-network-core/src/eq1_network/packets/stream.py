@@ -26,6 +26,7 @@ from eq1_network.common.exceptions import (
     PacketSizeError,
     ProtocolConfigurationError,
     ProtocolTypeError,
+    ProtocolValidationError,
 )
 from eq1_network.interfaces.packet import PacketStructureInterface, delimiters_of
 from eq1_network.packets._binding import (
@@ -165,24 +166,29 @@ class PacketStream:
         """The error that stopped the stream, or ``None`` while it is healthy."""
         return self._error
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes, start: int = 0) -> list[bytes]:
         """Add received bytes and return the complete packets (whole frames).
 
         Args:
             data: The next chunk of the stream (bytes-like, may be empty).
+            start: Where the stream's bytes begin in ``data`` (what comes before is
+                not looked at); saves a copy when the start of a chunk was used
+                elsewhere.
 
         Returns:
             The packets completed by this chunk, in order, header included; possibly
             an empty list.
 
         Raises:
-            ProtocolTypeError: If ``data`` is not bytes-like (the stream stays usable).
+            ProtocolTypeError: If ``data`` is not bytes-like or ``start`` not an int
+                (the stream stays usable).
+            ProtocolValidationError: If ``start`` is outside ``data``.
             MalformedPacketError: If the stream holds bytes that cannot be a packet.
             PacketSizeError: If a packet exceeds the limit or ``max_buffer``.
         """
-        return self._feed(data, payloads=False)
+        return self._feed(data, False, start)
 
-    def feed_payloads(self, data: bytes) -> list[bytes]:
+    def feed_payloads(self, data: bytes, start: int = 0) -> list[bytes]:
         """Add received bytes and return the payloads of the complete packets.
 
         The fast path for receivers: the same as ``[structure.from_packet(p) for p in
@@ -190,16 +196,19 @@ class PacketStream:
 
         Args:
             data: The next chunk of the stream (bytes-like, may be empty).
+            start: Where the stream's bytes begin in ``data``, as for :meth:`feed`.
 
         Returns:
             The payloads completed by this chunk, in order; possibly an empty list.
 
         Raises:
-            ProtocolTypeError: If ``data`` is not bytes-like (the stream stays usable).
+            ProtocolTypeError: If ``data`` is not bytes-like or ``start`` not an int
+                (the stream stays usable).
+            ProtocolValidationError: If ``start`` is outside ``data``.
             MalformedPacketError: If the stream holds bytes that cannot be a packet.
             PacketSizeError: If a packet exceeds the limit or ``max_buffer``.
         """
-        return self._feed(data, payloads=True)
+        return self._feed(data, True, start)
 
     def feed_eof(self) -> None:
         """Declare that the byte stream has ended (the peer closed the connection).
@@ -224,14 +233,21 @@ class PacketStream:
             self._clear()
             self._error = None
 
-    def _feed(self, data: bytes, payloads: bool) -> list[bytes]:
+    def _feed(self, data: bytes, payloads: bool, start: int) -> list[bytes]:
         if type(data) is not bytes:
             data = as_bytes(data, "data")
+        if start:
+            if type(start) is not int:
+                raise ProtocolTypeError(f"start must be an int, got {type(start).__name__}")
+            if not 0 < start <= len(data):
+                raise ProtocolValidationError(
+                    f"start must be within the {len(data)} bytes given, got {start}"
+                )
         with self._lock:
             self._raise_if_failed()
             if self._limit >= 0:
-                return self._feed_length_prefixed(data, _HEADER if payloads else 0)
-            return self._feed_generic(data, payloads)
+                return self._feed_length_prefixed(data, _HEADER if payloads else 0, start)
+            return self._feed_generic(data[start:] if start else data, payloads)
 
     def _raise_if_failed(self) -> None:
         error = self._error
@@ -265,9 +281,9 @@ class PacketStream:
             f"{self._limit} bytes (max_payload or max_buffer - 4)"
         )
 
-    def _feed_length_prefixed(self, data: bytes, skip: int) -> list[bytes]:
+    def _feed_length_prefixed(self, data: bytes, skip: int, start: int) -> list[bytes]:
         out: list[bytes] = []
-        pos = self._complete_pending(data, skip, out) if self._have else 0
+        pos = self._complete_pending(data, skip, out, start) if self._have else start
         limit = self._limit
         size = len(data)
         while size - pos >= _HEADER:
@@ -303,11 +319,10 @@ class PacketStream:
             parts.append(bytearray(data[start:end]))
         self._have += end - start
 
-    def _complete_pending(self, data: bytes, skip: int, out: list[bytes]) -> int:
-        """Finish the pending frame with the start of ``data``; return where it ends."""
+    def _complete_pending(self, data: bytes, skip: int, out: list[bytes], pos: int) -> int:
+        """Finish the pending frame with ``data`` from ``pos``; return where it ends."""
         parts = self._parts
         size = len(data)
-        pos = 0
         while True:
             missing = self._need - self._have
             if size - pos < missing:
