@@ -94,7 +94,7 @@ def best_of_alternating(
     return best_ours, best_raw
 
 
-def send_ours(count: int) -> Callable[[], float]:
+def send_ours(count: int) -> tuple[Callable[[], float], NetworkHandler]:
     config = NetworkConfig(
         protocol=_Transport(), package=BINARY_PACKAGE, sent_events=False, send_queue_size=65536
     )
@@ -108,8 +108,7 @@ def send_ours(count: int) -> Callable[[], float]:
             send(BinarySendData(PAYLOAD))
         return (time.perf_counter() - started) / count
 
-    run.handler = handler  # type: ignore[attr-defined]
-    return run
+    return run, handler
 
 
 def send_raw(count: int) -> Callable[[], float]:
@@ -136,7 +135,7 @@ def _chunks(count: int) -> list[bytes]:
     return [b"".join(frames[i : i + CHUNK_MESSAGES]) for i in range(0, len(frames), CHUNK_MESSAGES)]
 
 
-def receive_ours(count: int) -> Callable[[], float]:
+def receive_ours(count: int) -> tuple[Callable[[], float], NetworkHandler]:
     chunks = _chunks(count)
     transport = _Transport()
     state = {"got": 0, "target": 0}
@@ -162,8 +161,7 @@ def receive_ours(count: int) -> Callable[[], float]:
             raise SystemExit("the receive thread did not deliver every message within 60 s")
         return (time.perf_counter() - started) / count
 
-    run.handler = handler  # type: ignore[attr-defined]
-    return run
+    return run, handler
 
 
 def receive_raw(count: int) -> Callable[[], float]:
@@ -207,11 +205,11 @@ def main() -> None:
         ("send: BinarySendData + send_data", send_ours, send_raw),
         ("receive: read to event callback", receive_ours, receive_raw),
     ):
-        mine_run, base_run = ours(args.messages), raw(args.messages)
+        (mine_run, handler), base_run = ours(args.messages), raw(args.messages)
         try:
             mine, base = best_of_alternating(mine_run, base_run, args.rounds, args.duration)
         finally:
-            mine_run.handler.stop(timeout=10)  # type: ignore[attr-defined]
+            handler.stop(timeout=10)
         print(
             f"  {title:34} {mine * 1e6:6.2f} us/msg  raw {base * 1e6:5.2f} us/msg  "
             f"ratio {base / mine:.2f}x  ({1 / mine:,.0f} msg/s of one core)"

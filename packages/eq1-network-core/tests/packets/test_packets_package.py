@@ -298,3 +298,15 @@ def test_payload_decoder_respects_an_overridden_decode_payload() -> None:
     custom = _CustomDecode(NetworkPacketStructure, BinarySendData, BinaryReceivedData)
     assert custom.payload_decoder() == custom.decode_payload
     assert custom.payload_decoder()(payload).value == b"abc"
+
+
+def test_packages_offer_a_reader_only_where_it_decodes_the_same() -> None:
+    from eq1_network.packets import TypedStreamReader
+
+    assert isinstance(BINARY_PACKAGE.stream_reader(BINARY_PACKAGE.stream()), TypedStreamReader)
+    message_package = DataPackage(NetworkPacketStructure, Message, Message)
+    assert message_package.stream_reader(message_package.stream()) is None
+    custom = _CustomDecode(NetworkPacketStructure, BinarySendData, BinaryReceivedData)
+    assert custom.stream_reader(custom.stream()) is None
+    brackets = DataPackage(Brackets(), JsonSendData, JsonReceivedData)
+    assert brackets.stream_reader(brackets.stream()) is None

@@ -12,7 +12,6 @@ from eq1_network import (
     ANY_PACKAGE,
     BINARY_PACKAGE,
     TEXT_PACKAGE,
-    DataPackage,
     Message,
     MessageFlags,
     MessageType,
@@ -190,28 +189,28 @@ def test_an_oversize_frame_stops_the_stream_after_the_good_ones() -> None:
         list(reader.feed(good, others.append))
 
 
-def test_the_reader_refuses_other_structures_and_classes() -> None:
-    class Lines(NetworkPacketStructure):
-        def to_packet(self, data: bytes) -> bytes:
-            return data + b"\n"
+class _Brackets(NetworkPacketStructure):
+    """``[payload]`` packets: a structure that is not length-prefixed."""
 
+    def to_packet(self, data: bytes) -> bytes:
+        return b"[" + data + b"]"
+
+    def from_packet(self, packet: bytes) -> bytes:
+        return packet[1:-1]
+
+    def is_valid(self, packet: bytes) -> bool:
+        return packet[:1] == b"[" and packet[-1:] == b"]"
+
+    def find_packet_end(self, buffer: bytes | bytearray, start: int) -> int:
+        end = bytes(buffer).find(b"]", start)
+        return -1 if end < 0 else end + 1
+
+
+def test_the_reader_refuses_other_structures_and_classes() -> None:
     with pytest.raises(ProtocolConfigurationError, match="length-prefixed"):
-        TypedStreamReader(TypedReceivedData, PacketStream(Lines()))
+        TypedStreamReader(TypedReceivedData, PacketStream(_Brackets()))
     with pytest.raises(ProtocolConfigurationError, match="TypedReceivedData class"):
         TypedStreamReader(Message, BINARY_PACKAGE.stream())  # type: ignore[arg-type]
-
-
-class _OwnDecode(DataPackage[BinarySendData, BinaryReceivedData]):
-    def decode_payload(self, payload: bytes) -> BinaryReceivedData:
-        return super().decode_payload(payload)
-
-
-def test_packages_offer_a_reader_only_where_it_decodes_the_same() -> None:
-    assert isinstance(BINARY_PACKAGE.stream_reader(BINARY_PACKAGE.stream()), TypedStreamReader)
-    message_package = DataPackage(NetworkPacketStructure, Message, Message)
-    assert message_package.stream_reader(message_package.stream()) is None
-    own = _OwnDecode(NetworkPacketStructure, BinarySendData, BinaryReceivedData)
-    assert own.stream_reader(own.stream()) is None
 
 
 def test_stream_needed_and_payload_limit() -> None:
@@ -230,11 +229,7 @@ def test_stream_needed_and_payload_limit() -> None:
 
 
 def test_needed_is_for_length_prefixed_streams_only() -> None:
-    class Brackets(NetworkPacketStructure):
-        def to_packet(self, data: bytes) -> bytes:
-            return b"[" + data + b"]"
-
-    stream = PacketStream(Brackets())
+    stream = PacketStream(_Brackets())
     assert stream.payload_limit is None
     with pytest.raises(ProtocolConfigurationError, match="length-prefixed"):
         stream.needed()
@@ -271,20 +266,6 @@ def test_feed_refuses_an_offset_outside_the_chunk(start: Any, error: type[Except
 
 
 def test_feed_from_an_offset_with_other_structures() -> None:
-    class Brackets(NetworkPacketStructure):
-        def to_packet(self, data: bytes) -> bytes:
-            return b"[" + data + b"]"
-
-        def from_packet(self, packet: bytes) -> bytes:
-            return packet[1:-1]
-
-        def is_valid(self, packet: bytes) -> bool:
-            return packet[:1] == b"[" and packet[-1:] == b"]"
-
-        def find_packet_end(self, buffer: bytes | bytearray, start: int) -> int:
-            end = bytes(buffer).find(b"]", start)
-            return -1 if end < 0 else end + 1
-
-    stream = PacketStream(Brackets())
+    stream = PacketStream(_Brackets())
     assert stream.feed_payloads(b"junk[a][b", 4) == [b"a"]
     assert stream.feed_payloads(b"]") == [b"b"]
