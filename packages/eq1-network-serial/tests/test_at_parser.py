@@ -250,3 +250,71 @@ def test_bad_parser_arguments(kwargs: dict[str, object]) -> None:
 def test_unknown_encoding_is_refused() -> None:
     with pytest.raises(LookupError):
         AtParser(encoding="no-such-codec")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["³", "1" * 4400, "1234567890", "١٢", "12a", "-5", "+7", "1 2"],
+)
+def test_an_error_value_that_is_no_short_ascii_number_keeps_the_final_result(
+    value: str,
+) -> None:
+    parser = AtParser()
+    parser.start_command("AT+CPIN?")
+    line = f"+CME ERROR: {value}".encode()
+    assert feed(parser, b"\r\n" + line + b"\r\n") == [
+        FinalResult(AtStatus.CME_ERROR, line.decode(), line, value, None)
+    ]
+    assert not parser.pending
+    assert feed(parser, b"\r\nRING\r\n") == [Unsolicited("RING", b"RING")]
+
+
+@pytest.mark.parametrize("value", ["0", "007", "123456789"])
+def test_numeric_error_codes_up_to_nine_digits(value: str) -> None:
+    parser = AtParser()
+    parser.start_command("AT+CMGS=1")
+    [final] = feed(parser, f"+CMS ERROR: {value}\r\n".encode())
+    assert isinstance(final, FinalResult) and final.error_code == int(value)
+
+
+def test_a_line_of_exactly_max_line_bytes_is_kept() -> None:
+    for bytewise in (False, True):
+        parser = AtParser(max_line=16)
+        parser.start_command("AT")
+        got = feed(parser, b"y" * 16 + b"\r\nOK\r\n", bytewise=bytewise)
+        assert got == [InfoLine("y" * 16, b"y" * 16), FinalResult(AtStatus.OK, "OK", b"OK")]
+
+
+def test_overlong_line_with_its_end_already_received_raises_once_then_goes_on() -> None:
+    parser = AtParser(max_line=16)
+    parser.start_command("AT")
+    parser.receive_data(b"first\r\n" + b"x" * 17 + b"\r\nOK\r\n")
+    assert parser.next_event() == InfoLine("first", b"first")
+    with pytest.raises(PacketSizeError, match="17 bytes is longer than max_line=16"):
+        parser.next_event()
+    assert events(parser) == [FinalResult(AtStatus.OK, "OK", b"OK")]
+
+
+def test_the_tail_of_an_overlong_line_fed_bytewise_is_skipped_not_reported() -> None:
+    parser = AtParser(max_line=16)
+    parser.start_command("AT")
+    errors = 0
+    got: list[AtEvent] = []
+    for byte in b"x" * 40 + b"tail\r\nOK\r\n":
+        parser.receive_data(bytes([byte]))
+        try:
+            got += events(parser)
+        except PacketSizeError:
+            errors += 1
+        assert parser.buffered <= 17
+    assert errors == 1
+    assert got == [FinalResult(AtStatus.OK, "OK", b"OK")]
+
+
+def test_reset_ends_skipping_an_overlong_line() -> None:
+    parser = AtParser(max_line=4)
+    parser.receive_data(b"xxxxxx")
+    with pytest.raises(PacketSizeError):
+        parser.next_event()
+    parser.reset()
+    assert feed(parser, b"RING\r\n") == [Unsolicited("RING", b"RING")]

@@ -23,6 +23,13 @@ How a line is classified (table-driven, see :data:`FINAL_RESULTS`):
   (``AT+CREG?`` answers ``+CREG: 0,1``).
 * while no command is pending: every line is :class:`Unsolicited`.
 
+A line longer than ``max_line`` bytes raises :class:`PacketSizeError` once, from
+:meth:`AtParser.next_event`, and is skipped up to its line end; the parser goes on
+with the next line and stays usable. How the bytes were split into chunks makes no
+difference to the events and errors, except for a prompt (see :class:`Prompt`).
+Finding line ends costs time proportional to the bytes received, however small the
+chunks.
+
 Responses in numeric form (``ATV0``) are not recognised: use the verbose form.
 """
 
@@ -40,6 +47,7 @@ __all__ = [
     "DEFAULT_MAX_LINE",
     "DEFAULT_URC_PREFIXES",
     "FINAL_RESULTS",
+    "MAX_ERROR_CODE_DIGITS",
     "NEED_DATA",
     "AtEvent",
     "AtParser",
@@ -109,6 +117,9 @@ DEFAULT_URC_PREFIXES: Final = (
 DEFAULT_MAX_LINE: Final = 64 * 1024
 """Longest line (bytes) kept before :class:`PacketSizeError` is raised."""
 
+MAX_ERROR_CODE_DIGITS: Final = 9
+"""Most ASCII digits an error code may have to be reported in :attr:`FinalResult.error_code`."""
+
 
 class NeedData:
     """Type of :data:`NEED_DATA`: more bytes are needed before the next event."""
@@ -158,6 +169,10 @@ class Echo:
 class Prompt:
     """The ``> `` prompt asking for a payload (``AT+CMGS``, ``AT+CIPSEND``...).
 
+    Recognised at the start of a line as soon as the ``>`` arrives (the modem waits
+    for the payload), so ``raw`` is ``b"> "`` only when the space came in the same
+    chunk; otherwise it is ``b">"`` and the space is the start of the next line.
+
     Attributes:
         raw: The prompt's bytes.
     """
@@ -188,7 +203,9 @@ class FinalResult:
         raw: Its bytes.
         value: What follows the code (``"10"``, ``"9600"``), or ``None``.
         error_code: ``value`` as an int for ``+CME ERROR``/``+CMS ERROR`` in numeric
-            form (``AT+CMEE=1``), else ``None``.
+            form (``AT+CMEE=1``): 1 to :data:`MAX_ERROR_CODE_DIGITS` ASCII digits.
+            ``None`` for any other value (verbose text, other digits such as ``"³"``,
+            longer numbers); ``value`` then keeps the text as sent.
     """
 
     status: AtStatus
@@ -202,7 +219,14 @@ AtEvent = InfoLine | Echo | Prompt | Unsolicited | FinalResult
 """What :meth:`AtParser.next_event` returns besides :data:`NEED_DATA`."""
 
 _EXTENDED_NAME: Final = re.compile(r"^\s*([+^$%#*!][A-Za-z0-9_]+)")
-_TERMINATORS: Final = b"\r\n"
+_TERMINATOR: Final = re.compile(rb"[\r\n]")
+_ERROR_CODE: Final = re.compile(rf"[0-9]{{1,{MAX_ERROR_CODE_DIGITS}}}")
+
+
+def _find_line_end(buffer: bytearray, start: int) -> int:
+    """Return the index of the first CR or LF in ``buffer`` at or after ``start``, or -1."""
+    match = _TERMINATOR.search(buffer, start)
+    return -1 if match is None else match.start()
 
 
 def classify_final(text: str) -> tuple[AtStatus, str | None] | None:
@@ -255,7 +279,8 @@ class AtParser:
             pending (compared case-sensitively, as modems send them).
         encoding: Text encoding of lines; undecodable bytes are replaced (the
             ``raw`` attribute of each event keeps the exact bytes).
-        max_line: Longest line kept, in bytes.
+        max_line: Longest line kept, in bytes; a longer one raises
+            :class:`PacketSizeError` from :meth:`next_event` and is skipped.
 
     Raises:
         ProtocolValidationError: If ``max_line`` is not positive or a prefix is empty.
@@ -278,6 +303,10 @@ class AtParser:
         self.encoding = encoding
         self.max_line = max_line
         self._buffer = bytearray()
+        self._scanned = 0
+        """Bytes at the start of the buffer already searched for a line end (none there)."""
+        self._discard = False
+        """Skipping the rest of a line longer than ``max_line``, up to its line end."""
         self._skip_lf = False
         self._pending: str | None = None
         self._echo: str | None = None
@@ -318,6 +347,8 @@ class AtParser:
     def reset(self) -> None:
         """Drop buffered bytes and the pending command."""
         self._buffer.clear()
+        self._scanned = 0
+        self._discard = False
         self._skip_lf = False
         self._pending = None
         self._echo = None
@@ -353,6 +384,7 @@ class AtParser:
         self._skip_lf = False
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
+        self._scanned = 0
         return data
 
     def next_event(self) -> AtEvent | NeedData:
@@ -362,14 +394,20 @@ class AtParser:
             An event or :data:`NEED_DATA`.
 
         Raises:
-            PacketSizeError: If a line grew beyond ``max_line`` bytes; the buffer is
-                dropped so the parser can go on with the next line.
+            PacketSizeError: If a line is longer than ``max_line`` bytes. Raised once
+                per such line, as soon as it is known to be too long; its bytes are
+                dropped up to and including its line end, and the next call goes on
+                with the next line.
         """
         while True:
             if self._skip_lf and self._buffer[:1] == b"\n":
                 del self._buffer[:1]
             if self._buffer:
                 self._skip_lf = False
+            if self._discard:
+                if not self._skip_overlong():
+                    return NEED_DATA
+                continue
             prompt = self._take_prompt()
             if prompt is not None:
                 return prompt
@@ -386,29 +424,58 @@ class AtParser:
         size = 2 if self._buffer[1:2] == b" " else 1
         raw = bytes(self._buffer[:size])
         del self._buffer[:size]
+        self._scanned = 0
         self._want_prompt = False
         return Prompt(raw)
 
     def _take_line(self) -> bytes | None:
-        end = next((i for i, b in enumerate(self._buffer) if b in _TERMINATORS), -1)
+        """Take the next line; the search resumes where the previous one stopped."""
+        buffer = self._buffer
+        end = _find_line_end(buffer, self._scanned)
         if end < 0:
-            if len(self._buffer) > self.max_line:
-                size = len(self._buffer)
-                self._buffer.clear()
-                raise PacketSizeError(
-                    f"AT response line longer than max_line={self.max_line} bytes "
-                    f"({size} bytes without a line end); dropped"
-                )
-            return None
-        raw = bytes(self._buffer[:end])
-        terminator = self._buffer[end]
-        del self._buffer[: end + 1]
-        if terminator == 0x0D:
-            if self._buffer[:1] == b"\n":
-                del self._buffer[:1]
-            elif not self._buffer:
-                self._skip_lf = True
+            size = len(buffer)
+            if size <= self.max_line:
+                self._scanned = size
+                return None
+            buffer.clear()
+            self._scanned = 0
+            self._discard = True
+            raise PacketSizeError(
+                f"AT response line longer than max_line={self.max_line} bytes "
+                f"({size} bytes without a line end so far); it is skipped up to its line "
+                "end. Raise max_line if the modem sends lines this long"
+            )
+        if end > self.max_line:
+            self._drop_line(end)
+            raise PacketSizeError(
+                f"AT response line of {end} bytes is longer than max_line={self.max_line} "
+                "bytes; it was dropped. Raise max_line if the modem sends lines this long"
+            )
+        raw = bytes(buffer[:end])
+        self._drop_line(end)
         return raw
+
+    def _skip_overlong(self) -> bool:
+        """Drop the rest of an overlong line; ``True`` once its line end was dropped too."""
+        end = _find_line_end(self._buffer, 0)
+        if end < 0:
+            self._buffer.clear()  # all of it belongs to the overlong line
+            return False
+        self._discard = False
+        self._drop_line(end)
+        return True
+
+    def _drop_line(self, end: int) -> None:
+        """Drop the buffer up to the line end at ``end``, and the LF of a CR LF pair."""
+        buffer = self._buffer
+        terminator = buffer[end]
+        del buffer[: end + 1]
+        self._scanned = 0
+        if terminator == 0x0D:
+            if buffer[:1] == b"\n":
+                del buffer[:1]
+            elif not buffer:
+                self._skip_lf = True
 
     def _classify(self, text: str, raw: bytes) -> AtEvent:
         if self._pending is None:
@@ -435,6 +502,10 @@ class AtParser:
     def _final(final: tuple[AtStatus, str | None], text: str, raw: bytes) -> FinalResult:
         status, value = final
         code = None
-        if status in (AtStatus.CME_ERROR, AtStatus.CMS_ERROR) and value and value.isdigit():
+        if (
+            status in (AtStatus.CME_ERROR, AtStatus.CMS_ERROR)
+            and value
+            and _ERROR_CODE.fullmatch(value)
+        ):
             code = int(value)
         return FinalResult(status, text, raw, value or None, code)
