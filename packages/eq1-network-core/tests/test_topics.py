@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eq1_network.common.exceptions import ProtocolValidationError
 from eq1_network.common.topics import (
@@ -63,3 +67,52 @@ def test_split_shared() -> None:
     plain = split_shared("jobs/+")
     assert (plain.group, plain.topic_filter) == (None, "jobs/+")
     assert "workers" in repr(shared)
+
+
+@pytest.mark.parametrize("validate", [validate_topic, validate_topic_filter])
+@pytest.mark.parametrize("bad", ["\ud800", "a/\udfff/b", "x" * 10 + "\udc80"])
+def test_lone_surrogates_are_refused_as_invalid_utf8(
+    validate: Callable[[str], str], bad: str
+) -> None:
+    with pytest.raises(ProtocolValidationError, match="must be valid UTF-8") as caught:
+        validate(bad)
+    assert "topic" in str(caught.value) and "surrogate" in str(caught.value)
+
+
+FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Any code point, lone surrogates included (the default alphabet leaves them out).
+any_char = st.characters(exclude_categories=())
+topic_like = st.one_of(
+    st.text(any_char, max_size=40),
+    st.lists(
+        st.sampled_from(["+", "#", "$share", "$SYS", "", "a", "\x00", "\ud800", "\U0001f600"])
+        | st.text(any_char, max_size=4),
+        max_size=8,
+    ).map("/".join),
+)
+
+
+@FUZZ
+@given(text=topic_like)
+def test_validate_topic_raises_nothing_but_validation_errors(text: str) -> None:
+    try:
+        result = validate_topic(text)
+    except ProtocolValidationError:
+        return
+    assert result == text
+    assert result.encode("utf-8").decode("utf-8") == text
+    assert "+" not in text and "#" not in text
+    assert topic_matches("#", text) or text.startswith("$")
+
+
+@FUZZ
+@given(text=topic_like)
+def test_validate_topic_filter_raises_nothing_but_validation_errors(text: str) -> None:
+    try:
+        result = validate_topic_filter(text)
+    except ProtocolValidationError:
+        return
+    assert result == text
+    assert result.encode("utf-8").decode("utf-8") == text
+    assert isinstance(topic_matches(text, "a/b"), bool)

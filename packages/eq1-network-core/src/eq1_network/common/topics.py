@@ -28,7 +28,15 @@ def _check_common(text: str, what: str) -> None:
         raise ProtocolValidationError(f"{what} must not be empty")
     if "\x00" in text:
         raise ProtocolValidationError(f"{what} {text!r} must not contain NUL characters")
-    if len(text.encode("utf-8")) > _MAX_TOPIC_BYTES:
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProtocolValidationError(
+            f"{what} {text!r} must be valid UTF-8: it contains the lone surrogate "
+            f"{text[exc.start]!r} at index {exc.start}, which UTF-8 cannot encode; "
+            "remove or replace it"
+        ) from None
+    if len(encoded) > _MAX_TOPIC_BYTES:
         raise ProtocolValidationError(f"{what} is longer than {_MAX_TOPIC_BYTES} bytes")
 
 
@@ -42,7 +50,8 @@ def validate_topic(topic: str) -> str:
         The topic, unchanged.
 
     Raises:
-        ProtocolValidationError: If it is empty, too long, or contains ``+``, ``#`` or NUL.
+        ProtocolValidationError: If it is empty, longer than 65,535 bytes in UTF-8, or
+            contains ``+``, ``#``, NUL or a lone surrogate (not valid UTF-8).
     """
     _check_common(topic, "topic")
     if "+" in topic or "#" in topic:
@@ -104,7 +113,8 @@ def validate_topic_filter(topic_filter: str) -> str:
 
     Raises:
         ProtocolValidationError: If a wildcard is misplaced (``#`` not last or not a whole
-            level, ``+`` not a whole level) or the filter is empty or too long.
+            level, ``+`` not a whole level), the filter is empty, longer than 65,535 bytes in
+            UTF-8, or contains NUL or a lone surrogate (not valid UTF-8).
     """
     _check_common(topic_filter, "topic filter")
     levels = split_shared(topic_filter).topic_filter.split("/")
