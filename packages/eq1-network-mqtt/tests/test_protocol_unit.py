@@ -623,10 +623,32 @@ def test_mqtt5_subscription_identifiers_route_each_copy(fake: FakeBroker, make: 
     proto.publish("v/b", b"2", qos=1)
     assert wide.wait_for(2, TIMEOUT) == [("v/a", b"1"), ("v/b", b"2")]
     assert narrow.wait_for(1, TIMEOUT) == [("v/a", b"1")]
+    # An identifier that names no registered filter falls back to topic matching.
     fake.adapter.deliver("v/a", b"unknown id", (999,))
-    proto.publish("v/b", b"3", qos=1)
-    assert wide.wait_for(3, TIMEOUT)[-1] == ("v/b", b"3")
-    assert narrow.payloads() == [b"1"]
+    # An identifier whose filter does not match the topic is not trusted either.
+    narrow_id = next(sid for f, _, sid in fake.subscribed if f == "v/a")
+    fake.adapter.deliver("v/b", b"wrong id", (narrow_id,))
+    proto.publish("v/c", b"3", qos=1)
+    assert wide.wait_for(5, TIMEOUT)[2:] == [
+        ("v/a", b"unknown id"),
+        ("v/b", b"wrong id"),
+        ("v/c", b"3"),
+    ]
+    assert narrow.payloads() == [b"1", b"unknown id"]
+
+
+def test_mqtt5_subscription_ids_do_not_depend_on_order(fake: FakeBroker, make: Any) -> None:
+    fake.limits = ServerLimits(subscription_identifiers=True)
+    first, second = make(protocol_version=5), make(protocol_version=5)
+    for proto, filters in ((first, ["x/#", "y/#"]), (second, ["y/#", "x/#"])):
+        for topic_filter in filters:
+            proto.subscribe(topic_filter, MessageCollector())
+        proto.connect()
+    ids: dict[str, set[int | None]] = {}
+    for topic_filter, _, sid in fake.subscribed:
+        ids.setdefault(topic_filter, set()).add(sid)
+    assert ids["x/#"] != ids["y/#"]
+    assert all(len(found) == 1 for found in ids.values())
 
 
 def test_raising_callback_is_logged_and_delivery_goes_on(

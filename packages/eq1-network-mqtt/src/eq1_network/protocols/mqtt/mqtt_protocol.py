@@ -41,7 +41,7 @@ from eq1_network.interfaces.protocol import MessageCallback, PubSubProtocol
 from eq1_network.protocols.loopback.memory import check_publish_args
 from eq1_network.protocols.mqtt._adapter import PahoAdapter, PublishStatus, Will
 from eq1_network.protocols.mqtt._offline_queue import OfflineQueue, QueuedPublish
-from eq1_network.protocols.mqtt._registry import SubscriptionRegistry
+from eq1_network.protocols.mqtt._registry import Route, SubscriptionRegistry
 from eq1_network.protocols.mqtt._session import AdapterFactory, RestoreState, Session
 from eq1_network.protocols.mqtt._tracking import AckWaiter, MQTTPublishHandle, PublishTracker
 from eq1_network.protocols.mqtt.config import (
@@ -57,6 +57,8 @@ __all__ = ["BrokerConfig", "ClientConfig", "MQTTProtocol", "MQTTPublishHandle"]
 logger = logging.getLogger(__name__)
 
 _TEARDOWN_GRACE = 2.0
+_GUESS_LEVELS = 4
+_STALE_LIMIT = 1000
 _TOPIC_CACHE_LIMIT = 1024
 _THREAD_JOIN_MARGIN = 5.0
 
@@ -116,6 +118,8 @@ class MQTTProtocol(PubSubProtocol):
         self._use_sub_ids = False
         self._will: Will | None = None
         self._registry = SubscriptionRegistry()
+        self._resumed = False
+        self._stale_sent: set[str] = set()
         self._valid_topics: set[str] = set()
         self._tracker = PublishTracker()
         self._offline = OfflineQueue(
@@ -179,7 +183,7 @@ class MQTTProtocol(PubSubProtocol):
             self.client_id,
             self._will,
             self._tracker,
-            self._registry.callbacks_for,
+            self._route,
             self._adapter_factory,
         )
         with self._lock:
@@ -579,6 +583,60 @@ class MQTTProtocol(PubSubProtocol):
         """
         return self._registry.subscriptions()
 
+    # -- routing (dispatcher thread) -------------------------------------------------
+
+    def _route(self, topic: str, subscription_ids: tuple[int, ...]) -> tuple[MessageCallback, ...]:
+        """Return the callbacks of a received message; remove stale broker subscriptions."""
+        route = self._registry.route(topic, subscription_ids)
+        if self._resumed and (route.stale or route.unexplained):
+            self._remove_stale(topic, route)
+        return route.callbacks
+
+    def _remove_stale(self, topic: str, route: Route) -> None:
+        """UNSUBSCRIBE filters the broker kept from an earlier session but nobody wants.
+
+        Filters named by the message's identifiers are removed exactly. A message that
+        no identifier explains and that reaches no callback was sent for some
+        unregistered filter matching its topic: every such filter of up to
+        ``_GUESS_LEVELS`` levels is removed (unsubscribing a filter the broker does not
+        hold changes nothing).
+        """
+        guessed = not route.stale
+        exact = not guessed or self.client_config.protocol_version == MQTT_V5
+        candidates = (
+            self._registry.unregistered_filters(topic, _GUESS_LEVELS)
+            if guessed
+            else list(route.stale)
+        )
+        with self._lock:
+            session = self._session
+            if session is None:
+                return
+            todo = [f for f in candidates if f not in self._stale_sent and f not in self._registry]
+            if len(self._stale_sent) + len(todo) > _STALE_LIMIT:
+                logger.warning(
+                    "%r: more than %d stale broker subscriptions; connect once with "
+                    "clean_session=True to drop the stored session",
+                    self,
+                    _STALE_LIMIT,
+                )
+                todo = todo[: max(0, _STALE_LIMIT - len(self._stale_sent))]
+            self._stale_sent.update(todo)
+            for topic_filter in todo:
+                mid = session.adapter.unsubscribe(topic_filter)
+                if mid is not None:
+                    session.unsubacks.then(mid, _StaleRemoval(topic_filter, exact))
+                elif not self.client_config.clean_session:
+                    self._registry.note_offline_removal(topic_filter)
+        if todo:
+            logger.info(
+                "%r: message on %r came from a subscription kept by the broker from an earlier "
+                "session and no longer registered; unsubscribing %s",
+                self,
+                topic,
+                todo if len(todo) <= 3 else f"{len(todo)} unregistered filters matching it",
+            )
+
     # -- connection events (network thread) ------------------------------------------
 
     def _on_connected(self, session: Session, session_present: bool) -> None:
@@ -586,6 +644,8 @@ class MQTTProtocol(PubSubProtocol):
             if self._session is not session or self._state is _State.CLOSING:
                 return
             self._session_present = session_present
+            self._resumed = session_present and not self.client_config.clean_session
+            self._stale_sent = set()
             limits = session.limits
             window = self.client_config.max_inflight
             if limits.receive_maximum:
@@ -749,3 +809,31 @@ class _RestoreAck:
 
 def _ignore_ack(reasons: list[Reason] | None) -> None:
     """Completion of an UNSUBSCRIBE nobody waits for."""
+
+
+class _StaleRemoval:
+    """Logs the UNSUBACK of a stale broker subscription (runs on the network thread).
+
+    Args:
+        topic_filter: The filter unsubscribed.
+        known: Whether a success code means the broker held it: always for a filter
+            named by an identifier; for a guessed one only with MQTT 5, whose UNSUBACK
+            says "no subscription existed" otherwise.
+    """
+
+    __slots__ = ("_filter", "_known")
+
+    def __init__(self, topic_filter: str, known: bool) -> None:
+        self._filter = topic_filter
+        self._known = known
+
+    def __call__(self, reasons: list[Reason] | None) -> None:
+        if not reasons:
+            return
+        reason = reasons[0]
+        if reason.code == 0 and self._known:
+            logger.info("broker removed the stale subscription %r", self._filter)
+        elif reason.is_failure:
+            logger.warning(
+                "broker refused to remove the stale subscription %r: %s", self._filter, reason
+            )
