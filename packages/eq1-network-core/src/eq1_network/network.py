@@ -14,17 +14,42 @@ A handler owns one protocol, a bounded send queue, a send worker
 What can be lost
 ----------------
 Messages are written in the order :meth:`NetworkHandler.send_data` accepted them and
-arrive in that order. Nothing accepted is dropped silently: :meth:`NetworkHandler.stop`
-returns (and logs) whatever could not be written. Without acknowledged mode, a stream
-transport such as TCP cannot tell which written bytes the peer really read: when the
-link breaks, the bytes the kernel had accepted but the peer never read are lost, and
-the batch whose write failed is written again after reconnection, so the peer may see
-some messages of that batch twice. With ``NetworkConfig(acknowledged=True)`` on both
-ends, the sender keeps every message until the receiver acknowledges it and writes
-the unacknowledged ones again after a reconnection, and the receiver drops repeats:
-nothing is lost or duplicated while the sender runs. With ``ack_state_path`` the
-receiver's record survives a restart of its process; a receiver killed between a
-delivery and the record of it (a few microseconds) gets that one message again.
+arrive in that order. Every accepted message is either written, or reported:
+:meth:`NetworkHandler.stop` returns (and logs) those that were never written. Written
+is not delivered, though. Without acknowledged mode, a stream transport such as TCP
+cannot tell which written bytes the peer really read: when a connection breaks, the
+bytes the kernel had accepted but the peer never read are lost, and the batch whose
+write failed is written again after reconnection, so the peer may see some messages of
+that batch twice. The handler then reports how many messages it had written to that
+connection (an ERROR event whose ``data`` is the number, and
+:attr:`StopReport.unconfirmed`): an upper bound of what was lost, since it cannot tell
+how many of them the peer read. With ``NetworkConfig(acknowledged=True)`` on both ends,
+the sender keeps every message until the receiver acknowledges it and writes the
+unacknowledged ones again after a reconnection, and the receiver drops repeats: nothing
+is lost or duplicated while the sender runs. With ``ack_state_path`` the receiver's
+record survives a restart of its process; a receiver killed between a delivery and the
+record of it (a few microseconds) gets that one message again.
+
+Many peers
+----------
+Over a protocol that serves many peers (``tcp-server``; see
+:class:`~eq1_network.interfaces.protocol.MultiPeerProtocol`), each peer has its own
+byte stream and reassembly state. A peer that sends bytes that do not form valid frames
+(a corrupt or oversized frame header), or takes longer than
+``NetworkConfig.peer_frame_timeout`` to finish a frame, is disconnected alone and
+reported in an ERROR event whose ``data`` is that peer; the listener and the other
+peers are unaffected. A reply (a typed message with ``reply_to`` set) goes to the peer
+that sent the message it answers; other messages go to the protocol's default
+destination (for ``tcp-server``, the client read last).
+
+Worker failure
+--------------
+If a worker thread ends on an unexpected exception, the handler reports it in an ERROR
+event and stops working: waiting and later :meth:`~NetworkHandler.receive`,
+:meth:`~NetworkHandler.request` and :meth:`~NetworkHandler.send_data` calls raise
+``ProtocolNotConnectedError`` chained from that exception (messages received before
+are still returned by ``receive()``); :meth:`~NetworkHandler.stop` then reports what
+was not sent.
 """
 
 from __future__ import annotations
@@ -65,6 +90,7 @@ from eq1_network.worker.ack import AckWindow, DeliveryLedger
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
+from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.policy import QueueFullPolicy, ReconnectPolicy
 from eq1_network.worker.requester import QueuedMessage, Requester
 from eq1_network.worker.send_queue import BatchQueue
@@ -86,6 +112,8 @@ EventCallback = Callable[[NetworkEvent], None]
 """Signature of ``event_callback``; it is called from the worker threads."""
 
 _POLL = 0.05
+_RECEIVE_SLICE = 0.1
+"""Longest wait of ``receive()`` between two looks at the workers' health."""
 _WRITE_AT_DEPTH = 256
 """Queue depth at which ``send_data`` writes the head of the queue itself (see the docs)."""
 _RECEIVED = NetworkEventType.RECEIVED
@@ -117,6 +145,8 @@ class NetworkConfig:
         max_write_bytes: Most bytes joined into one write.
         reassembly_max_bytes: Most bytes of incomplete split messages held.
         reassembly_timeout: Seconds an incomplete split message is kept.
+        peer_frame_timeout: Over a protocol serving many peers: seconds a peer may take
+            to finish a frame it began before it is disconnected.
 
     Raises:
         ProtocolConfigurationError: If a value is invalid.
@@ -139,6 +169,7 @@ class NetworkConfig:
     max_write_bytes: int = 1 << 20
     reassembly_max_bytes: int = DEFAULT_REASSEMBLY_BYTES
     reassembly_timeout: float = DEFAULT_REASSEMBLY_TIMEOUT
+    peer_frame_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.protocol, (str, ReqResProtocol)):
@@ -166,6 +197,11 @@ class NetworkConfig:
             raise ProtocolConfigurationError(
                 f"NetworkConfig.send_timeout must be non-negative, got {self.send_timeout}"
             )
+        if not self.peer_frame_timeout > 0:
+            raise ProtocolConfigurationError(
+                "NetworkConfig.peer_frame_timeout must be a positive number of seconds, "
+                f"got {self.peer_frame_timeout!r}"
+            )
         typed = issubclass(self.package.send_data_class, TypedSendData)
         if self.acknowledged and not typed:
             raise ProtocolConfigurationError(
@@ -180,16 +216,24 @@ class StopReport:
 
     Attributes:
         unsent: Messages accepted but never written (oldest first), including messages
-            that could not be encoded.
+            that could not be encoded and replies whose peer had left.
         unacknowledged: Acknowledged mode: written messages the peer never acknowledged.
+        unconfirmed: Outside acknowledged mode: how many messages were written to
+            connections that then broke (each break was also reported in an ERROR
+            event). The peer read some of them, maybe all, maybe none: without
+            acknowledgements the handler cannot tell. Always 0 in acknowledged mode.
     """
 
     unsent: list[SendData] = field(default_factory=list)
     unacknowledged: list[SendData] = field(default_factory=list)
+    unconfirmed: int = 0
 
     @property
     def complete(self) -> bool:
-        """Whether everything accepted was written (and acknowledged, in that mode)."""
+        """Whether everything accepted was written (and acknowledged, in that mode).
+
+        ``unconfirmed`` does not count here: those messages were written.
+        """
         return not self.unsent and not self.unacknowledged
 
 
@@ -222,7 +266,8 @@ class NetworkHandler:
 
     All public methods are thread-safe. ``event_callback(event)`` runs on the worker
     threads; an exception it raises is logged and reported as an ERROR event, and the
-    workers go on.
+    workers go on. See the module notes for what can be lost, for protocols serving
+    many peers, and for what happens when a worker fails.
 
     Args:
         network_config: The configuration.
@@ -280,6 +325,8 @@ class NetworkHandler:
         self._listener_id: int | None = None
         self._window: AckWindow[SendData] | None = None
         self._ledger: DeliveryLedger | None = None
+        self._router: ReplyRouter | None = None
+        self._failure: BaseException | None = None
 
     # -- life cycle ------------------------------------------------------------
 
@@ -329,8 +376,21 @@ class NetworkHandler:
         if cfg.acknowledged:
             self._window = AckWindow(cfg.max_unacknowledged)
             self._ledger = DeliveryLedger(cfg.ack_state_path)
+        if link.multi_peer is not None:
+            self._router = ReplyRouter()
+            self._direct_limit = None  # every send goes through _submit, which routes replies
+        requester, listener = self._create_workers(link)
+        self._requester, self._listener, self._link = requester, listener, link
+        requester.start()
+        listener.start()
+        self._listener_id = listener.ident
+        self._state = "running"
+        logger.info("handler started on %r", link.protocol)
+
+    def _create_workers(self, link: Link) -> tuple[Requester, Listener]:
+        cfg = self.config
         name = f"eq1-{type(link.protocol).__name__}"
-        self._requester = Requester(
+        requester = Requester(
             queue=self._queue,
             package=cfg.package,
             link=link,
@@ -340,9 +400,11 @@ class NetworkHandler:
             max_batch=cfg.max_batch,
             max_write_bytes=cfg.max_write_bytes,
             sent_events=cfg.sent_events,
+            router=self._router,
+            on_failure=self._worker_failed,
             name=f"{name}-requester",
         )
-        self._listener = Listener(
+        listener = Listener(
             link=link,
             package=cfg.package,
             emit=self._emit,
@@ -352,17 +414,44 @@ class NetworkHandler:
             stopping=self._stopping,
             on_ack=self._window.acknowledge if self._window is not None else None,
             ledger=self._ledger,
-            reassembler=Reassembler(
+            reassembler=lambda: Reassembler(
                 max_bytes=cfg.reassembly_max_bytes, timeout=cfg.reassembly_timeout
             ),
+            router=self._router,
+            peer_frame_timeout=cfg.peer_frame_timeout,
+            on_failure=self._worker_failed,
             name=f"{name}-listener",
         )
-        self._link = link
-        self._requester.start()
-        self._listener.start()
-        self._listener_id = self._listener.ident
-        self._state = "running"
-        logger.info("handler started on %r", link.protocol)
+        return requester, listener
+
+    def _worker_failed(self, exc: BaseException) -> None:
+        """A worker died: fail every wait, now and later, with its exception."""
+        with self._state_lock:
+            if self._failure is not None:
+                return
+            self._failure = exc
+            if self._state == "running":
+                self._state = "failed"
+        self._stopping.set()
+        requester = self._requester
+        if requester is not None:
+            requester.request_stop(abort=True)
+        if self._window is not None:
+            self._window.abort()
+        self._queue.poke()
+        self._fail_waiters()
+
+    def _not_running(self, operation: str) -> ProtocolNotConnectedError:
+        """The error of an operation on a handler that is not running."""
+        failure = self._failure
+        if failure is None:
+            return ProtocolNotConnectedError(f"{operation} on a handler that is {self._state}")
+        error = ProtocolNotConnectedError(
+            f"{operation}: the handler failed ({type(failure).__name__}: {failure}); "
+            "stop it and start a new one"
+        )
+        error.__cause__ = failure
+        return error
 
     def stop(self, timeout: float = 5.0) -> StopReport:
         """Drain the send queue within ``timeout``, stop the workers and disconnect.
@@ -376,7 +465,7 @@ class NetworkHandler:
             an ERROR event when not empty).
         """
         with self._state_lock:
-            if self._state != "running":
+            if self._state not in ("running", "failed"):
                 self._state = "stopped"
                 return StopReport()
             self._state = "stopping"
@@ -389,7 +478,7 @@ class NetworkHandler:
         if requester.is_alive():
             requester.request_stop(abort=True)
             requester.join(_POLL * 4)
-        if self._window is not None and not link.failed.is_set():
+        if self._window is not None and not link.failed.is_set() and self._failure is None:
             self._window.wait_empty(max(deadline - time.monotonic(), 0))
         self._stopping.set()
         listener.join(max(deadline - time.monotonic(), _POLL * 4))
@@ -398,6 +487,7 @@ class NetworkHandler:
             + requester.pending()
             + [item for item, _ in self._queue.drain()],
             unacknowledged=self._window.items() if self._window is not None else [],
+            unconfirmed=link.unconfirmed,
         )
         link.protocol.disconnect()
         if link.up.is_set():
@@ -411,6 +501,7 @@ class NetworkHandler:
             error = ProtocolTimeoutError(
                 f"stopped with {len(report.unsent)} message(s) unsent and "
                 f"{len(report.unacknowledged)} unacknowledged"
+                + (f" ({report.unconfirmed} unconfirmed)" if report.unconfirmed else "")
             )
             logger.warning("%s", error)
             self._emit(NetworkEvent(NetworkEventType.ERROR, data=report, error=error))
@@ -460,7 +551,7 @@ class NetworkHandler:
                 f"send_data() needs a {self._send_class.__name__}, got {type(send_data).__name__}"
             )
         if self._state != "running":
-            raise ProtocolNotConnectedError(f"send_data() on a handler that is {self._state}")
+            raise self._not_running("send_data()")
         limit = self._direct_limit
         if limit is None or timeout is not None or get_ident() == self._listener_id:
             return self._submit(send_data, timeout, None)
@@ -487,6 +578,19 @@ class NetworkHandler:
 
     def _submit(self, send_data: SendData, timeout: float | None, waiter: _Waiter | None) -> int:
         """Queue (or write) a message: every case but the common one of :meth:`send_data`."""
+        router = self._router
+        if router is None:
+            return self._submit_in_order(send_data, timeout, waiter)
+        router.claim(send_data)  # a reply goes to the peer that asked
+        try:
+            return self._submit_in_order(send_data, timeout, waiter)
+        except BaseException:
+            router.release(send_data)
+            raise
+
+    def _submit_in_order(
+        self, send_data: SendData, timeout: float | None, waiter: _Waiter | None
+    ) -> int:
         wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
         if not self._typed:
             with self._lock:  # the package numbers untyped messages: keep the queue in order
@@ -580,7 +684,7 @@ class NetworkHandler:
             ProtocolTimeoutError: If no reply arrived in time.
             ProtocolConfigurationError: If the package is not typed.
             ProtocolNotConnectedError: If the handler is not running or stopped while
-                waiting.
+                waiting, or a worker failed (chained from its exception).
         """
         if not self._typed:
             raise ProtocolConfigurationError("request() needs a package of typed messages")
@@ -590,7 +694,7 @@ class NetworkHandler:
                 f"request() needs a {cls.__name__}, got {type(send_data).__name__}"
             )
         if self._state != "running":
-            raise ProtocolNotConnectedError(f"request() on a handler that is {self._state}")
+            raise self._not_running("request()")
         waiter = _Waiter()
         deadline = time.monotonic() + timeout
         sequence = self._submit(send_data, timeout, waiter)
@@ -601,7 +705,7 @@ class NetworkHandler:
             with self._waiters_lock:
                 self._waiters.pop(sequence, None)
         if waiter.result is None:
-            raise ProtocolNotConnectedError(f"handler stopped while waiting for reply {sequence}")
+            raise self._not_running(f"request() waiting for the reply to {sequence}")
         return waiter.result
 
     # -- receiving -------------------------------------------------------------
@@ -618,16 +722,30 @@ class NetworkHandler:
         Raises:
             ProtocolTimeoutError: If nothing arrived in time.
             ProtocolConfigurationError: If the handler keeps no receive queue.
+            ProtocolNotConnectedError: If a worker failed (chained from its exception)
+                and every message received before was taken.
         """
         if self._received is None:
             raise ProtocolConfigurationError(
                 "this handler delivers to its event callback; set "
                 "NetworkConfig(receive_queue=True) to use receive()"
             )
-        try:
-            return self._received.get(timeout=timeout)
-        except Empty:
-            raise ProtocolTimeoutError(f"no message received within {timeout} s") from None
+        queue = self._received
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self._failure is not None:
+                try:
+                    return queue.get_nowait()  # what arrived before the failure
+                except Empty:
+                    raise self._not_running("receive()") from self._failure
+            wait = _RECEIVE_SLICE
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 0.0))
+            try:
+                return queue.get(timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise ProtocolTimeoutError(f"no message received within {timeout} s") from None
 
     def _deliver(self, received: ReceivedData) -> None:
         if self._waiters:

@@ -216,6 +216,12 @@ class _FakeLink:
         self.up.set()
         self.writes: list[bytes] = []
         self.fail = False
+        self.generation = 1
+        self.multi_peer = None
+        self.written = 0
+
+    def note_written(self, count: int, generation: int) -> None:
+        self.written += count
 
     def send(self, data: bytes) -> None:
         if self.fail:

@@ -1,5 +1,6 @@
-"""Worker threads (F-14): the :class:`Requester` sends, the :class:`Listener` receives."""
+"""Workers (F-14): the :class:`Requester` sends, the :class:`Listener` receives; each owns a thread."""
 
+from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
@@ -16,4 +17,5 @@ __all__ = [
     "QueueFullPolicy",
     "ReconnectPolicy",
     "Requester",
+    "Worker",
 ]

@@ -102,6 +102,7 @@ class AckWindow(Generic[_T]):
         self.limit = limit
         self._items: OrderedDict[int, tuple[_T, list[bytes]]] = OrderedDict()
         self._cond = threading.Condition()
+        self._aborted = False
 
     def add(self, sequence: int, item: _T, frames: list[bytes]) -> None:
         """Keep a written message until it is acknowledged."""
@@ -127,14 +128,22 @@ class AckWindow(Generic[_T]):
         return released
 
     def wait_room(self, timeout: float) -> bool:
-        """Wait until fewer than ``limit`` messages are kept."""
+        """Wait until fewer than ``limit`` messages are kept; ``False`` if not (or aborted)."""
         with self._cond:
-            return self._cond.wait_for(lambda: len(self._items) < self.limit, timeout)
+            self._cond.wait_for(lambda: len(self._items) < self.limit or self._aborted, timeout)
+            return len(self._items) < self.limit and not self._aborted
 
     def wait_empty(self, timeout: float | None) -> bool:
-        """Wait until every message is acknowledged."""
+        """Wait until every message is acknowledged; ``False`` if not (or aborted)."""
         with self._cond:
-            return self._cond.wait_for(lambda: not self._items, timeout)
+            self._cond.wait_for(lambda: not self._items or self._aborted, timeout)
+            return not self._items
+
+    def abort(self) -> None:
+        """End every wait at once: no acknowledgement can come any more."""
+        with self._cond:
+            self._aborted = True
+            self._cond.notify_all()
 
     def frames(self) -> list[bytes]:
         """Return the frames of every kept message, oldest first, for a resend."""

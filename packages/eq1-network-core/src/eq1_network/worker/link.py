@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
-from eq1_network.interfaces.protocol import ReqResProtocol
+from eq1_network.interfaces.protocol import MultiPeerProtocol, ReqResProtocol, serves_many_peers
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.policy import ReconnectPolicy
 
@@ -23,6 +23,15 @@ class Link:
 
     Only the receive worker reconnects; the send worker waits for :attr:`up`.
 
+    Outside acknowledged mode, the send worker counts the messages written on each
+    connection (:meth:`note_written`). When a connection breaks, those messages may or
+    may not have been read by the peer: their number is added to :attr:`unconfirmed`
+    and reported in an ERROR event whose ``data`` is that number.
+
+    Attributes:
+        multi_peer: The protocol, when it serves many peers (:class:`MultiPeerProtocol`).
+        unconfirmed: Messages written to connections that then broke.
+
     Args:
         protocol: The transport.
         policy: When and how to reconnect.
@@ -37,6 +46,11 @@ class Link:
         self.down = threading.Event()
         self.failed = threading.Event()
         self.generation = 0
+        self.multi_peer: MultiPeerProtocol | None = (
+            protocol if serves_many_peers(protocol) else None  # type: ignore[assignment]
+        )
+        self.unconfirmed = 0
+        self._written = 0
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -52,6 +66,8 @@ class Link:
     def _set_up(self) -> None:
         with self._lock:
             self.generation += 1
+            self.unconfirmed += self._written  # written after the last break was noticed
+            self._written = 0
             self.down.clear()
             self.up.set()
         self._emit(NetworkEvent(NetworkEventType.CONNECTED))
@@ -72,6 +88,25 @@ class Link:
                 self.mark_down(exc)
             raise
 
+    def send_to(self, peer: object, data: bytes) -> None:
+        """Write bytes to one peer of a :class:`MultiPeerProtocol`; errors propagate.
+
+        Raises:
+            ProtocolConnectionError: If that peer is gone (or the protocol is down).
+            ProtocolError: As the protocol's ``send_to``.
+        """
+        multi = self.multi_peer
+        assert multi is not None
+        multi.send_to(peer, data)
+
+    def note_written(self, count: int, generation: int) -> None:
+        """Count messages written on connection ``generation`` (see the class notes)."""
+        with self._lock:
+            if generation == self.generation:
+                self._written += count
+            else:
+                self.unconfirmed += count
+
     def mark_down(self, error: BaseException | None) -> None:
         """Record that the link broke (idempotent per generation).
 
@@ -83,8 +118,19 @@ class Link:
                 return
             self.up.clear()
             self.down.set()
+            written, self._written = self._written, 0
+            self.unconfirmed += written
         logger.warning("link to %r lost: %s", self.protocol, error or "peer closed")
         self._emit(NetworkEvent(NetworkEventType.DISCONNECTED, error=error))
+        if written:
+            unknown = ProtocolConnectionError(
+                f"{written} message(s) were written to the connection to {self.protocol!r} "
+                "before it broke; the peer may not have read them all, and without "
+                "acknowledged mode (NetworkConfig(acknowledged=True)) the handler cannot "
+                "tell which"
+            )
+            logger.warning("%s", unknown)
+            self._emit(NetworkEvent(NetworkEventType.ERROR, data=written, error=unknown))
 
     def reconnect(self, stopping: threading.Event) -> bool:
         """Reconnect with the policy's backoff until it works, the policy gives up, or stop.

@@ -1,4 +1,11 @@
-"""The receive worker (F-14): reads, unframes, reassembles, decodes and dispatches."""
+"""The receive worker (F-14): reads, unframes, reassembles, decodes and dispatches.
+
+Over a protocol that serves many peers
+(:class:`~eq1_network.interfaces.protocol.MultiPeerProtocol`) it keeps one byte stream,
+reassembly state and acknowledged-mode state per peer: a peer that sends bytes that do
+not form valid frames, or takes longer than ``peer_frame_timeout`` to finish a frame,
+is disconnected alone and reported in an ERROR event whose ``data`` is that peer.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import Any
 
 from eq1_network.common.exceptions import (
     FragmentError,
+    MalformedPacketError,
     PacketError,
     ProtocolConnectionError,
     ProtocolError,
@@ -20,10 +28,11 @@ from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.header import HEADER_VERSION
 from eq1_network.packets.kinds import MessageFlags
 from eq1_network.packets.message import Message
-from eq1_network.packets.reader import TypedStreamReader
 from eq1_network.worker.ack import CONTROL_FLAGS, DeliveryLedger, ack_message, parse_hello
+from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
+from eq1_network.worker.peers import ReplyRouter, StreamState
 
 __all__ = ["Listener"]
 
@@ -31,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 _IDLE = 0.05
 _EXPIRE_EVERY = 1.0
+_GONE_SWEEPS = 2
+"""Sweeps that must find a peer disconnected before its state is freed: by then the
+bytes it sent before leaving were read."""
 _CONTROL_BIT = int(CONTROL_FLAGS)
 _SPECIAL_BITS = _CONTROL_BIT | int(MessageFlags.FRAGMENT)
 
@@ -47,12 +59,15 @@ def _one_by_one(
     return deliver_many
 
 
-class Listener(threading.Thread):
+class Listener(Worker):
     """Reads a :class:`Link` and hands every decoded message to ``deliver``.
 
     It also reconnects the link when it breaks (with the link's policy), handles the
     control messages of acknowledged mode, and reports malformed data, rejected
-    fragments and expired transfers as ERROR events without stopping.
+    fragments and expired transfers as ERROR events without stopping. Over a single
+    connection, bytes that are not a valid stream mark the link down (the stream cannot
+    be resynchronised); over a protocol serving many peers, only the peer that sent
+    them is disconnected.
 
     Args:
         link: The connection.
@@ -67,8 +82,12 @@ class Listener(threading.Thread):
         stopping: Set to end the worker.
         on_ack: Acknowledged mode: called with the sequence number of each ack received.
         ledger: Acknowledged mode: records deliveries per sender epoch.
-        reassembler: Holds fragments of split messages.
+        reassembler: Makes the store of fragments of split messages (one per peer).
         max_buffer: Bound of the stream decoder's buffer.
+        router: Told which peer sent each message, when the protocol serves many peers.
+        peer_frame_timeout: Seconds a peer of a protocol serving many peers may take to
+            complete a frame it began before it is disconnected.
+        on_failure: Called with the exception that ended the worker, if one did.
         name: Thread name.
     """
 
@@ -84,56 +103,71 @@ class Listener(threading.Thread):
         stopping: threading.Event,
         on_ack: Callable[[int], object] | None = None,
         ledger: DeliveryLedger | None = None,
-        reassembler: Reassembler | None = None,
+        reassembler: Callable[[], Reassembler] = Reassembler,
         max_buffer: int | None = None,
+        router: ReplyRouter | None = None,
+        peer_frame_timeout: float = 30.0,
+        on_failure: Callable[[BaseException], None] | None = None,
         name: str = "eq1-listener",
     ) -> None:
-        super().__init__(name=name, daemon=True)
+        super().__init__(name, emit, on_failure)
         self._link = link
         self._package = package
         self._decode = package.payload_decoder()
-        self._emit = emit
         self._deliver = deliver
         self._deliver_many = deliver_many or _one_by_one(deliver)
         self._after_batch = after_batch
         self._stopping = stopping
         self._on_ack = on_ack
         self._ledger = ledger
-        self._reassembler = reassembler or Reassembler()
+        self._new_reassembler = reassembler
         self._max_buffer = max_buffer
-        self._peer_epoch = 0
-        self._ack_due = 0
+        self._router = router
+        self._frame_timeout = peer_frame_timeout
+        self._state = self._new_state(None)
+        self._states: dict[object, StreamState] = {}
 
-    def run(self) -> None:
-        """Thread body: never dies silently."""
-        try:
-            self._loop()
-        except BaseException as exc:
-            logger.exception("receive worker failed")
-            self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
-        finally:
-            if self._after_batch is not None:
-                self._after_batch()
+    @property
+    def peer_count(self) -> int:
+        """How many peers' stream states are kept (a protocol serving many peers)."""
+        return len(self._states)
+
+    def _new_state(self, peer: object) -> StreamState:
+        stream = self._package.stream(max_buffer=self._max_buffer)
+        # Outside acknowledged mode, typed messages are decoded in one step.
+        reader = self._package.stream_reader(stream) if self._ledger is None else None
+        return StreamState(peer, stream, reader, self._new_reassembler())
+
+    def _finish(self) -> None:
+        if self._after_batch is not None:
+            self._after_batch()
 
     def _loop(self) -> None:
+        if self._link.multi_peer is not None:
+            self._serve_peers()
+        else:
+            self._serve_one()
+
+    def _connected(self) -> bool:
+        """Reconnect if needed (with the policy); ``True`` once the link is up."""
+        link = self._link
+        if link.up.is_set():
+            return True
+        if link.failed.is_set() or not link.reconnect(self._stopping):
+            self._stopping.wait(_IDLE)
+        return False
+
+    def _serve_one(self) -> None:
         link, protocol = self._link, self._link.protocol
         wait_first = has_readiness_wait(protocol)
         generation = -1
-        stream = self._package.stream(max_buffer=self._max_buffer)
-        reader: TypedStreamReader | None = None
         next_expiry = time.monotonic() + _EXPIRE_EVERY
         while not self._stopping.is_set():
-            if not link.up.is_set():
-                if link.failed.is_set() or not link.reconnect(self._stopping):
-                    self._stopping.wait(_IDLE)
+            if not self._connected():
                 continue
             if link.generation != generation:
                 generation = link.generation
-                stream = self._package.stream(max_buffer=self._max_buffer)
-                # Outside acknowledged mode, typed messages are decoded in one step.
-                reader = self._package.stream_reader(stream) if self._ledger is None else None
-                self._reassembler.clear()
-                self._peer_epoch = 0
+                self._state = self._new_state(None)
             try:
                 ok, data = protocol.read()
             except ProtocolConnectionError as exc:
@@ -146,19 +180,20 @@ class Listener(threading.Thread):
                 protocol.wait_readable(_IDLE)
                 if time.monotonic() >= next_expiry:
                     next_expiry = time.monotonic() + _EXPIRE_EVERY
-                    self._expire()
+                    self._expire(self._state)
                 continue
             try:
+                reader = self._state.reader
                 if reader is not None:
                     self._deliver_many(reader.feed(data, self._handle))
                 else:
-                    self._take(stream.feed_payloads(data))
+                    self._take(self._state.stream.feed_payloads(data))
             except PacketError as exc:
                 logger.error("corrupt byte stream from %r: %s", protocol, exc)
                 self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
                 link.mark_down(exc)
                 continue
-            if self._ack_due:
+            if self._state.ack_due:
                 self._send_ack()
             if self._after_batch is not None:
                 self._after_batch()
@@ -166,6 +201,119 @@ class Listener(threading.Thread):
                 # Straight back to waiting: the read that would find nothing, and the
                 # interpreter lock hand-offs its system calls cause, are saved.
                 protocol.wait_readable(_IDLE)
+
+    def _serve_peers(self) -> None:
+        link, protocol = self._link, self._link.protocol
+        multi = link.multi_peer
+        assert multi is not None
+        wait_first = has_readiness_wait(protocol)
+        states = self._states
+        generation = -1
+        next_sweep = time.monotonic() + _EXPIRE_EVERY
+        while not self._stopping.is_set():
+            if not self._connected():
+                continue
+            if link.generation != generation:
+                generation = link.generation
+                states.clear()
+            try:
+                message = multi.receive(0)
+            except ProtocolConnectionError as exc:
+                link.mark_down(exc)
+                continue
+            if message is not None:
+                self._take_chunk(message.peer, message.data)
+                if self._after_batch is not None:
+                    self._after_batch()
+            elif not protocol.is_connected():
+                link.mark_down(None)
+                continue
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + _EXPIRE_EVERY
+                self._sweep(multi.peers())
+            if message is None or wait_first:
+                protocol.wait_readable(_IDLE)
+
+    def _take_chunk(self, peer: object, data: bytes) -> None:
+        """Decode and deliver one chunk of one peer's stream (a protocol with many peers)."""
+        state = self._states.get(peer)
+        if state is None:
+            state = self._states[peer] = self._new_state(peer)
+        self._state = state
+        stream, reader = state.stream, state.reader
+        buffered = stream.buffered
+        try:
+            if reader is not None:
+                need = stream.needed() if buffered else 0
+                self._deliver_many(self._noted(reader.feed(data, self._handle), peer))
+                new_frame = need == 0 or len(data) >= need
+            else:
+                payloads = stream.feed_payloads(data)
+                self._take(payloads)
+                new_frame = bool(payloads) or not buffered
+        except PacketError as exc:
+            self._drop(state, exc, "sent bytes that are not a valid stream")
+            return
+        state.track(new_frame)
+        if state.ack_due:
+            self._send_ack()
+
+    def _noted(self, messages: Iterator[ReceivedData], peer: object) -> Iterator[ReceivedData]:
+        """Tell the router who sent each message, just before it is delivered."""
+        note = self._router.note if self._router is not None else None
+        for received in messages:
+            sequence = getattr(received, "sequence", 0)
+            if sequence and note is not None:
+                note(sequence, peer)
+            yield received
+
+    def _sweep(self, connected: list[Any]) -> None:
+        """Free the state of peers that left; drop peers stuck inside a frame."""
+        states = self._states
+        if not states:
+            return
+        present = set(connected)
+        now = time.monotonic()
+        for peer, state in list(states.items()):
+            if peer not in present:
+                state.gone += 1
+                if state.gone >= _GONE_SWEEPS:
+                    del states[peer]
+                    if state.stream.buffered:
+                        error = MalformedPacketError(
+                            f"{peer} left inside a frame; its {state.stream.buffered} "
+                            "buffered byte(s) were dropped"
+                        )
+                        logger.warning("%s", error)
+                        self._emit(NetworkEvent(NetworkEventType.ERROR, data=peer, error=error))
+                continue
+            if state.since is not None and now - state.since > self._frame_timeout:
+                stalled = MalformedPacketError(
+                    f"{peer} did not complete a frame within {self._frame_timeout:g} s "
+                    "(NetworkConfig.peer_frame_timeout)"
+                )
+                self._drop(state, stalled, "stalled inside a frame")
+                continue
+            self._expire(state)
+
+    def _drop(self, state: StreamState, exc: PacketError, why: str) -> None:
+        """Disconnect one peer of a protocol serving many; the others are unaffected."""
+        peer = state.peer
+        self._states.pop(peer, None)
+        multi = self._link.multi_peer
+        assert multi is not None
+        try:
+            multi.disconnect_peer(peer)
+        except ProtocolError as failure:
+            logger.debug("disconnecting %s failed: %s", peer, failure)
+        message = f"{peer} {why}: {exc}; that peer was disconnected, the others are unaffected"
+        try:
+            error: PacketError = type(exc)(message)
+        except TypeError:
+            error = PacketError(message)
+        error.__cause__ = exc
+        logger.warning("%s", error)
+        self._emit(NetworkEvent(NetworkEventType.ERROR, data=peer, error=error))
 
     def _take(self, payloads: list[bytes]) -> None:
         """Decode and deliver the payloads of one read (when no reader decodes the chunk)."""
@@ -182,6 +330,8 @@ class Listener(threading.Thread):
         everything happens in stream order, and no message outlives its delivery.
         """
         decode, handle = self._decode, self._handle
+        state = self._state
+        note = self._router.note if self._router is not None else None
         for payload in payloads:
             if len(payload) > 3 and payload[3] & _SPECIAL_BITS and payload[0] == HEADER_VERSION:
                 handle(payload)  # a control message or a fragment
@@ -191,59 +341,76 @@ class Listener(threading.Thread):
             except (ProtocolError, ValueError, TypeError) as exc:
                 self._undecodable(exc)
                 continue
+            if note is not None:
+                sequence = getattr(received, "sequence", 0)
+                if sequence:
+                    note(sequence, state.peer)
             yield received
 
     def _handle(self, payload: bytes) -> None:
+        state = self._state
         try:
             if len(payload) > 3 and payload[3] & _CONTROL_BIT and payload[0] == HEADER_VERSION:
                 self._control(Message.from_bytes(payload))
                 return
-            received = self._package.receive_payload(payload, self._reassembler)
+            received = self._package.receive_payload(payload, state.reassembler)
         except (ProtocolError, ValueError, TypeError) as exc:
             self._undecodable(exc)
             return
         if received is None:
             return
+        sequence = getattr(received, "sequence", 0)
+        if sequence and self._router is not None:
+            self._router.note(sequence, state.peer)
         ledger = self._ledger
         if ledger is None:
             self._deliver(received)
             return
-        sequence = getattr(received, "sequence", 0)
-        if sequence and sequence <= ledger.last(self._peer_epoch):
-            logger.debug("dropping duplicate %d of epoch %d", sequence, self._peer_epoch)
-            self._ack_due = ledger.last(self._peer_epoch) or self._ack_due
+        if sequence and sequence <= ledger.last(state.epoch):
+            logger.debug("dropping duplicate %d of epoch %d", sequence, state.epoch)
+            state.ack_due = ledger.last(state.epoch) or state.ack_due
             return
         self._deliver(received)
         if sequence:
-            ledger.record(self._peer_epoch, sequence)
-            self._ack_due = sequence
+            ledger.record(state.epoch, sequence)
+            state.ack_due = sequence
 
     def _undecodable(self, exc: Exception) -> None:
-        logger.error("dropping an undecodable message: %s", exc)
-        self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+        peer = self._state.peer
+        where = "" if peer is None else f" from {peer}"
+        logger.error("dropping an undecodable message%s: %s", where, exc)
+        self._emit(NetworkEvent(NetworkEventType.ERROR, data=peer, error=exc))
 
     def _control(self, message: Message) -> None:
+        state = self._state
         epoch = parse_hello(message)
         if epoch is not None:
-            self._peer_epoch = epoch
+            state.epoch = epoch
             if self._ledger is not None:
-                self._ack_due = self._ledger.last(epoch) or -1
+                state.ack_due = self._ledger.last(epoch) or -1
             return
         if self._on_ack is not None:
             self._on_ack(message.reply_to)
 
     def _send_ack(self) -> None:
-        sequence = max(self._ack_due, 0)
-        self._ack_due = 0
+        state = self._state
+        sequence = max(state.ack_due, 0)
+        state.ack_due = 0
         frames = split_message(ack_message(sequence), structure=self._package.packet_structure)
         try:
-            self._link.send(frames[0])
+            if state.peer is None:
+                self._link.send(frames[0])
+            else:
+                self._link.send_to(state.peer, frames[0])
         except ProtocolConnectionError:
             return
         except ProtocolError as exc:
-            self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+            self._emit(NetworkEvent(NetworkEventType.ERROR, data=state.peer, error=exc))
 
-    def _expire(self) -> None:
-        for expired in self._reassembler.expire():
-            error = FragmentError(f"incomplete split message dropped after its timeout: {expired}")
-            self._emit(NetworkEvent(NetworkEventType.ERROR, error=error))
+    def _expire(self, state: StreamState) -> None:
+        where = "" if state.peer is None else f" from {state.peer}"
+        for expired in state.reassembler.expire():
+            error = FragmentError(
+                f"incomplete split message{where} dropped after its timeout: {expired}"
+            )
+            self._emit(NetworkEvent(NetworkEventType.ERROR, data=state.peer, error=error))

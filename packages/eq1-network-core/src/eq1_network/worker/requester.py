@@ -13,8 +13,10 @@ from eq1_network.common.exceptions import PacketSizeError, ProtocolConnectionErr
 from eq1_network.data import SendData
 from eq1_network.packets.fragmentation import split_message
 from eq1_network.worker.ack import AckWindow, hello_message
+from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
+from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.send_queue import BatchQueue
 
 __all__ = ["QueuedMessage", "Requester"]
@@ -51,12 +53,20 @@ def _frames_of(batch: list[_Encoded]) -> list[bytes]:
     return frames
 
 
-class Requester(threading.Thread):
+class Requester(Worker):
     """Writes queued messages through a :class:`Link`, many frames per write when the queue is deep.
 
     Messages are written in the order they were queued. A batch whose write fails stays
     pending and is written again after the link reconnects; in acknowledged mode every
-    unacknowledged message is written again first, after a hello.
+    unacknowledged message is written again first, after a hello. Every message written
+    gets exactly one SENT event (with ``sent_events``), also when its first write failed
+    and it was written again after a reconnection.
+
+    With a ``router`` (a protocol serving many peers), a reply goes to the peer that
+    sent the message it answers; a reply that this peer cannot take (it left, or
+    accepts nothing) is reported in an ERROR event and kept in :attr:`rejected`, and a
+    peer that accepts nothing is disconnected. Other messages go to the protocol's
+    default destination.
 
     Other threads may write too, always under the same write lock so that the order
     holds: :meth:`write_now` (one message, when nothing is queued; it emits its SENT
@@ -73,6 +83,8 @@ class Requester(threading.Thread):
         max_batch: Most messages taken from the queue at once.
         max_write_bytes: Most bytes joined into one ``send`` call.
         sent_events: Emit a SENT event per message.
+        router: Where replies go, when the protocol serves many peers.
+        on_failure: Called with the exception that ended the worker, if one did.
         name: Thread name.
     """
 
@@ -88,13 +100,15 @@ class Requester(threading.Thread):
         max_batch: int = 1024,
         max_write_bytes: int = 1 << 20,
         sent_events: bool = True,
+        router: ReplyRouter | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
         name: str = "eq1-requester",
     ) -> None:
-        super().__init__(name=name, daemon=True)
+        super().__init__(name, emit, on_failure)
         self._queue = queue
         self._package = package
         self._link = link
-        self._emit = emit
+        self._router = router
         self._window = window
         self._epoch = epoch
         self._max_batch = max_batch
@@ -107,6 +121,8 @@ class Requester(threading.Thread):
         self._write_lock = threading.Lock()
         self._unreported: deque[list[_Encoded]] = deque()
         """Written batches whose SENT events are due, in the order of the writes."""
+        self._resend_due: list[_Encoded] = []
+        """Acknowledged mode: messages whose write failed; their SENT events follow the resend."""
 
     def request_stop(self, *, abort: bool = False) -> None:
         """Ask the worker to finish: after the queue is drained, or at once with ``abort``."""
@@ -118,14 +134,8 @@ class Requester(threading.Thread):
         """Messages taken from the queue but not written yet."""
         return [item for item, _ in self._pending]
 
-    def run(self) -> None:
-        """Thread body: never dies silently."""
-        try:
-            self._loop()
-            self._report_written()
-        except BaseException as exc:
-            logger.exception("send worker failed")
-            self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
+    def _finish(self) -> None:
+        self._report_written()
 
     def _loop(self) -> None:
         seen_generation = 0
@@ -150,26 +160,56 @@ class Requester(threading.Thread):
                     return
                 continue
             with self._write_lock:
+                if fresh and not resend and self._resend_due:
+                    # Their write failed, yet the peer acknowledged them all: written.
+                    self._note_written(self._resend_due, 0)
+                    self._resend_due = []
                 if not self._pending and not resend:
                     self._pending = self._take_batch()
                     if not self._pending:
                         continue
-                if fresh:
-                    # The window already holds the pending batch.
-                    frames = self._hello_and_unacknowledged()
-                else:
-                    frames = _frames_of(self._pending)
-                written = self._write_frames(frames)
-                batch, self._pending = self._pending, [] if written else self._pending
-                if written and self._sent_events:
-                    self._unreported.append(batch)  # under the write lock: in write order
+                written = self._write_pending(fresh)
             if written:
                 fresh = False
                 self._report_written()
             elif self._window is not None:
                 # Everything written or not is in the window: hello and resend it all.
                 fresh = True
+                self._resend_due.extend(self._pending)
                 self._pending = []
+
+    def _write_pending(self, fresh: bool) -> bool:
+        """Write the pending batch (after a hello and the resend, if ``fresh``); lock held.
+
+        Returns:
+            ``True`` if nothing is left pending.
+        """
+        generation = self._link.generation
+        batch = self._pending
+        if fresh:
+            # The window already holds the pending batch.
+            if not self._write_frames(self._hello_and_unacknowledged()):
+                return False
+            done, self._resend_due = self._resend_due + batch, []
+            self._pending = []
+        elif self._router is not None and self._router.routing:
+            done, handled = self._write_routed(batch)
+            self._pending = batch[handled:]
+        elif self._write_frames(_frames_of(batch)):
+            done, self._pending = batch, []
+        else:
+            return False
+        self._note_written(done, generation)
+        return not self._pending
+
+    def _note_written(self, done: list[_Encoded], generation: int) -> None:
+        """Count written messages and queue their SENT events (write lock held)."""
+        if not done:
+            return
+        if self._window is None:
+            self._link.note_written(len(done), generation)
+        if self._sent_events:
+            self._unreported.append(done)  # under the write lock: in write order
 
     def write_now(self, entry: QueuedMessage) -> bool:
         """Write one message at once from the caller's thread, when that keeps the order.
@@ -192,10 +232,19 @@ class Requester(threading.Thread):
         try:
             if self._pending or len(self._queue):
                 return False
+            router = self._router
+            peer = None if router is None else router.destination(item)
+            generation = self._link.generation
             try:
-                self._link.send(frame)
+                if peer is None:
+                    self._link.send(frame)
+                else:
+                    self._link.send_to(peer, frame)
             except ProtocolError:
                 return False  # the send worker retries, reconnects or reports it
+            if router is not None:
+                router.release(item)
+            self._link.note_written(1, generation)
         finally:
             self._write_lock.release()
         if self._sent_events:
@@ -210,13 +259,13 @@ class Requester(threading.Thread):
         batch itself spares the hand-offs of the interpreter between the two threads,
         and keeps queued messages few. It succeeds only when no other write is in
         progress, nothing failed and waits to be written again, the link is up and
-        acknowledged mode is off. A failed write is left pending, for this thread to
-        write again or report.
+        acknowledged mode is off and the protocol has a single peer. A failed write is
+        left pending, for this thread to write again or report.
 
         Returns:
             ``True`` if a batch was written.
         """
-        if self._window is not None or not self._link.up.is_set():
+        if self._window is not None or self._router is not None or not self._link.up.is_set():
             return False
         if not self._write_lock.acquire(blocking=False):
             return False
@@ -226,14 +275,14 @@ class Requester(threading.Thread):
             batch = self._take_batch()
             if not batch:
                 return False
+            generation = self._link.generation
             try:
                 self._send_frames(_frames_of(batch))
             except ProtocolError:
                 self._pending = batch
                 self._queue.poke()  # this thread writes it again (or reports it)
                 return False
-            if self._sent_events:
-                self._unreported.append(batch)  # under the write lock: in write order
+            self._note_written(batch, generation)
         finally:
             self._write_lock.release()
         if self._sent_events:
@@ -282,21 +331,30 @@ class Requester(threading.Thread):
             logger.info("re-sending %d unacknowledged frame(s)", len(unacknowledged))
         return hello + unacknowledged
 
-    def _send_frames(self, frames: list[bytes]) -> None:
-        """Write ``frames`` in writes of up to ``max_write_bytes``; errors propagate."""
+    def _send_frames(
+        self, frames: list[bytes], send: Callable[[bytes], None] | None = None
+    ) -> None:
+        """Write ``frames`` in writes of up to ``max_write_bytes``; errors propagate.
+
+        Args:
+            frames: The frames.
+            send: Writes one chunk; the link's ``send`` by default.
+        """
+        if send is None:
+            send = self._link.send
         if sum(map(len, frames)) <= self._max_write_bytes:  # the usual case: one write
-            self._link.send(frames[0] if len(frames) == 1 else b"".join(frames))
+            send(frames[0] if len(frames) == 1 else b"".join(frames))
             return
         chunk: list[bytes] = []
         size = 0
         for frame in frames:
             if chunk and size + len(frame) > self._max_write_bytes:
-                self._link.send(b"".join(chunk))
+                send(b"".join(chunk))
                 chunk, size = [], 0
             chunk.append(frame)
             size += len(frame)
         if chunk:
-            self._link.send(chunk[0] if len(chunk) == 1 else b"".join(chunk))
+            send(chunk[0] if len(chunk) == 1 else b"".join(chunk))
 
     def _write_frames(self, frames: list[bytes]) -> bool:
         try:
@@ -311,7 +369,63 @@ class Requester(threading.Thread):
         except ProtocolError as exc:
             logger.error("write failed: %s", exc)
             self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
-            self._link.mark_down(exc)
+            if self._link.multi_peer is not None and self._link.protocol.is_connected():
+                # One peer failed (it accepts nothing, say); the others are unaffected.
+                self._abort.wait(_IDLE)
+            else:
+                self._link.mark_down(exc)
+            return False
+        return True
+
+    def _write_routed(self, batch: list[_Encoded]) -> tuple[list[_Encoded], int]:
+        """Write a batch holding replies, each run of one destination in one write.
+
+        Returns:
+            The messages written, and how many of the batch were handled (written, or
+            reported because their peer could not take them); the rest stays pending.
+        """
+        router = self._router
+        assert router is not None
+        destination = router.destination
+        done: list[_Encoded] = []
+        start, size = 0, len(batch)
+        while start < size:
+            peer = destination(batch[start][0])
+            end = start + 1
+            while end < size and destination(batch[end][0]) == peer:
+                end += 1
+            run = batch[start:end]
+            if peer is None:
+                if not self._write_frames(_frames_of(run)):
+                    return done, start
+                done.extend(run)
+            elif self._write_to_peer(peer, run):
+                done.extend(run)
+            elif not self._link.up.is_set():
+                return done, start
+            for item, _ in run:
+                router.release(item)
+            start = end
+        return done, size
+
+    def _write_to_peer(self, peer: object, run: list[_Encoded]) -> bool:
+        """Write replies to one peer; report them if that peer cannot take them."""
+        link = self._link
+        try:
+            self._send_frames(_frames_of(run), lambda data: link.send_to(peer, data))
+        except ProtocolError as exc:
+            if not self._link.protocol.is_connected():
+                self._link.mark_down(exc)
+                return False
+            multi = self._link.multi_peer
+            if multi is not None and not isinstance(exc, ProtocolConnectionError):
+                multi.disconnect_peer(peer)  # it accepts nothing: dropped alone
+            logger.error("%d message(s) to %s not delivered: %s", len(run), peer, exc)
+            for item, _ in run:
+                self.rejected.append(item)
+                error = ProtocolConnectionError(f"message not delivered to {peer}: {exc}")
+                error.__cause__ = exc
+                self._emit(NetworkEvent(NetworkEventType.ERROR, data=item, error=error))
             return False
         return True
 
