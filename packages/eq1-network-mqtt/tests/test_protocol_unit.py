@@ -23,6 +23,7 @@ from eq1_network.common.exceptions import (
     QueueFullError,
 )
 from eq1_network.protocols.mqtt._adapter import ServerLimits, Will
+from eq1_network.protocols.mqtt._registry import subscription_id_for
 from eq1_network.protocols.mqtt.mqtt_protocol import BrokerConfig, ClientConfig, MQTTProtocol
 from eq1_network.protocols.mqtt.reason_codes import Reason
 from eq1_network.testing import MessageCollector
@@ -649,6 +650,72 @@ def test_mqtt5_subscription_ids_do_not_depend_on_order(fake: FakeBroker, make: A
         ids.setdefault(topic_filter, set()).add(sid)
     assert ids["x/#"] != ids["y/#"]
     assert all(len(found) == 1 for found in ids.values())
+
+
+def resumed_client(fake: FakeBroker, make: Any, version: int, *filters: str) -> Any:
+    """A new process resuming a stored session, with ``filters`` registered first."""
+    fake.session_present = True
+    fake.limits = ServerLimits(subscription_identifiers=version == 5)
+    proto = make(client_id="fixed", clean_session=False, protocol_version=version)
+    collectors = {f: MessageCollector() for f in filters}
+    for topic_filter, collector in collectors.items():
+        proto.subscribe(topic_filter, collector)
+    proto.connect()
+    return proto, collectors
+
+
+def test_stale_identifier_of_a_resumed_session_is_unsubscribed(fake: FakeBroker, make: Any) -> None:
+    proto, got = resumed_client(fake, make, 5, "b/#", "a/+")
+    assert proto.session_present is True
+    stale_id = subscription_id_for("a/#")  # the id an earlier process gave a/#
+    fake.adapter.deliver("a/1", b"stale copy", (stale_id,))
+    fake.adapter.deliver("a/1", b"stale copy again", (stale_id,))
+    fake.adapter.deliver("a/1", b"own copy", (subscription_id_for("a/+"),))
+    fake.adapter.deliver("b/1", b"end", (subscription_id_for("b/#"),))
+    assert got["b/#"].wait_for(1, TIMEOUT) == [("b/1", b"end")]
+    assert got["a/+"].messages == [("a/1", b"own copy")]
+    assert fake.unsubscribed == ["a/#"]  # once
+
+
+def test_unexplained_message_of_a_resumed_mqtt311_session_unsubscribes_its_filters(
+    fake: FakeBroker, make: Any
+) -> None:
+    proto, got = resumed_client(fake, make, 4, "b/#", "a/1/x")
+    assert proto.session_present is True
+    fake.adapter.deliver("a/1", b"from a stale filter")
+    fake.adapter.deliver("a/1", b"again")
+    fake.adapter.deliver("b/1", b"end")
+    assert got["b/#"].wait_for(1, TIMEOUT) == [("b/1", b"end")]
+    assert sorted(fake.unsubscribed) == [
+        "#",
+        "+/#",
+        "+/+",
+        "+/+/#",
+        "+/1",
+        "+/1/#",
+        "a/#",
+        "a/+",
+        "a/+/#",
+        "a/1",
+        "a/1/#",
+    ]
+    assert got["a/1/x"].messages == []
+
+
+@pytest.mark.parametrize("resumed", [False, True])
+def test_no_stale_removal_without_a_resumed_session(
+    fake: FakeBroker, make: Any, resumed: bool
+) -> None:
+    fake.limits = ServerLimits(subscription_identifiers=True)
+    fake.session_present = resumed
+    proto = make(protocol_version=5, clean_session=not resumed, client_id="fixed")
+    got = MessageCollector()
+    proto.subscribe("b/#", got)
+    proto.connect()
+    fake.adapter.deliver("a/1", b"x", (subscription_id_for("a/#"),))
+    fake.adapter.deliver("b/1", b"end", (subscription_id_for("b/#"),))
+    assert got.wait_for(1, TIMEOUT) == [("b/1", b"end")]
+    assert fake.unsubscribed == (["a/#"] if resumed else [])
 
 
 def test_raising_callback_is_logged_and_delivery_goes_on(
