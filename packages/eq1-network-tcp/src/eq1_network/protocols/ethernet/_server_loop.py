@@ -15,6 +15,13 @@ Sends do not go through the loop: the calling thread writes directly (see
 queued with :meth:`ServerLoop.call_soon` and done by the next owner. Connect and
 disconnect notifications are collected during an iteration and delivered by the
 owner after it has given the loop up, so a callback may call any server method.
+
+Logging: each connect and disconnect is logged at DEBUG. At INFO, a summary of the
+connects, disconnects (and how many of them followed an error) and refusals is logged
+at most once per :data:`_SUMMARY_INTERVAL`, at the first connect or disconnect after
+the interval has passed, and when the server stops; nothing when nothing happened.
+Failures that concern one client but need attention (a failed or unfinished TLS
+handshake, a ``max_clients`` refusal, once per summary interval) are WARNINGs.
 """
 
 from __future__ import annotations
@@ -63,6 +70,8 @@ _LISTENER = object()
 _WAKEUP = object()
 _LEADER = object()
 """Loop owner while an application thread waiting for data runs the loop."""
+_SUMMARY_INTERVAL = 60.0
+"""Shortest time in seconds between two INFO summaries of connects and disconnects."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,7 @@ class ServerLoop:
         self._leads = 0
         """Counts the times a waiting thread gave the loop up; the I/O thread watches it."""
         self._notes: list[_Note] = []
+        self._activity = _Activity(_address(listener), time.monotonic(), _SUMMARY_INTERVAL)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._selector.register(listener, READ, _LISTENER)
         self._selector.register(self._wake_r, READ, _WAKEUP)
@@ -198,14 +208,16 @@ class ServerLoop:
         self._commands.append(command)
         self._wake()
 
-    def drop(self, conn: Connection, reason: str) -> None:
+    def drop(self, conn: Connection, reason: str, *, level: int = logging.DEBUG) -> None:
         """Close a connection from any thread; the disconnect notification follows.
 
         Args:
             conn: The connection.
             reason: Why, for the log.
+            level: Log level of the disconnect; ``logging.WARNING`` or higher for a
+                client dropped for a fault, which the INFO summary also counts as an error.
         """
-        self.call_soon(lambda: self._close(conn, reason))
+        self.call_soon(lambda: self._close(conn, reason, level=level))
 
     def resume(self, conn: Connection) -> None:
         """Resume reading from a connection paused by back-pressure.
@@ -396,7 +408,7 @@ class ServerLoop:
                     except BlockingIOError:
                         continue
                     except OSError as exc:
-                        self._close(data, f"{type(exc).__name__}: {exc}")
+                        self._close(data, f"{type(exc).__name__}: {exc}", error=True)
                         continue
                     if chunk and len(chunk) < READ_CHUNK:
                         if push(data, chunk):
@@ -466,10 +478,18 @@ class ServerLoop:
         if settings.max_clients is not None and (
             len(self._conns) + len(self._handshaking) >= settings.max_clients
         ):
-            logger.warning(
-                "refusing %s:%d: max_clients (%d) reached", host, port, settings.max_clients
+            level = logging.DEBUG if self._activity.refused else logging.WARNING
+            self._activity.refused += 1
+            logger.log(
+                level,
+                "refusing %s:%d: max_clients (%d) reached (further refusals until the next "
+                "summary are logged at DEBUG)",
+                host,
+                port,
+                settings.max_clients,
             )
             _close_quietly(sock)
+            self._summarize()
             return
         try:
             tune_socket(sock, nodelay=settings.nodelay, keepalive=settings.keepalive)
@@ -496,6 +516,8 @@ class ServerLoop:
         with self._lock:
             self._conns[conn.peer.id] = conn
         logger.debug("client %s connected", conn.peer)
+        self._activity.connected += 1
+        self._summarize()
         if self._settings.on_connect is not None:
             self._notes.append((self._settings.on_connect, conn.peer))
 
@@ -528,7 +550,7 @@ class ServerLoop:
             else:
                 data = stream.recv_more(first, _READ_LIMIT)
         except OSError as exc:
-            self._close(conn, f"{type(exc).__name__}: {exc}")
+            self._close(conn, f"{type(exc).__name__}: {exc}", error=True)
             return
         if data is None:
             return
@@ -573,7 +595,10 @@ class ServerLoop:
                 level=logging.WARNING,
             )
 
-    def _close(self, conn: Connection, reason: str, *, level: int = logging.INFO) -> None:
+    def _close(
+        self, conn: Connection, reason: str, *, level: int = logging.DEBUG, error: bool = False
+    ) -> None:
+        """Close a connection; ``error`` (or a WARNING ``level``) counts it as a failure."""
         if not conn.open:
             return
         conn.open = conn.plain = False
@@ -591,14 +616,24 @@ class ServerLoop:
             if self._inbox.waiters:
                 self._inbox.cond.notify_all()
         logger.log(level, "client %s disconnected: %s", conn.peer, reason)
+        activity = self._activity
+        activity.disconnected += 1
+        if error or level >= logging.WARNING:
+            activity.failed += 1
+        self._summarize()
         if published and self._settings.on_disconnect is not None:
             self._notes.append((self._settings.on_disconnect, conn.peer))
+
+    def _summarize(self, *, final: bool = False) -> None:
+        """Log the INFO summary if it is due (or ``final``) and anything happened."""
+        self._activity.tick(time.monotonic(), len(self._conns), final=final)
 
     def _shutdown(self) -> None:
         notes: list[_Note] = []
         self._notes = notes
         for conn in [*self._handshaking, *self.connections()]:
             self._close(conn, "server stopped", level=logging.DEBUG)
+        self._summarize(final=True)
         _deliver(notes)
         self._commands.clear()
         with contextlib.suppress(KeyError, ValueError, OSError):
@@ -607,6 +642,71 @@ class ServerLoop:
         self._selector.close()
         _close_quietly(self._wake_r)
         _close_quietly(self._wake_w)
+
+
+class _Activity:
+    """Connects, disconnects and refusals since the last INFO summary.
+
+    Args:
+        where: The listening address, for the summary.
+        now: The time (``time.monotonic()``) counting starts.
+        interval: Shortest time between two summaries, in seconds.
+    """
+
+    __slots__ = (
+        "connected",
+        "disconnected",
+        "due",
+        "failed",
+        "interval",
+        "refused",
+        "since",
+        "where",
+    )
+
+    def __init__(self, where: str, now: float, interval: float) -> None:
+        self.where = where
+        self.interval = interval
+        self.since = now
+        self.due = now + interval
+        self.connected = self.disconnected = self.failed = self.refused = 0
+
+    def tick(self, now: float, open_now: int, *, final: bool = False) -> None:
+        """Log the summary at INFO if it is due (or ``final``) and anything happened.
+
+        A summary is due once ``interval`` seconds have passed since the previous one
+        (or since counting started); logging it starts the next interval.
+
+        Args:
+            now: The current ``time.monotonic()``.
+            open_now: Clients connected now.
+            final: Log now if anything happened, due or not (the server stops).
+        """
+        if not final and now < self.due:
+            return
+        if self.connected or self.disconnected or self.refused:
+            logger.info(
+                "server %s, last %.0f s: %d client(s) connected, %d disconnected "
+                "(%d after an error), %d refused; %d connected now",
+                self.where,
+                now - self.since,
+                self.connected,
+                self.disconnected,
+                self.failed,
+                self.refused,
+                open_now,
+            )
+        self.since = now
+        self.due = now + self.interval
+        self.connected = self.disconnected = self.failed = self.refused = 0
+
+
+def _address(sock: socket.socket) -> str:
+    try:
+        host, port = sock.getsockname()[:2]
+    except (OSError, ValueError):
+        return "?"
+    return f"{host}:{port}"
 
 
 def _deliver(notes: Sequence[_Note]) -> None:
