@@ -46,8 +46,6 @@ MAX_SUBSCRIPTION_ID = 268_435_455
 ID_SEARCH_LEVELS = 10
 """Most non-``#`` levels of a filter searched for when resolving an unknown identifier."""
 
-_NO_CALLBACKS: tuple[MessageCallback, ...] = ()
-
 
 def subscription_id_for(topic_filter: str) -> int:
     """Return the subscription identifier a filter is given when nothing else holds it.
@@ -156,7 +154,7 @@ class SubscriptionRegistry:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._by_id: dict[int, str] = {}
-        self._cache: dict[str, tuple[MessageCallback, ...]] = {}
+        self._cache: dict[str, Route] = {}
         self._routes: dict[tuple[str, tuple[int, ...]], Route] = {}
         self._id_memo: dict[int, tuple[str, ...]] = {}
         self._offline_removed: set[str] = set()
@@ -259,7 +257,7 @@ class SubscriptionRegistry:
         """
         if subscription_ids:
             return self.route(topic, subscription_ids).callbacks
-        return self._match_topic(topic)
+        return self._topic_route(topic).callbacks
 
     def route(self, topic: str, subscription_ids: tuple[int, ...] = ()) -> Route:
         """Decide which callbacks a message reaches.
@@ -278,8 +276,7 @@ class SubscriptionRegistry:
             The callbacks, and any stale broker-side filters the identifiers revealed.
         """
         if not subscription_ids:
-            callbacks = self._match_topic(topic)
-            return Route(callbacks, (), not callbacks)
+            return self._topic_route(topic)
         key = (topic, subscription_ids)
         hit = self._routes.get(key)
         if hit is not None:
@@ -311,7 +308,7 @@ class SubscriptionRegistry:
             stale = [f for f in found if f not in self._entries]
             callbacks = self._collect([*chosen, *found])
         if fallback:
-            extra = [cb for cb in self._match_topic(topic) if cb not in callbacks]
+            extra = [cb for cb in self._topic_route(topic).callbacks if cb not in callbacks]
             callbacks = (*callbacks, *extra)
         unexplained = fallback and not callbacks and not stale
         return Route(callbacks, tuple(dict.fromkeys(stale)), unexplained)
@@ -340,7 +337,7 @@ class SubscriptionRegistry:
                 self._id_memo[sub_id] = tuple(dict.fromkeys((*known, *hits)))
         return hits
 
-    def _match_topic(self, topic: str) -> tuple[MessageCallback, ...]:
+    def _topic_route(self, topic: str) -> Route:
         hit = self._cache.get(topic)
         if hit is not None:
             return hit
@@ -349,11 +346,11 @@ class SubscriptionRegistry:
             for topic_filter, entry in self._entries.items():
                 if topic_matches(topic_filter, topic):
                     found.extend(cb for cb in entry.callbacks if cb not in found)
-            result = tuple(found) if found else _NO_CALLBACKS
+            route = Route(tuple(found), (), not found)
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache = {}
-            self._cache[topic] = result
-            return result
+            self._cache[topic] = route
+            return route
 
     def unregistered_filters(self, topic: str, max_levels: int) -> list[str]:
         """Return the filters matching ``topic`` that are not registered.

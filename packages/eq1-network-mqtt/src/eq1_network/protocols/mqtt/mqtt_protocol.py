@@ -589,7 +589,10 @@ class MQTTProtocol(PubSubProtocol):
         """Return the callbacks of a received message; remove stale broker subscriptions."""
         route = self._registry.route(topic, subscription_ids)
         if self._resumed and (route.stale or route.unexplained):
-            self._remove_stale(topic, route)
+            try:
+                self._remove_stale(topic, route)
+            except Exception:  # delivery goes on whatever the clean-up met
+                logger.exception("%r: removing stale subscriptions for %r failed", self, topic)
         return route.callbacks
 
     def _remove_stale(self, topic: str, route: Route) -> None:
