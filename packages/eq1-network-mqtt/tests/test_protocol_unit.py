@@ -702,6 +702,20 @@ def test_unexplained_message_of_a_resumed_mqtt311_session_unsubscribes_its_filte
     assert got["a/1/x"].messages == []
 
 
+@pytest.mark.parametrize("version", [4, 5])
+def test_filters_unsubscribed_by_this_process_are_not_removed_again(
+    fake: FakeBroker, make: Any, version: int
+) -> None:
+    proto, got = resumed_client(fake, make, version, "a/#", "b/#")
+    proto.unsubscribe("a/#", got["a/#"])
+    ids = (subscription_id_for("a/#"),) if version == 5 else ()
+    fake.adapter.deliver("a/1", b"in flight", ids)
+    fake.adapter.deliver("b/1", b"end", (subscription_id_for("b/#"),) if version == 5 else ())
+    assert got["b/#"].wait_for(1, TIMEOUT) == [("b/1", b"end")]
+    assert fake.unsubscribed == ["a/#"]  # by unsubscribe() only
+    assert got["a/#"].messages == []
+
+
 @pytest.mark.parametrize("resumed", [False, True])
 def test_no_stale_removal_without_a_resumed_session(
     fake: FakeBroker, make: Any, resumed: bool

@@ -163,3 +163,15 @@ def test_colliding_identifiers_are_made_unique_and_still_route_by_topic() -> Non
     # A process that registered them the other way round gave `two` the shared value:
     # its copies still reach `two` only.
     assert reg.route(topic_two, (ids[one],)).callbacks == (callbacks[two],)
+
+
+def test_messages_in_flight_for_a_filter_unsubscribed_here_are_not_stale() -> None:
+    reg, callbacks = registry_of(["a/#", "b/#"])
+    reg.remove("a/#", callbacks["a/#"])
+    late = reg.route("a/1", (subscription_id_for("a/#"),))
+    assert late.callbacks == () and late.stale == () and not late.unexplained
+    assert not reg.route("a/1").unexplained
+    assert reg.route("c/1").unexplained
+    reg.add("a/#", callbacks["b/#"], 1)
+    reg.remove("a/#", callbacks["b/#"])
+    assert not reg.route("a/2").unexplained

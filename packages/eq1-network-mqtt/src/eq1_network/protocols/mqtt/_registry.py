@@ -12,7 +12,8 @@ resumes a stored session gives each filter the identifier an earlier process gav
 An identifier that names no registered filter whose filter matches the topic is
 resolved by searching the filters that match the topic for one with that identifier
 (:func:`filters_matching`): a registered one receives the copy, an unregistered one is
-reported as stale (the broker kept it from an earlier session), and when no filter is
+reported as stale (the broker kept it from an earlier session) unless this process
+unsubscribed it lately (its messages may still be in flight), and when no filter is
 found the message falls back to topic matching.
 
 Lookups are cached; the cache is dropped on every change. The lock is a leaf: no
@@ -41,6 +42,7 @@ __all__ = [
 
 _CACHE_LIMIT = 4096
 _ID_MEMO_LIMIT = 1024
+_RECENT_LIMIT = 1024
 MAX_SUBSCRIPTION_ID = 268_435_455
 """The largest subscription identifier MQTT 5 allows (a 4-byte variable integer)."""
 ID_SEARCH_LEVELS = 10
@@ -128,10 +130,12 @@ class Route:
 
     Attributes:
         callbacks: The callbacks to call, in subscription order, without duplicates.
-        stale: Unregistered filters whose identifier the message carried: the broker
-            holds them from an earlier session.
-        unexplained: ``True`` when the message reaches no callback and no identifier it
-            carried was traced to a filter (no identifiers, or unknown ones).
+        stale: Unregistered filters whose identifier the message carried and that this
+            process did not unsubscribe lately: the broker holds them from an earlier
+            session.
+        unexplained: ``True`` when the message reaches no callback, no identifier it
+            carried was traced to a filter (no identifiers, or unknown ones) and no filter
+            this process unsubscribed lately matches its topic.
     """
 
     callbacks: tuple[MessageCallback, ...]
@@ -158,6 +162,7 @@ class SubscriptionRegistry:
         self._routes: dict[tuple[str, tuple[int, ...]], Route] = {}
         self._id_memo: dict[int, tuple[str, ...]] = {}
         self._offline_removed: set[str] = set()
+        self._recently_removed: dict[str, None] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -179,6 +184,7 @@ class SubscriptionRegistry:
         with self._lock:
             self._changed()
             self._offline_removed.discard(topic_filter)
+            self._recently_removed.pop(topic_filter, None)
             entry = self._entries.get(topic_filter)
             if entry is None:
                 entry = _Entry((callback,), qos, self._assign_id(topic_filter))
@@ -225,6 +231,9 @@ class SubscriptionRegistry:
                 return False
             del self._entries[topic_filter]
             self._by_id.pop(entry.subscription_id, None)
+            if len(self._recently_removed) >= _RECENT_LIMIT:
+                del self._recently_removed[next(iter(self._recently_removed))]
+            self._recently_removed[topic_filter] = None
             return True
 
     def discard_filter(self, topic_filter: str, subscription_id: int) -> None:
@@ -305,13 +314,21 @@ class SubscriptionRegistry:
             fallback = fallback or not hits
             found.extend(hits)
         with self._lock:
-            stale = [f for f in found if f not in self._entries]
+            unwanted = [f for f in found if f not in self._entries]
+            stale = [f for f in unwanted if f not in self._recently_removed]
             callbacks = self._collect([*chosen, *found])
         if fallback:
             extra = [cb for cb in self._topic_route(topic).callbacks if cb not in callbacks]
             callbacks = (*callbacks, *extra)
-        unexplained = fallback and not callbacks and not stale
+        unexplained = fallback and not callbacks and not unwanted
+        if unexplained:
+            with self._lock:
+                unexplained = not self._removed_here(topic)
         return Route(callbacks, tuple(dict.fromkeys(stale)), unexplained)
+
+    def _removed_here(self, topic: str) -> bool:
+        """Whether a filter unsubscribed by this process matches the topic (lock held)."""
+        return any(topic_matches(f, topic) for f in self._recently_removed)
 
     def _collect(self, filters: list[str]) -> tuple[MessageCallback, ...]:
         found: list[MessageCallback] = []
@@ -346,7 +363,7 @@ class SubscriptionRegistry:
             for topic_filter, entry in self._entries.items():
                 if topic_matches(topic_filter, topic):
                     found.extend(cb for cb in entry.callbacks if cb not in found)
-            route = Route(tuple(found), (), not found)
+            route = Route(tuple(found), (), not found and not self._removed_here(topic))
             if len(self._cache) >= _CACHE_LIMIT:
                 self._cache = {}
             self._cache[topic] = route
