@@ -34,6 +34,7 @@ from typing import Any
 TOPIC = "bench/eq1/mqtt"
 PAYLOAD_SIZE = 64
 IDLE_LIMIT = 3.0
+QOS_LEVELS = (0, 1, 2)
 
 
 def free_port() -> int:
@@ -222,6 +223,9 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=20_000, help="messages per run")
     parser.add_argument("--repeat", type=int, default=1, help="runs per case (best is kept)")
     parser.add_argument("--max-seconds", type=float, default=30.0, help="bound per run")
+    parser.add_argument(
+        "--levels", default="0,1,2", help="QoS levels to measure, comma-separated (default 0,1,2)"
+    )
     parser.add_argument("--role", default="main", choices=["main", "sub"], help=argparse.SUPPRESS)
     parser.add_argument("--impl", default="paho", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -229,6 +233,9 @@ def main() -> int:
     args = parser.parse_args()
     if args.count < 2 or args.count > 1_000_000:
         parser.error("--count must be between 2 and 1000000")
+    levels = tuple(int(q) for q in args.levels.split(","))
+    if not levels or any(q not in QOS_LEVELS for q in levels):
+        parser.error("--levels must list QoS levels among 0, 1, 2")
     if args.role == "sub":
         run_subscriber(args.impl, args.port, args.qos, args.count, args.max_seconds)
         return 0
@@ -239,7 +246,7 @@ def main() -> int:
         print(f"mosquitto on 127.0.0.1:{port} (max_queued_messages 0), {args.count} x 64 B")
         print(f"{'case':<24}{'delivered/s':>12}{'lost':>8}{'publish/s':>12}")
         results: dict[tuple[str, int], dict[str, float]] = {}
-        for qos in (0, 1):
+        for qos in levels:
             for impl in ("paho", "eq1"):
                 runs = [
                     measure(impl, port, qos, args.count, args.max_seconds)
@@ -252,7 +259,7 @@ def main() -> int:
                     f"{name + f' QoS {qos}':<24}{best['rate']:>12.0f}{best['lost']:>8.0f}"
                     f"{best['publish_rate']:>12.0f}"
                 )
-        for qos in (0, 1):
+        for qos in levels:
             raw, ours = results[("paho", qos)]["rate"], results[("eq1", qos)]["rate"]
             ratio = ours / raw if raw else float("nan")
             print(f"QoS {qos}: MQTTProtocol / raw paho = {ratio:.2f}x")

@@ -234,3 +234,63 @@ class AmqttBroker:
         """Stop and remove the folder."""
         stop_process(self.proc)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class StockMosquitto:
+    """A mosquitto with stock settings: one listener and anonymous access, nothing else.
+
+    ``extra`` lines are appended (persistence, or a broker limit under test); the log
+    goes to ``log`` (mosquitto's default destination, stderr, redirected).
+
+    Args:
+        executable: Path of ``mosquitto``.
+        extra: Further configuration lines.
+    """
+
+    kind = "mosquitto"
+
+    def __init__(self, executable: str, extra: tuple[str, ...] = ()) -> None:
+        self.executable = executable
+        self.folder = Path(tempfile.mkdtemp(prefix="eq1-mosquitto-stock-"))
+        # mosquitto started as root runs as the "mosquitto" user: it must write here.
+        os.chmod(self.folder, 0o777)
+        self.port = free_port()
+        self.log = self.folder / "mosquitto.log"
+        self.config = self.folder / "mosquitto.conf"
+        lines = [f"listener {self.port} {HOST}", "allow_anonymous true", *extra]
+        self.config.write_text("\n".join(lines) + "\n")
+        os.chmod(self.config, 0o644)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> StockMosquitto:
+        """Start (or restart) the process, appending to the log, and wait for the port."""
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [self.executable, "-c", str(self.config)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        wait_port(self.port, self.proc, self.log)
+        return self
+
+    def signal(self, sig: int) -> None:
+        """Send a signal (``SIGUSR1`` makes mosquitto save its persistence file)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def log_text(self) -> str:
+        """The log so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM; mosquitto saves persistent sessions)."""
+        stop_process(self.proc, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kill at once (SIGKILL), as a crash would."""
+        stop_process(self.proc, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Stop and remove the folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

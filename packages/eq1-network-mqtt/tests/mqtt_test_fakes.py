@@ -91,7 +91,6 @@ class FakeAdapter:
         self.listener = listener
         self.will = will
         self.wills: list[Will | None] = [will]
-        self.inflight: list[int] = []
         self.cond = threading.Condition()
         self.events: deque[tuple[Any, ...]] = deque()
         self.open = False
@@ -99,6 +98,7 @@ class FakeAdapter:
         self.subs: dict[str, int | None] = {}
         self.held: list[tuple[int, str]] = []
         self.kept: list[int] = []
+        self.qos_of: dict[int, int] = {}
         self.closed = False
         self.qos0_report: Any = None
 
@@ -146,7 +146,9 @@ class FakeAdapter:
             self.listener.on_connection_closed(event[1] if len(event) > 1 else None)
             return False
         if kind == "ack":
-            self.listener.on_publish_result(event[1], Reason(event[2]))
+            self.listener.on_publish_result(
+                event[1], Reason(event[2]), self.qos_of.pop(event[1], 1)
+            )
         elif kind == "suback":
             self.listener.on_subscribe_result(event[1], [Reason(event[2])])
         elif kind == "unsuback":
@@ -192,8 +194,8 @@ class FakeAdapter:
         self.will = will
         self.wills.append(will)
 
-    def set_max_inflight(self, count: int) -> None:
-        self.inflight.append(count)
+    def close_detail(self) -> str | None:
+        return None
 
     # -- test controls ---------------------------------------------------------------
 
@@ -224,6 +226,8 @@ class FakeAdapter:
     ) -> tuple[PublishStatus, int, Any]:
         mid = next(self._mids)
         broker = self.broker
+        if qos:
+            self.qos_of[mid] = qos
         if not self.live:
             if qos:
                 self.kept.append(mid)

@@ -59,7 +59,7 @@ def test_client_is_built_from_the_configuration(client_cls: mock.MagicMock) -> N
         "reconnect_on_failure": False,
     }
     client = client_cls.return_value
-    client.max_inflight_messages_set.assert_called_once_with(7)
+    client.max_inflight_messages_set.assert_called_once_with(0)  # the window is ours
     client.max_queued_messages_set.assert_called_once_with(0)
     client.username_pw_set.assert_called_once_with("u", "p")
     client.tls_set_context.assert_not_called()
@@ -166,7 +166,7 @@ def test_acknowledgements_bypass_on_publish(client_cls: mock.MagicMock) -> None:
     client = client_cls.return_value
     assert client.ack_listener == adapter._on_ack
     adapter._on_ack(5, ReasonCode(PacketTypes.PUBACK))
-    listener.on_publish_result.assert_called_once_with(5, Reason(0))
+    listener.on_publish_result.assert_called_once_with(5, Reason(0), 1)
     adapter.close()
 
 
@@ -219,17 +219,6 @@ def test_subscribe_and_unsubscribe_mqtt311(client_cls: mock.MagicMock) -> None:
     assert adapter.unsubscribe("a/#") == 4
     client.unsubscribe.return_value = (MQTTErrorCode.MQTT_ERR_NO_CONN, None)
     assert adapter.unsubscribe("a/#") is None
-    adapter.close()
-
-
-def test_set_max_inflight_on_an_open_connection(client_cls: mock.MagicMock) -> None:
-    adapter, _ = build()
-    client = client_cls.return_value
-    client.max_inflight_messages_set.side_effect = RuntimeError("established connection")
-    adapter.set_max_inflight(20)
-    assert client._max_inflight_messages == 20
-    with pytest.raises(ProtocolConfigurationError):
-        adapter.set_max_inflight(0)
     adapter.close()
 
 

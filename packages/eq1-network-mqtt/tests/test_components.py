@@ -140,7 +140,9 @@ def test_connack_error_table(reason: Reason, error: type[Exception], terminal: b
     [(0x87, ProtocolAuthenticationError), (0x9E, ProtocolValidationError), (0x91, ProtocolError)],
 )
 def test_refusal_error_table(code: int, error: type[Exception]) -> None:
-    assert type(refusal_error(Reason(code), "SUBSCRIBE to 'x'")) is error
+    made = refusal_error(Reason(code), "SUBSCRIBE to 'x'")
+    assert isinstance(made, error)
+    assert made.reason_code == code and made.reason_name == Reason(code).name  # type: ignore[attr-defined]
 
 
 # -- backoff ---------------------------------------------------------------------------

@@ -289,15 +289,18 @@ def test_concurrent_publishers_keep_their_order(fake: FakeBroker, make: Any) -> 
     proto = make()
     proto.connect()
 
+    handles: list[Any] = []
+
     def worker(tag: int) -> None:
         for i in range(200):
-            proto.publish(f"t/{tag}", f"{tag}:{i}", qos=1 if i % 2 else 0)
+            handles.append(proto.publish(f"t/{tag}", f"{tag}:{i}", qos=1 if i % 2 else 0))
 
     pool = [threading.Thread(target=worker, args=(t,)) for t in range(4)]
     for t in pool:
         t.start()
     for t in pool:
         t.join(TIMEOUT)
+    assert all(h.wait(TIMEOUT) for h in handles)  # beyond the in-flight window they wait
     payloads = fake.payloads()
     for tag in range(4):
         assert [p for p in payloads if p.startswith(f"{tag}:".encode())] == [
@@ -615,7 +618,7 @@ def test_mqtt5_subscription_identifiers_route_each_copy(fake: FakeBroker, make: 
     fake.limits = ServerLimits(receive_maximum=5, subscription_identifiers=True)
     proto = make(protocol_version=5, max_inflight=50)
     proto.connect()
-    assert fake.adapter.inflight == [5]  # the broker's Receive Maximum caps the window
+    assert proto._session is not None and proto._session.window.limits == (5, 5)  # Receive Max
     wide, narrow = MessageCollector(), MessageCollector()
     proto.subscribe("v/#", wide)
     proto.subscribe("v/a", narrow)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import paho.mqtt.client as paho
+from paho.mqtt import __version__ as paho_version
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -128,8 +129,11 @@ class AdapterListener(Protocol):
     def on_message(self, topic: str, payload: bytes, subscription_ids: tuple[int, ...]) -> None:
         """A PUBLISH arrived (already acknowledged as its QoS requires)."""
 
-    def on_publish_result(self, mid: int, reason: Reason) -> None:
+    def on_publish_result(self, mid: int, reason: Reason, qos: int) -> None:
         """A QoS 1/2 publish was acknowledged (PUBACK / PUBCOMP), possibly with a failure."""
+
+    def before_write(self) -> None:
+        """Called in every network round after reading and before writing."""
 
     def on_subscribe_result(self, mid: int, reasons: list[Reason]) -> None:
         """SUBACK arrived, one reason per filter."""
@@ -152,6 +156,8 @@ class _BufferedSocket:
         self._rpos = 0
         self._wbuf = bytearray()
         self._broken: OSError | None = None
+        self.received = 0
+        self.read_error: OSError | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -163,9 +169,16 @@ class _BufferedSocket:
         if self._broken is not None:
             raise self._broken
         if self._rpos >= len(self._rbuf):
-            data = self._sock.recv(_READ_CHUNK)
+            try:
+                data = self._sock.recv(_READ_CHUNK)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise
+            except OSError as exc:
+                self.read_error = exc
+                raise
             if not data:
                 return b""
+            self.received += len(data)
             self._rbuf, self._rpos = data, 0
         start = self._rpos
         self._rpos = min(start + size, len(self._rbuf))
@@ -282,9 +295,53 @@ class _Client(paho.Client):
     """
 
     ack_listener: Callable[[int, ReasonCode], None] | None = None
+    session_internals: bool = False
+
+    def restart_lost_qos2(self) -> int:
+        """Make QoS 2 messages waiting for PUBCOMP start over with PUBLISH.
+
+        Called from the CONNACK callback when the broker has no stored session: it does
+        not know their packet ids, so a PUBREL would be answered with a PUBCOMP (MQTT
+        3.1.1: a success) for a message it never released. paho resends the messages in
+        the state set here right after the callback returns.
+
+        Returns:
+            How many messages were changed (0 when the internals are switched off).
+        """
+        if not self.session_internals:
+            return 0
+        changed = 0
+        with self._out_message_mutex:
+            for message in self._out_messages.values():
+                if message.qos == 2 and message.state == paho.mqtt_ms_resend_pubrel:
+                    message.state = paho.mqtt_ms_publish
+                    message.dup = True
+                    changed += 1
+        return changed
+
+    def _handle_pubrec(self) -> MQTTErrorCode:
+        # paho ignores a PUBREC's reason code and answers PUBREL even to a refusal. In
+        # MQTT 5 a failure code (>= 0x80) ends the flow: report it like a PUBACK failure.
+        packet = self._in_packet["packet"]
+        if not self.session_internals or self._protocol != paho.MQTTv5 or len(packet) < 3:
+            return super()._handle_pubrec()
+        (mid,) = _MID.unpack_from(packet)
+        code = packet[2]
+        if code < 0x80:
+            return super()._handle_pubrec()
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                reason = ReasonCode(PacketTypes.PUBREC, identifier=code)
+                return self._do_on_publish(mid, reason, _properties_of(PacketTypes.PUBREC))
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    last_socket: _BufferedSocket | None = None
 
     def _create_socket(self) -> Any:
-        return _BufferedSocket(super()._create_socket())
+        self.last_socket = None
+        wrapped = _BufferedSocket(super()._create_socket())
+        self.last_socket = wrapped
+        return wrapped
 
     def _do_on_publish(self, mid: int, reason_code: ReasonCode, properties: Any) -> MQTTErrorCode:
         # paho calls this only for acknowledged QoS 1/2 messages. Reporting from here
@@ -326,6 +383,26 @@ class _Client(paho.Client):
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
+def _paho_session_layout() -> bool:
+    """Tell whether paho's session internals look as :class:`_Client` expects.
+
+    The outgoing-message states, ``_out_messages`` and the PUBREC handler are private
+    to paho; they are identical from paho-mqtt 2.0 to 2.2. On any other layout the
+    adapter leaves paho's own handling in place.
+    """
+    version = tuple(int(p) for p in paho_version.split(".")[:2] if p.isdigit())
+    names = ("mqtt_ms_publish", "mqtt_ms_resend_pubrel", "mqtt_ms_wait_for_pubcomp")
+    return (
+        (2, 0) <= version <= (2, 2)
+        and all(hasattr(paho, name) for name in names)
+        and callable(getattr(paho.Client, "_handle_pubrec", None))
+        and callable(getattr(paho.Client, "_do_on_publish", None))
+    )
+
+
+PAHO_SESSION_INTERNALS = _paho_session_layout()
+"""Whether the adapter may adjust paho's session state (see :class:`_Client`)."""
+
 _REASONS: dict[int, Reason] = {}
 
 
@@ -340,6 +417,10 @@ def _reason(code: ReasonCode | int) -> Reason:
 class PahoAdapter:
     """One paho-mqtt client, driven by the caller's network thread.
 
+    ``session_internals`` (class attribute, from :data:`PAHO_SESSION_INTERNALS`) says
+    whether the client may adjust paho's private session state: restart QoS 2 flows
+    the broker forgot, and fail an MQTT 5 publish on a refusing PUBREC.
+
     Args:
         broker: Where to connect.
         config: Client behaviour.
@@ -350,6 +431,8 @@ class PahoAdapter:
     Raises:
         ProtocolConfigurationError: If the TLS files cannot be loaded.
     """
+
+    session_internals: bool = PAHO_SESSION_INTERNALS
 
     def __init__(
         self,
@@ -385,8 +468,11 @@ class PahoAdapter:
         )
         client.suppress_exceptions = True
         client.connect_timeout = broker.connect_timeout
-        client.max_inflight_messages_set(cfg.max_inflight)
+        # The in-flight window is enforced by the protocol (``_window``), so that paho
+        # holds only in-flight messages and its resend on reconnection stays inside it.
+        client.max_inflight_messages_set(0)
         client.max_queued_messages_set(0)
+        client.session_internals = self.session_internals
         if broker.username is not None:
             client.username_pw_set(broker.username, broker.password)
         if broker.use_tls:
@@ -462,22 +548,23 @@ class PahoAdapter:
         else:
             self._client.will_set(will.topic, will.payload, will.qos, will.retain)
 
-    def set_max_inflight(self, count: int) -> None:
-        """Change the in-flight window for QoS 1/2 messages.
+    def close_detail(self) -> str | None:
+        """Explain a connection that closed before CONNACK, when the cause is likely.
 
-        paho refuses the change on an open connection because switching between 0
-        (unlimited) and a limit is untested; we only ever move between limits >= 1, for
-        which paho's window logic reads the attribute afresh on every acknowledgement.
-
-        Args:
-            count: Most messages awaiting acknowledgement (>= 1).
+        Returns:
+            A sentence for the error message, or ``None`` when there is nothing to add.
         """
-        if count < 1:
-            raise ProtocolConfigurationError(f"`max_inflight` must be >= 1, got {count}")
-        try:
-            self._client.max_inflight_messages_set(count)
-        except RuntimeError:
-            self._client._max_inflight_messages = count
+        sock = self._client.last_socket
+        if not self._broker.use_tls or sock is None or sock.received:
+            return None
+        alert = f" (TLS: {sock.read_error})" if sock.read_error is not None else ""
+        hint = (
+            "the broker probably requires a client certificate (set BrokerConfig.certfile "
+            "and keyfile) or rejected the TLS handshake"
+            if self._broker.certfile is None
+            else "the broker probably rejected the TLS handshake or the client certificate"
+        )
+        return f"it closed during or right after the TLS handshake{alert}: {hint}"
 
     def disconnect(self) -> None:
         """Queue DISCONNECT; the loop sends it and closes the socket."""
@@ -505,7 +592,11 @@ class PahoAdapter:
     # -- network loop ----------------------------------------------------------------
 
     def wake(self) -> None:
-        """Interrupt a :meth:`loop` waiting in ``select()``."""
+        """Interrupt a :meth:`loop` waiting in ``select()``.
+
+        One byte is in the wake-up socket whenever ``_wake_pending`` is set, so a wake
+        that finds the flag set can rely on the loop seeing that byte.
+        """
         with self._wake_lock:
             if self._wake_pending:
                 return
@@ -517,11 +608,16 @@ class PahoAdapter:
         self.wake()
 
     def _drain_wake(self) -> None:
-        with self._wake_lock:
-            self._wake_pending = False
+        # Read first, clear the flag after: a wake() between the two finds the flag set
+        # and sends nothing, and the loop sees its work because it looks for work only
+        # after this. Clearing first would let the read swallow the byte of a wake()
+        # that set the flag again, leaving the flag set with no byte to wake the loop:
+        # every later wake() would be ignored and the loop would run only on its timeout.
         with contextlib.suppress(OSError):
             while self._wake_r.recv(4096):
                 pass
+        with self._wake_lock:
+            self._wake_pending = False
 
     def loop(self, timeout: float) -> bool:
         """Run one round of network I/O.
@@ -541,18 +637,20 @@ class PahoAdapter:
             timeout = 0.0
         wants_write = client.want_write() or (wrapped is not None and wrapped.has_output())
         try:
-            readable, writable, _ = select.select(
+            readable, _, _ = select.select(
                 [sock, self._wake_r], [sock] if wants_write else [], [], timeout
             )
         except (OSError, ValueError):
-            readable, writable = [sock], []
+            readable = [sock]
         if self._wake_r in readable:
             self._drain_wake()
         if sock in readable or (wrapped is not None and wrapped.pending()):
             if not self._read(client, wrapped):
                 return False
-        if client.want_write() or sock in writable:
-            client.loop_write()
+        self._listener.before_write()
+        # Always: paho asks for a wake-up only when its "write registered" flag is clear,
+        # and only loop_write() clears it once the queue is empty.
+        client.loop_write()
         if wrapped is not None and wrapped.has_output():
             wrapped.flush()
             if wrapped._broken is not None:
@@ -660,6 +758,14 @@ class PahoAdapter:
                 if name in _V3_CONNACK_BY_NAME
                 else Reason(int(reason.value), v5=True)
             )
+        if not flags.session_present and not code.is_failure:
+            restarted = self._client.restart_lost_qos2()
+            if restarted:
+                logger.warning(
+                    "broker has no stored session: %d QoS 2 messages awaiting PUBCOMP are "
+                    "sent again from PUBLISH",
+                    restarted,
+                )
         limits = ServerLimits()
         if self._v5 and props is not None:
             receive_max = getattr(props, "ReceiveMaximum", None)
@@ -691,7 +797,8 @@ class PahoAdapter:
         self._listener.on_message(topic, bytes(message.payload), sub_ids)
 
     def _on_ack(self, mid: int, reason: ReasonCode) -> None:
-        self._listener.on_publish_result(mid, _reason(reason))
+        qos = 1 if reason.packetType == PacketTypes.PUBACK else 2
+        self._listener.on_publish_result(mid, _reason(reason), qos)
 
     def _on_subscribe(
         self, client: paho.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any

@@ -13,12 +13,14 @@ import time
 from typing import Protocol
 
 from eq1_network.common.backoff import Backoff
-from eq1_network.common.exceptions import ProtocolError
+from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
 from eq1_network.protocols.mqtt._adapter import PahoAdapter, ServerLimits, Will
 from eq1_network.protocols.mqtt._dispatcher import Dispatcher, Resolver
+from eq1_network.protocols.mqtt._offline_queue import QueuedPublish
 from eq1_network.protocols.mqtt._supervisor import ConnectionSupervisor
 from eq1_network.protocols.mqtt._tracking import AckBook, AckWaiter, PublishTracker
-from eq1_network.protocols.mqtt.config import BrokerConfig, ClientConfig
+from eq1_network.protocols.mqtt._window import InflightWindow, default_window
+from eq1_network.protocols.mqtt.config import MQTT_V5, BrokerConfig, ClientConfig
 from eq1_network.protocols.mqtt.reason_codes import Reason, refusal_error
 
 __all__ = ["RestoreState", "Session", "SessionOwner"]
@@ -94,6 +96,9 @@ class Session:
         self.restore: RestoreState | None = None
         self.subacks = AckBook()
         self.unsubacks = AckBook()
+        self.window = InflightWindow(
+            default_window(config.max_inflight, config.protocol_version == MQTT_V5, None)
+        )
         self.dispatcher = Dispatcher(resolve, name=f"eq1-mqtt-dispatch-{client_id}")
         self._batch: list[tuple[str, bytes, tuple[int, ...]]] = []
         self.adapter = adapter_factory(broker, config, client_id, self, will)
@@ -125,9 +130,10 @@ class Session:
         """Collect a received message; the batch goes to the dispatcher after the round."""
         self._batch.append((topic, payload, subscription_ids))
 
-    def on_publish_result(self, mid: int, reason: Reason) -> None:
+    def on_publish_result(self, mid: int, reason: Reason, qos: int) -> None:
         """Settle the handle of an acknowledged (or refused) publish."""
         error = refusal_error(reason, f"PUBLISH (packet id {mid})") if reason.is_failure else None
+        self.window.acknowledged(qos)
         self._tracker.acknowledge(mid, error)
 
     def on_subscribe_result(self, mid: int, reasons: list[Reason]) -> None:
@@ -150,6 +156,31 @@ class Session:
             self.flush_messages()
         if self.restore is not None:
             self._owner._check_restore(self)
+        if len(self.window):
+            self.window.release(self._send_released)
+
+    def before_write(self) -> None:
+        """Called by the adapter between reading and writing: fill freed window slots."""
+        if len(self.window):
+            self.window.release(self._send_released)
+
+    def _send_released(self, item: QueuedPublish) -> None:
+        """Hand a message that waited for an in-flight slot to the library."""
+        _, mid, report = self.adapter.publish(
+            item.topic,
+            item.payload,
+            item.qos,
+            item.retain,
+            item.message_expiry,
+            item.user_properties,
+        )
+        if item.qos:
+            self._tracker.track(mid, item.handle, held=True)
+        elif report is not None:
+            self._tracker.attach(item.handle, report)
+        else:
+            error = ProtocolConnectionError("QoS 0 message not sent: the connection dropped")
+            self._tracker.settle(item.handle, error)
 
     def flush_messages(self) -> None:
         """Hand the messages collected so far to the dispatcher."""

@@ -2,10 +2,13 @@
 
 One named daemon thread per :meth:`MQTTProtocol.connect` runs the adapter's loop. It
 waits for CONNACK, reports the outcome, serves the connection, and after a loss
-reconnects with :class:`~eq1_network.protocols.mqtt._backoff.Backoff` delays (full
-jitter, capped). It gives up at once on refusals that retrying cannot cure
-(authentication, authorisation, configuration; see ``reason_codes``) and after
-``max_reconnect_attempts`` network failures in a row, if that is set.
+reconnects with :class:`~eq1_network.common.backoff.Backoff` delays (full jitter,
+capped). The backoff starts again from its first delay only once a connection has
+stayed up for ``stable_after`` seconds: a broker that accepts and then drops the
+connection at once (a quota, a session it cannot restore) counts as a failed attempt,
+so such a loop slows down instead of spinning. It gives up at once on refusals that
+retrying cannot cure (authentication, authorisation, configuration; see
+``reason_codes``) and after ``max_reconnect_attempts`` failures in a row, if that is set.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ __all__ = ["ConnectionSupervisor", "Link", "SupervisorHooks"]
 logger = logging.getLogger(__name__)
 
 _LOOP_SLICE = 0.5
+STABLE_AFTER = 10.0
+"""Seconds a connection must stay up before the reconnect backoff starts over."""
 
 
 class Link(Protocol):
@@ -42,6 +47,9 @@ class Link(Protocol):
 
     def wake(self) -> None:
         """Interrupt a waiting :meth:`loop`."""
+
+    def close_detail(self) -> str | None:
+        """A likely cause of a connection that closed before CONNACK, if known."""
 
 
 class SupervisorHooks(Protocol):
@@ -80,6 +88,7 @@ class ConnectionSupervisor:
         connect_timeout: Seconds allowed for CONNACK after a connection opens.
         max_attempts: Failed reconnects in a row before giving up; ``None`` for no limit.
         name: Thread name.
+        stable_after: Seconds a connection must stay up before the backoff resets.
     """
 
     def __init__(
@@ -93,6 +102,7 @@ class ConnectionSupervisor:
         connect_timeout: float,
         max_attempts: int | None,
         name: str,
+        stable_after: float = STABLE_AFTER,
     ) -> None:
         self._link = link
         self._hooks = hooks
@@ -101,6 +111,7 @@ class ConnectionSupervisor:
         self._username = username
         self._connect_timeout = connect_timeout
         self._max_attempts = max_attempts
+        self._stable_after = stable_after
         self._stop = threading.Event()
         self._grace_deadline = 0.0
         self._lock = threading.Lock()
@@ -189,11 +200,19 @@ class ConnectionSupervisor:
                 return
             if outcome is _Outcome.ACCEPTED:
                 first = False
-                self._backoff.reset()
                 self._hooks.connected(session_present)
-                self._serve()
+                lasted = self._serve()
                 if self._stop.is_set():
                     return
+                if lasted >= self._stable_after:
+                    self._backoff.reset()
+                else:
+                    logger.warning(
+                        "broker %s closed the connection %.2f s after accepting it; "
+                        "counted as a failed attempt (reconnect backoff keeps growing)",
+                        self._broker,
+                        lasted,
+                    )
                 self._hooks.lost(self._close_reason)
             else:
                 error = self._attempt_error(outcome, reason)
@@ -212,6 +231,9 @@ class ConnectionSupervisor:
                 f"broker {self._broker} sent no CONNACK within {self._connect_timeout} s"
             )
         detail = f": {self._close_reason}" if self._close_reason is not None else ""
+        cause = self._link.close_detail()
+        if cause is not None:
+            detail += f"; {cause}"
         return ProtocolConnectionError(
             f"broker {self._broker} closed the connection before CONNACK{detail}"
         )
@@ -236,12 +258,15 @@ class ConnectionSupervisor:
             if time.monotonic() >= deadline:
                 return _Outcome.TIMEOUT, None, False
 
-    def _serve(self) -> None:
+    def _serve(self) -> float:
+        """Serve the connection until it drops; return how long it stayed up."""
         after_round = self._hooks.after_round
+        started = time.monotonic()
         while self._link.loop(_LOOP_SLICE):
             after_round()
             if self._stop.is_set() and time.monotonic() >= self._grace_deadline:
-                return
+                break
+        return time.monotonic() - started
 
     def _reopen(self) -> bool:
         """Reconnect with backoff until a connection opens; ``False`` when giving up."""

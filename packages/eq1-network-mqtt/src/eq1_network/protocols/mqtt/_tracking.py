@@ -133,6 +133,7 @@ class PublishTracker:
         self._early: dict[int, ProtocolError | None] = {}
         self._waiters = 0
         self._unacked = 0
+        self._held = 0
 
     def new_handle(self, qos: int) -> MQTTPublishHandle:
         """Create a pending handle.
@@ -145,14 +146,24 @@ class PublishTracker:
         """
         return MQTTPublishHandle(self, qos)
 
-    def track(self, mid: int, handle: MQTTPublishHandle) -> None:
+    def hold(self) -> None:
+        """Count a QoS 1/2 message that waits for an in-flight slot before it has an id."""
+        with self._lock:
+            self._held += 1
+            self._unacked += 1
+
+    def track(self, mid: int, handle: MQTTPublishHandle, *, held: bool = False) -> None:
         """Attach a handle to the packet id the client library gave its message.
 
         Args:
             mid: The packet id.
             handle: The handle.
+            held: Whether the message was counted by :meth:`hold` while it waited.
         """
         with self._lock:
+            if held:
+                self._held -= 1
+                self._unacked -= 1
             if mid in self._early:
                 self._finish(handle, self._early.pop(mid))
                 return
@@ -205,6 +216,21 @@ class PublishTracker:
         with self._lock:
             self._finish(handle, error)
 
+    def drop_held(self, handles: list[MQTTPublishHandle], error: ProtocolError) -> None:
+        """Fail messages counted by :meth:`hold` that will never get a packet id.
+
+        Args:
+            handles: Their handles.
+            error: The failure to report.
+        """
+        with self._lock:
+            self._held -= len(handles)
+            self._unacked -= len(handles)
+            for handle in handles:
+                self._finish(handle, error)
+            if self._waiters:
+                self._cond.notify_all()
+
     def _finish(self, handle: MQTTPublishHandle, error: ProtocolError | None) -> None:
         if handle._settle(error) and self._waiters:
             self._cond.notify_all()
@@ -250,7 +276,7 @@ class PublishTracker:
         Returns:
             ``True`` if everything settled.
         """
-        return self._wait(lambda: not self._by_mid, timeout)
+        return self._wait(lambda: not self._by_mid and not self._held, timeout)
 
     def _wait(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
         with self._lock:
@@ -273,7 +299,7 @@ class PublishTracker:
             handles = list(self._by_mid.values())
             self._by_mid.clear()
             self._early.clear()
-            self._unacked = 0
+            self._unacked = self._held
             for handle in handles:
                 self._finish(handle, error)
             return len(handles)

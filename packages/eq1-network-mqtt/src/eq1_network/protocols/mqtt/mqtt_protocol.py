@@ -44,6 +44,7 @@ from eq1_network.protocols.mqtt._offline_queue import OfflineQueue, QueuedPublis
 from eq1_network.protocols.mqtt._registry import Route, SubscriptionRegistry
 from eq1_network.protocols.mqtt._session import AdapterFactory, RestoreState, Session
 from eq1_network.protocols.mqtt._tracking import AckWaiter, MQTTPublishHandle, PublishTracker
+from eq1_network.protocols.mqtt._window import default_window
 from eq1_network.protocols.mqtt.config import (
     MQTT_V5,
     BrokerConfig,
@@ -255,14 +256,13 @@ class MQTTProtocol(PubSubProtocol):
         else:
             logger.warning("%r: the network thread did not stop in time", self)
         with self._lock:
-            queued = self._offline.pop_all()
+            queued, waiting = self._offline.pop_all(), session.window.take_all()
             if self._session is session:
                 self._session = None
                 self._state = _State.IDLE
             self._cond.notify_all()
-        for item in queued:
-            self._tracker.settle(item.handle, error)
-        failed = self._tracker.fail_all(error) + len(queued)
+        self._settle_queued(queued, waiting, error)
+        failed = self._tracker.fail_all(error) + len(queued) + len(waiting)
         if failed:
             logger.warning("%r: %d accepted publishes were not delivered: %s", self, failed, error)
         session.subacks.fail_all()
@@ -415,6 +415,13 @@ class MQTTProtocol(PubSubProtocol):
         with self._lock:
             state, session = self._state, self._session
             if state is _State.CONNECTED and session is not None:
+                if (qos or len(session.window)) and not session.window.admit(
+                    qos,
+                    lambda: self._held(
+                        QueuedPublish(topic, payload, qos, retain, expiry, props, handle)
+                    ),
+                ):
+                    return handle
                 status, mid, report = session.adapter.publish(
                     topic, payload, qos, retain, expiry, props
                 )
@@ -455,6 +462,12 @@ class MQTTProtocol(PubSubProtocol):
         props = normalize_user_properties("user_properties", user_properties)
         expiry = message_expiry if message_expiry is not None else self.client_config.message_expiry
         return expiry, props
+
+    def _held(self, item: QueuedPublish) -> QueuedPublish:
+        """Count a message that waits for the window (window lock held)."""
+        if item.qos:
+            self._tracker.hold()
+        return item
 
     def _enqueue_offline(self, item: QueuedPublish) -> None:
         """Queue while disconnected (lock held)."""
@@ -650,11 +663,13 @@ class MQTTProtocol(PubSubProtocol):
             self._resumed = session_present and not self.client_config.clean_session
             self._stale_sent = set()
             limits = session.limits
-            window = self.client_config.max_inflight
-            if limits.receive_maximum:
-                window = min(window or limits.receive_maximum, limits.receive_maximum)
-            if window:
-                session.adapter.set_max_inflight(window)
+            session.window.set_limits(
+                default_window(
+                    self.client_config.max_inflight,
+                    self.client_config.protocol_version == MQTT_V5,
+                    limits.receive_maximum,
+                )
+            )
             self._use_sub_ids = (
                 self.client_config.protocol_version == MQTT_V5 and limits.subscription_identifiers
             )
@@ -730,6 +745,8 @@ class MQTTProtocol(PubSubProtocol):
         """Send the offline queue in order (lock held)."""
         items = self._offline.pop_all()
         for index, item in enumerate(items):
+            if not session.window.admit(item.qos, lambda item=item: self._held(item)):  # type: ignore[misc]
+                continue
             status, mid, report = session.adapter.publish(
                 item.topic,
                 item.payload,
@@ -765,7 +782,7 @@ class MQTTProtocol(PubSubProtocol):
             initial = self._state is _State.CONNECTING
             self._state = _State.FAILED
             self._failure = error
-            queued = self._offline.pop_all()
+            queued, waiting = self._offline.pop_all(), session.window.take_all()
             self._cond.notify_all()
         if initial:
             logger.debug("%r: connect failed: %s", self, error)
@@ -777,9 +794,16 @@ class MQTTProtocol(PubSubProtocol):
                 self._tracker.unacknowledged(),
                 error,
             )
+        self._settle_queued(queued, waiting, error)
+        self._tracker.fail_all(error)
+
+    def _settle_queued(
+        self, queued: list[QueuedPublish], waiting: list[QueuedPublish], error: ProtocolError
+    ) -> None:
+        """Fail messages that never reached the library (offline queue, window)."""
         for item in queued:
             self._tracker.settle(item.handle, error)
-        self._tracker.fail_all(error)
+        self._tracker.drop_held([item.handle for item in waiting], error)
 
 
 class _RestoreAck:

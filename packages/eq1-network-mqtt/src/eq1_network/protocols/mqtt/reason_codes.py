@@ -16,9 +16,10 @@ Codes (3.1.1 / 5.0)                         Exception                           
 0x9C, 0x9D, 0x9F, others
 ==========================================  ===================================  =========
 
-SUBACK/UNSUBACK and PUBACK/PUBREC failures: 0x87 raises ProtocolAuthenticationError;
-0x8F, 0x90, 0x99, 0x9A, 0x9B, 0x9E, 0xA1, 0xA2 raise ProtocolValidationError; any other
-failure raises ProtocolError.
+SUBACK/UNSUBACK and PUBACK/PUBREC/PUBCOMP failures: 0x87 raises
+ProtocolAuthenticationError; 0x8F, 0x90, 0x99, 0x9A, 0x9B, 0x9E, 0xA1, 0xA2 raise
+MQTTValidationRefusalError (a ProtocolValidationError); any other failure raises
+MQTTRefusalError (a ProtocolError). All three carry ``reason_code`` and ``reason_name``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from eq1_network.common.exceptions import (
 
 __all__ = [
     "CONNACK_V3_NAMES",
+    "MQTTRefusalError",
+    "MQTTValidationRefusalError",
     "REASON_NAMES_V5",
     "Reason",
     "connack_error",
@@ -190,8 +193,26 @@ def connack_error(reason: Reason, broker: str, username: str | None) -> Protocol
     return ProtocolConnectionError(text)
 
 
+class MQTTRefusalError(ProtocolError):
+    """The broker refused an operation with an MQTT reason code.
+
+    Attributes:
+        reason_code: The numeric reason code the broker sent.
+        reason_name: Its standard name.
+    """
+
+    def __init__(self, message: str, *, reason_code: int, reason_name: str) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+        self.reason_name = reason_name
+
+
+class MQTTValidationRefusalError(MQTTRefusalError, ProtocolValidationError):
+    """The broker refused a topic, payload or feature (a :class:`ProtocolValidationError`)."""
+
+
 def refusal_error(reason: Reason, what: str) -> ProtocolError:
-    """Build the exception for a failed SUBACK, UNSUBACK, PUBACK or PUBREC.
+    """Build the exception for a failed SUBACK, UNSUBACK, PUBACK, PUBREC or PUBCOMP.
 
     Args:
         reason: The failure code.
@@ -199,12 +220,12 @@ def refusal_error(reason: Reason, what: str) -> ProtocolError:
 
     Returns:
         :class:`ProtocolAuthenticationError` for "Not authorized",
-        :class:`ProtocolValidationError` for topic, payload and feature refusals,
-        :class:`ProtocolError` otherwise.
+        :class:`MQTTValidationRefusalError` for topic, payload and feature refusals,
+        :class:`MQTTRefusalError` otherwise; each carries the code and its name.
     """
     text = f"broker refused {what}: {reason}"
     if reason.code == _NOT_AUTHORIZED:
         return ProtocolAuthenticationError(text, reason_code=reason.code, reason_name=reason.name)
     if reason.code in _VALIDATION:
-        return ProtocolValidationError(text)
-    return ProtocolError(text)
+        return MQTTValidationRefusalError(text, reason_code=reason.code, reason_name=reason.name)
+    return MQTTRefusalError(text, reason_code=reason.code, reason_name=reason.name)
