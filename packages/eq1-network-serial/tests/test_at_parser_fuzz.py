@@ -13,6 +13,7 @@ from eq1_network.common.exceptions import PacketSizeError
 from eq1_network.protocols.serial import at_parser
 from eq1_network.protocols.serial.at_parser import (
     AtParser,
+    Echo,
     FinalResult,
     InfoLine,
     NeedData,
@@ -105,7 +106,7 @@ def test_any_chunking_gives_the_events_of_one_chunk(
     assert bytewise == whole
     for kind, event in whole:
         if kind == "event":
-            assert isinstance(event, (InfoLine, Unsolicited, FinalResult))
+            assert isinstance(event, (Echo, InfoLine, Unsolicited, FinalResult))
             assert len(event.raw) <= max_line
 
 
