@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from eq1_network.common.exceptions import (
+    PacketSizeError,
     ProtocolTimeoutError,
     ProtocolTypeError,
     ProtocolValidationError,
@@ -151,6 +152,26 @@ def test_late_reply_of_a_timed_out_command_is_not_taken_for_the_next(
     assert response.lines == ("+B: 2",)
     assert [u.text for u in urcs] == ["RING"]
     assert modem.seen == [b"AT+A", b"AT+B"]
+
+
+def test_an_overlong_line_fails_its_command_and_the_next_commands_stay_in_step(
+    scripted: Callable[..., ScriptedModem], link: tuple[LoopbackProtocol, LoopbackProtocol]
+) -> None:
+    modem = scripted(
+        {
+            b"AT+BIG": b"\r\n" + b"X" * 300,
+            # The tail of the long line and its result code arrive with the next answer.
+            b"AT": b"Y" * 50 + b"\r\n\r\nOK\r\n" + b"\r\nOK\r\n",
+            b"AT+CSQ": b"\r\n+CSQ: 1,1\r\n\r\nOK\r\n",
+        }
+    )
+    client = AtClient(link[0], timeout=TIMEOUT, max_line=256)
+    with pytest.raises(PacketSizeError):
+        client.command("AT+BIG")
+    first = client.command("AT")
+    assert (first.ok, first.lines) == (True, ())
+    assert client.command("AT+CSQ").lines == ("+CSQ: 1,1",)
+    assert modem.seen == [b"AT+BIG", b"AT", b"AT+CSQ"]
 
 
 def test_a_command_that_never_answers_costs_one_more_timeout_then_all_is_in_step(

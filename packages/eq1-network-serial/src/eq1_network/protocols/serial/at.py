@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from eq1_network.common.exceptions import (
+    PacketSizeError,
     ProtocolTimeoutError,
     ProtocolTypeError,
     ProtocolValidationError,
@@ -444,6 +445,10 @@ class _Turn:
                 # guess may have been wrong: do not guess again, or every later
                 # command would be off by one.
                 client._stale = not client._guessed
+            elif isinstance(exc, PacketSizeError):
+                # An overlong line: the parser skips the rest of it by itself, and the
+                # command's final result code is still to come; drop it when it does.
+                client._stale = True
             elif exc is not None:
                 # A broken link or garbage: nothing that is buffered can be trusted, and
                 # no late answer is coming over a new connection.
