@@ -239,8 +239,9 @@ class AmqttBroker:
 class StockMosquitto:
     """A mosquitto with stock settings: one listener and anonymous access, nothing else.
 
-    ``extra`` lines are appended (persistence, or a broker limit under test); the log
-    goes to ``log`` (mosquitto's default destination, stderr, redirected).
+    ``extra`` lines are appended (persistence, or a broker limit under test; ``{folder}``
+    in them names the broker's folder); the log goes to ``log`` (mosquitto's default
+    destination, stderr, redirected).
 
     Args:
         executable: Path of ``mosquitto``.
@@ -257,7 +258,8 @@ class StockMosquitto:
         self.port = free_port()
         self.log = self.folder / "mosquitto.log"
         self.config = self.folder / "mosquitto.conf"
-        lines = [f"listener {self.port} {HOST}", "allow_anonymous true", *extra]
+        lines = [f"listener {self.port} {HOST}", "allow_anonymous true"]
+        lines += [line.format(folder=self.folder) for line in extra]
         self.config.write_text("\n".join(lines) + "\n")
         os.chmod(self.config, 0o644)
         self.proc: subprocess.Popen[bytes] | None = None

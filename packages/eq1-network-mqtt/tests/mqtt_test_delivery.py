@@ -50,6 +50,11 @@ class Receiver:
         with self._cond:
             return set(self.numbers)
 
+    def wait_count(self, count: int, timeout: float) -> bool:
+        """Wait until at least ``count`` distinct numbers arrived; return whether they did."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(set(self.numbers)) >= count, timeout)
+
     def wait_for(self, wanted: Iterable[int], timeout: float, idle: float = 10.0) -> set[int]:
         """Wait for every wanted number, until the timeout or ``idle`` s without any.
 

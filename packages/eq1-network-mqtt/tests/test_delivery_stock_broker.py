@@ -69,3 +69,22 @@ def test_mixed_qos_burst_through_a_wildcard_subscription(
     for qos, receiver in got.items():
         missing = receiver.wait_for(range(100), TIMEOUT)
         assert not missing, f"QoS {qos}: {sorted(missing)} acknowledged but lost"
+
+
+def test_qos2_with_unlimited_broker_queues_is_delivered(make_client: Any, prefix: str) -> None:
+    # With `max_queued_messages 0` the broker disconnects a client that exceeds its
+    # incoming QoS 2 quota; the default window never does.
+    broker = stock_mosquitto("max_queued_messages 0")
+    try:
+        receiver = Receiver()
+        sub = make_client(broker.port)
+        sub.connect()
+        sub.subscribe(prefix, receiver, qos=2)
+        pub = make_client(broker.port, client_id=f"pub-{uuid.uuid4().hex[:8]}")
+        pub.connect()
+        outcomes = settle(publish_numbered(pub, prefix, range(2000), qos=2), TIMEOUT)
+        assert not outcomes.failed and not outcomes.pending
+        assert not receiver.wait_for(outcomes.ok, TIMEOUT)
+        assert pub.reconnect_count == 0
+    finally:
+        broker.close()

@@ -14,7 +14,7 @@ Setting                                 Default     Meaning
 ``ClientConfig.protocol_version``       ``4``       MQTT 3.1.1 (``5`` for MQTT 5.0, ``3`` for 3.1)
 ``ClientConfig.clean_session``          ``True``    ``False`` + fixed ``client_id``: persistent
 ``ClientConfig.subscribe_qos``          ``2``       the publisher's QoS is kept end to end
-``ClientConfig.max_inflight``           ``0``       no window of its own (MQTT 5: broker's limit)
+``ClientConfig.max_inflight``           ``0``       automatic: Receive Maximum / 1000 (QoS 2: 16)
 ``ClientConfig.max_queued_messages``    ``10000``   accepted QoS 1/2 publishes not yet acknowledged
 ``ClientConfig.offline_queue_*``        10000/16MiB publishes kept while the link is down
 ``ClientConfig.overflow_policy``        ``reject``  full offline queue: ``publish()`` raises
@@ -206,11 +206,14 @@ class ClientConfig:
         user_properties: MQTT 5 only: user properties sent with CONNECT.
         subscribe_qos: Maximum QoS asked for in SUBSCRIBE when ``subscribe()`` gives none.
         max_inflight: QoS 1/2 messages sent but not yet acknowledged by the broker;
-            further ones wait in the client. ``0`` (default) sends every accepted
-            message at once, so only ``max_queued_messages`` bounds them: MQTT 3.1.1
-            brokers accept any number, and a window costs paho a scan of its queue on
-            every acknowledgement. With MQTT 5 the broker's Receive Maximum always caps
-            it. paho's own default is 20.
+            further ones wait in the client, in order, and also after a reconnection
+            no more than this many are resent at once. ``0`` (default) is automatic:
+            with MQTT 5 the broker's Receive Maximum; with MQTT 3.1.1 at most 1000
+            messages, of which at most 16 QoS 2. A broker cannot report an overflow
+            over 3.1.1: mosquitto's ``max_inflight_messages`` (default 20) limits the
+            incoming QoS 2 messages awaiting PUBREL and silently drops further QoS 1/2
+            messages while that quota is used up. A value set here applies to QoS 1
+            and 2 alike and is capped by the Receive Maximum.
         max_queued_messages: Accepted QoS 1/2 publishes not yet acknowledged, in flight
             or waiting for a window slot. When reached, ``publish()`` waits up to
             ``publish_timeout`` for room, then raises ``QueueFullError``.
