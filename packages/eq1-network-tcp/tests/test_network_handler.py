@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -205,6 +207,7 @@ def _stream_across_restart(tmp_path: Path, total: int, hang_at: int | None) -> l
         _wait_until(lambda: len(set(_lines(out))) >= total, what="all deliveries")
         report = sender.stop(timeout=DEADLINE)
         assert report.complete, report
+        assert report.unconfirmed == 0
     finally:
         sender.stop(timeout=5)
         for proc in procs:
@@ -213,6 +216,10 @@ def _stream_across_restart(tmp_path: Path, total: int, hang_at: int | None) -> l
                 proc.stdin.close()
                 proc.wait(DEADLINE)
     assert len(log.of(NetworkEventType.CONNECTED)) >= 2
+    # Events are truthful: every message, delivered and acknowledged, was reported sent
+    # exactly once, also those whose first write failed and were written again.
+    sent = [e.sequence for e in log.of(NetworkEventType.SENT)]
+    assert sorted(sent) == list(range(1, total + 1))
     return _lines(out)
 
 
@@ -231,6 +238,64 @@ def test_acknowledged_mode_loses_nothing_when_killed_at_any_moment(tmp_path: Pat
     delivered = _stream_across_restart(tmp_path, total=3000, hang_at=None)
     assert sorted(set(delivered), key=int) == [str(i) for i in range(3000)]
     assert len(delivered) - 3000 <= 1
+
+
+def _resetting_receiver(read_bytes: int) -> tuple[socket.socket, threading.Thread, list[int]]:
+    """A raw receiver that reads ``read_bytes`` bytes, then resets the connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    got: list[int] = []
+
+    def run() -> None:
+        listener.settimeout(DEADLINE)
+        conn, _ = listener.accept()
+        conn.settimeout(DEADLINE)
+        total = 0
+        while total < read_bytes:
+            chunk = conn.recv(min(65536, read_bytes - total))
+            if not chunk:
+                break
+            total += len(chunk)
+        got.append(total)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return listener, thread, got
+
+
+def test_messages_written_to_a_connection_that_broke_are_reported() -> None:
+    # Without acknowledged mode the handler cannot know what a peer killed mid-stream
+    # read: it reports how many messages it had written to that connection.
+    listener, thread, got = _resetting_receiver(read_bytes=200_000)
+    log = EventLog()
+    handler = NetworkHandler(
+        NetworkConfig(
+            protocol="tcp",
+            params={"host": "127.0.0.1", "port": listener.getsockname()[1]},
+            package=TEXT_PACKAGE,
+            send_queue_size=100_000,
+        ),
+        log,
+    )
+    handler.start()
+    total = 50_000
+    try:
+        for i in range(total):
+            handler.send_data(TextSendData(f"message {i:06d}"))
+        thread.join(DEADLINE)
+        log.wait_for(NetworkEventType.DISCONNECTED, 1, timeout=DEADLINE)
+        log.wait_for(NetworkEventType.ERROR, 1)
+    finally:
+        report = handler.stop(timeout=10)
+        listener.close()
+    unknown = [e for e in log.of(NetworkEventType.ERROR) if isinstance(e.data, int)]
+    assert unknown and all("acknowledged mode" in str(e.error) for e in unknown)
+    assert got[0] > 0
+    assert report.unconfirmed == sum(e.data for e in unknown) > 0
+    # Every message is accounted for: written to the broken connection, or never written
+    # (the batch whose write failed, partly read maybe, is among the unsent).
+    assert report.unconfirmed + len(report.unsent) == total
 
 
 TWISTED_ECHO = textwrap.dedent(

@@ -1,4 +1,7 @@
-"""Workers (F-14): the :class:`Requester` sends, the :class:`Listener` receives; each owns a thread."""
+"""Workers (F-14): the :class:`Requester` sends, the :class:`Listener` receives.
+
+Each worker owns a thread (it is not one).
+"""
 
 from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType

@@ -26,7 +26,8 @@ class Link:
     Outside acknowledged mode, the send worker counts the messages written on each
     connection (:meth:`note_written`). When a connection breaks, those messages may or
     may not have been read by the peer: their number is added to :attr:`unconfirmed`
-    and reported in an ERROR event whose ``data`` is that number.
+    and reported in an ERROR event whose ``data`` is that number (a write that ends
+    after the break was noticed is reported in an event of its own).
 
     Attributes:
         multi_peer: The protocol, when it serves many peers (:class:`MultiPeerProtocol`).
@@ -66,8 +67,6 @@ class Link:
     def _set_up(self) -> None:
         with self._lock:
             self.generation += 1
-            self.unconfirmed += self._written  # written after the last break was noticed
-            self._written = 0
             self.down.clear()
             self.up.set()
         self._emit(NetworkEvent(NetworkEventType.CONNECTED))
@@ -100,12 +99,16 @@ class Link:
         multi.send_to(peer, data)
 
     def note_written(self, count: int, generation: int) -> None:
-        """Count messages written on connection ``generation`` (see the class notes)."""
+        """Count messages written on connection ``generation`` (see the class notes).
+
+        Messages whose write ended after the break was noticed are reported at once.
+        """
         with self._lock:
-            if generation == self.generation:
+            if generation == self.generation and self.up.is_set():
                 self._written += count
-            else:
-                self.unconfirmed += count
+                return
+            self.unconfirmed += count
+        self._report_unknown(count)
 
     def mark_down(self, error: BaseException | None) -> None:
         """Record that the link broke (idempotent per generation).
@@ -123,14 +126,17 @@ class Link:
         logger.warning("link to %r lost: %s", self.protocol, error or "peer closed")
         self._emit(NetworkEvent(NetworkEventType.DISCONNECTED, error=error))
         if written:
-            unknown = ProtocolConnectionError(
-                f"{written} message(s) were written to the connection to {self.protocol!r} "
-                "before it broke; the peer may not have read them all, and without "
-                "acknowledged mode (NetworkConfig(acknowledged=True)) the handler cannot "
-                "tell which"
-            )
-            logger.warning("%s", unknown)
-            self._emit(NetworkEvent(NetworkEventType.ERROR, data=written, error=unknown))
+            self._report_unknown(written)
+
+    def _report_unknown(self, count: int) -> None:
+        unknown = ProtocolConnectionError(
+            f"{count} message(s) were written to the connection to {self.protocol!r} "
+            "before it broke; the peer may not have read them all, and without "
+            "acknowledged mode (NetworkConfig(acknowledged=True)) the handler cannot "
+            "tell which"
+        )
+        logger.warning("%s", unknown)
+        self._emit(NetworkEvent(NetworkEventType.ERROR, data=count, error=unknown))
 
     def reconnect(self, stopping: threading.Event) -> bool:
         """Reconnect with the policy's backoff until it works, the policy gives up, or stop.
