@@ -23,7 +23,7 @@ from eq1_network.common.exceptions import (
     ProtocolError,
 )
 from eq1_network.data import ReceivedData
-from eq1_network.interfaces.protocol import has_readiness_wait
+from eq1_network.interfaces.protocol import MultiPeerProtocol, has_readiness_wait
 from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.header import HEADER_VERSION
 from eq1_network.packets.kinds import MessageFlags
@@ -230,7 +230,7 @@ class Listener(Worker):
                 continue
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + _EXPIRE_EVERY
-                self._sweep(multi.peers())
+                self._sweep(multi)
             if message is None or wait_first:
                 protocol.wait_readable(_IDLE)
 
@@ -267,12 +267,12 @@ class Listener(Worker):
                 note(sequence, peer)
             yield received
 
-    def _sweep(self, connected: list[Any]) -> None:
+    def _sweep(self, multi: MultiPeerProtocol) -> None:
         """Free the state of peers that left; drop peers stuck inside a frame."""
         states = self._states
         if not states:
             return
-        present = set(connected)
+        present = set(multi.peers())
         now = time.monotonic()
         for peer, state in list(states.items()):
             if peer not in present:
