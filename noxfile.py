@@ -1,8 +1,15 @@
 """Developer and CI sessions for the EQ-1 Network monorepo.
 
-``nox`` runs lint, typing, tests and install_check; ``nox -s demo`` runs the
-embedded-default demo. Sessions run on the interpreter that runs nox (the CI
-workflow runs nox once per Python version of its matrix).
+``nox`` runs lint, typing, tests (once per supported Python version),
+install_check and faults; ``nox -s demo`` runs the embedded-default demo.
+
+``tests`` runs on every Python version the packages claim (``PYTHONS``). Outside CI
+a version that is not installed is skipped; with the ``CI`` environment variable
+set, nox fails instead, so a version-specific break cannot land unnoticed. Run one
+version with ``nox -s tests-3.12``.
+
+``faults`` runs the slower fault-injection tests (``tests/faults/`` of each
+package: broker restarts, hostile peers, soaks), each bounded in time.
 """
 
 from __future__ import annotations
@@ -12,13 +19,15 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typing", "tests", "install_check"]
+nox.options.sessions = ["lint", "typing", "tests", "install_check", "faults"]
 nox.options.reuse_existing_virtualenvs = False
 
 ROOT = Path(__file__).parent
 PACKAGES = ROOT / "packages"
 CORE = PACKAGES / "eq1-network-core"
 META = PACKAGES / "eq1-network"
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+FAULTS = "faults"
 
 
 def plugin_packages() -> list[Path]:
@@ -56,27 +65,36 @@ def typing(session: nox.Session) -> None:
     session.run("mypy", "--strict", *packages)
 
 
-@nox.session
+def run_pytest(session: nox.Session, pkg: Path, *args: str) -> None:
+    """One pytest run of one distribution (each has its own conftest.py and root)."""
+    session.run(
+        "pytest",
+        "--rootdir",
+        str(pkg),
+        "--import-mode=importlib",
+        "-p",
+        "no:cacheprovider",
+        *args,
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Unit and integration tests of every package, with coverage of core (>= 90%)."""
     install_everything(session)
     session.run("coverage", "erase")
-    # One pytest run per distribution: each has its own conftest.py and root.
     for pkg in [CORE, *plugin_packages()]:
         if not (pkg / "tests").is_dir():
             continue
-        session.run(
-            "pytest",
-            "--rootdir",
-            str(pkg),
-            "--import-mode=importlib",
-            "-p",
-            "no:cacheprovider",
+        run_pytest(
+            session,
+            pkg,
             "--timeout=600",
             "--cov=eq1_network",
             "--cov-append",
             "--cov-report=",
-            *session.posargs,
+            f"--ignore={pkg / 'tests' / FAULTS}",
             str(pkg / "tests"),
         )
     session.run(
@@ -88,6 +106,21 @@ def tests(session: nox.Session) -> None:
         "--skip-covered",
         "--show-missing",
     )
+
+
+@nox.session
+def faults(session: nox.Session) -> None:
+    """Fault-injection tests: restarted and killed brokers, hostile peers, soaks.
+
+    Each test is bounded in time and talks to 127.0.0.1 only.
+    """
+    install_everything(session)
+    folders = [pkg / "tests" / FAULTS for pkg in [CORE, *plugin_packages()]]
+    folders = [folder for folder in folders if folder.is_dir()]
+    if not folders:
+        session.error("no tests/faults folder in any package")
+    for folder in folders:
+        run_pytest(session, folder.parent.parent, "--timeout=900", str(folder))
 
 
 @nox.session
