@@ -3,10 +3,14 @@
 A publisher sends QoS 1 messages at about 40 % of the rate measured at the start, and a
 subscriber in the same process unsubscribes 50 filters and subscribes 50 new ones every
 few seconds, through a mosquitto with ``max_queued_messages 0``. The p99 latency of each
-window must stay in a band derived from the first windows of the same run: a network
+window must stay in a band derived from the windows of the same run measured before the
+churn starts: a network
 loop that stops being woken by ``publish()``/``subscribe()`` runs only on its 0.5 s
-select timeout or on incoming traffic, and the p99 then sits near 0.5 s for good. A
-single slow window (a busy machine) is tolerated; several in a row are not.
+select timeout or on incoming traffic, and the p99 then sits near 0.5 s for good. That
+regime can begin before the churn (even before the baseline), so a window also fails when
+its median latency reaches half the loop's select slice: with the loop woken as it should
+be, the median stays far below it even on a busy machine. A single slow window is
+tolerated; several in a row are not.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import pytest
 from mqtt_test_delivery import stock_mosquitto
 
+from eq1_network.protocols.mqtt import _supervisor
 from eq1_network.protocols.mqtt.mqtt_protocol import MQTTProtocol
 
 DURATION = 150.0
@@ -28,14 +33,14 @@ BASELINE_WINDOWS = 4
 CHURN_EVERY = 5.0
 CHURN_FILTERS = 50
 LOAD = 0.4
-BAND_FACTOR = 5.0
-BAND_FLOOR = 0.15
+BAND_FACTOR = 3.0
+BAND_FLOOR = 0.25
 CONSECUTIVE = 3
 
 
-def p99(values: list[float]) -> float:
+def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def max_rate(client: MQTTProtocol, topic: str, count: int = 4000) -> float:
@@ -68,13 +73,15 @@ class Latencies:
 
 
 def churn(client: MQTTProtocol, prefix: str, stop: threading.Event, durations: list[float]) -> None:
-    """Every CHURN_EVERY s: unsubscribe the 50 filters of the last round, subscribe 50 new."""
+    """After the baseline, every CHURN_EVERY s: replace the last round's 50 filters by 50 new."""
 
     def ignore(topic: str, payload: bytes) -> None:
         pass
 
     current: list[str] = []
     generation = 0
+    if stop.wait((WARMUP_WINDOWS + BASELINE_WINDOWS) * WINDOW - CHURN_EVERY):
+        return
     while not stop.wait(CHURN_EVERY):
         started = time.monotonic()
         for topic_filter in current:
@@ -136,17 +143,20 @@ def publish_steadily(client: MQTTProtocol, topic: str, rate: float, until: float
 def check_band(latencies: Latencies, rate: float, churn_durations: list[float]) -> None:
     windows = [latencies.windows.get(i, []) for i in range(int(DURATION // WINDOW))]
     assert all(windows), "a window without any message: the load stopped"
-    values = [p99(w) for w in windows]
+    values = [quantile(w, 0.99) for w in windows]
+    medians = [quantile(w, 0.5) for w in windows]
     baseline = values[WARMUP_WINDOWS : WARMUP_WINDOWS + BASELINE_WINDOWS]
     band = max(BAND_FACTOR * max(baseline), BAND_FLOOR)
+    stuck = _supervisor._LOOP_SLICE / 2
     run = longest = 0
-    for value in values:
-        run = run + 1 if value > band else 0
+    for value, median in zip(values, medians, strict=True):
+        run = run + 1 if value > band or median >= stuck else 0
         longest = max(longest, run)
     summary = (
         f"rate {rate:.0f}/s, p99 by {WINDOW:.0f} s window (ms): "
         f"{[round(v * 1000) for v in values]}, band {band * 1000:.0f} ms, "
+        f"p50 (ms): {[round(v * 1000) for v in medians]}, "
         f"churn rounds {len(churn_durations)} (longest {max(churn_durations, default=0):.2f} s)"
     )
     print(summary)
-    assert longest < CONSECUTIVE, f"p99 left its band for {longest} windows in a row: {summary}"
+    assert longest < CONSECUTIVE, f"latency left its band for {longest} windows in a row: {summary}"
