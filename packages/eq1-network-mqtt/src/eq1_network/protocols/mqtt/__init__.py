@@ -21,6 +21,10 @@ if TYPE_CHECKING:
         ClientConfig,
     )
     from eq1_network.protocols.mqtt.mqtt_protocol import MQTTProtocol, MQTTPublishHandle
+    from eq1_network.protocols.mqtt.reason_codes import (
+        MQTTRefusalError,
+        MQTTValidationRefusalError,
+    )
 
 __all__ = [
     "MQTT_V5",
@@ -32,9 +36,12 @@ __all__ = [
     "ClientConfig",
     "MQTTProtocol",
     "MQTTPublishHandle",
+    "MQTTRefusalError",
+    "MQTTValidationRefusalError",
 ]
 
 _LAZY = frozenset({"MQTTProtocol", "MQTTPublishHandle"})
+_REFUSALS = frozenset({"MQTTRefusalError", "MQTTValidationRefusalError"})
 
 
 def __getattr__(name: str) -> Any:
@@ -42,6 +49,10 @@ def __getattr__(name: str) -> Any:
         from eq1_network.protocols.mqtt import mqtt_protocol
 
         return getattr(mqtt_protocol, name)
+    if name in _REFUSALS:
+        from eq1_network.protocols.mqtt import reason_codes
+
+        return getattr(reason_codes, name)
     if name in __all__:
         from eq1_network.protocols.mqtt import config
 
