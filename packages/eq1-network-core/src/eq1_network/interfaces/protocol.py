@@ -198,7 +198,8 @@ class MultiPeerProtocol(Protocol):
     :class:`ReqResProtocol`'s; :class:`~eq1_network.NetworkHandler` then keeps one
     byte stream per peer, replies to the peer that asked, and drops a misbehaving peer
     alone. A peer is any hashable object whose ``str()`` names it; the same peer is
-    the same object (or an equal one) for as long as it is connected.
+    the same object (or an equal one) for as long as it is connected. ``send(data)``
+    writes to the peer whose data :meth:`receive` returned last.
     """
 
     def peers(self) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from threading import get_ident
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
 from eq1_network.interfaces.protocol import MultiPeerProtocol, ReqResProtocol, serves_many_peers
@@ -32,6 +33,8 @@ class Link:
     Attributes:
         multi_peer: The protocol, when it serves many peers (:class:`MultiPeerProtocol`).
         unconfirmed: Messages written to connections that then broke.
+        reading_peer: Set by the receive worker to the peer whose data it delivers.
+        reader: The receive worker's thread identifier.
 
     Args:
         protocol: The transport.
@@ -51,6 +54,8 @@ class Link:
             protocol if serves_many_peers(protocol) else None  # type: ignore[assignment]
         )
         self.unconfirmed = 0
+        self.reading_peer: object = None
+        self.reader: int | None = None
         self._written = 0
         self._lock = threading.Lock()
 
@@ -90,10 +95,16 @@ class Link:
     def send_to(self, peer: object, data: bytes) -> None:
         """Write bytes to one peer of a :class:`MultiPeerProtocol`; errors propagate.
 
+        On the receive worker's thread, bytes for the peer whose data it is delivering
+        take the protocol's ``send`` (which answers the peer read last): the shorter path.
+
         Raises:
             ProtocolConnectionError: If that peer is gone (or the protocol is down).
             ProtocolError: As the protocol's ``send_to``.
         """
+        if peer is self.reading_peer and get_ident() == self.reader:
+            self.send(data)
+            return
         multi = self.multi_peer
         assert multi is not None
         multi.send_to(peer, data)

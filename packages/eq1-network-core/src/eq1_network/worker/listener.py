@@ -208,6 +208,7 @@ class Listener(Worker):
         assert multi is not None
         wait_first = has_readiness_wait(protocol)
         states = self._states
+        link.reader = threading.get_ident()
         generation = -1
         next_sweep = time.monotonic() + _EXPIRE_EVERY
         while not self._stopping.is_set():
@@ -240,6 +241,7 @@ class Listener(Worker):
         if state is None:
             state = self._states[peer] = self._new_state(peer)
         self._state = state
+        self._link.reading_peer = peer
         stream, reader = state.stream, state.reader
         buffered = stream.buffered
         try:
@@ -254,7 +256,10 @@ class Listener(Worker):
         except PacketError as exc:
             self._drop(state, exc, "sent bytes that are not a valid stream")
             return
-        state.track(new_frame)
+        if stream.buffered:
+            state.track(new_frame)
+        elif state.since is not None:
+            state.since = None
         if state.ack_due:
             self._send_ack()
 

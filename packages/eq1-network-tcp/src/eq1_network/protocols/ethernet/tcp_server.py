@@ -366,6 +366,9 @@ class TCPServer(ReqResProtocol):
         Raises:
             ProtocolConfigurationError: If ``timeout`` is negative.
         """
+        if timeout == 0:  # the common case of a receive loop: look only
+            item = self._inbox.pop()
+            return None if item is None else self._accept_item(*item)
         limit = check_timeout("timeout", timeout)
         deadline = None if limit is None else time.monotonic() + limit
         while True:
