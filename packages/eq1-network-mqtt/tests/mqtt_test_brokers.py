@@ -16,8 +16,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eq1_network.testing import free_port
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 HOST = "127.0.0.1"
 USERNAME = "eq1-user"
@@ -100,7 +104,63 @@ def make_tls_files(folder: Path) -> TlsFiles:
     return files
 
 
-class MosquittoBroker:
+class MosquittoProcess:
+    """What every mosquitto wrapper shares: the process, its log, start, stop and kill.
+
+    Subclasses set ``executable``, ``folder``, ``config``, ``log`` and ``port`` and may
+    list further ports to wait for in :meth:`ports`. mosquitto's own log output goes to
+    ``log`` whether the configuration names it (``log_dest file``) or not (stderr).
+    """
+
+    kind = "mosquitto"
+    executable: str
+    folder: Path
+    config: Path
+    log: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    def ports(self) -> tuple[int, ...]:
+        """The ports to wait for after a start (0 entries are ignored)."""
+        return (self.port,)
+
+    def start(self) -> Self:
+        """Start (or restart) the process and wait until every listener accepts connections."""
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [self.executable, "-c", str(self.config)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        for port in self.ports():
+            if port:
+                wait_port(port, self.proc, self.log)
+        return self
+
+    def signal(self, sig: int) -> None:
+        """Send a signal (``SIGUSR1`` makes mosquitto save its persistence file)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def log_text(self) -> str:
+        """The log so far."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM; mosquitto saves persistent sessions)."""
+        stop_process(self.proc, signal.SIGTERM)
+
+    def kill(self) -> None:
+        """Kill at once (SIGKILL), as a crash would."""
+        stop_process(self.proc, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Stop and remove the folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class MosquittoBroker(MosquittoProcess):
     """A mosquitto process with plain, password, TLS and mutual-TLS listeners.
 
     Args:
@@ -108,8 +168,6 @@ class MosquittoBroker:
         persistence: Keep sessions on disk across restarts.
         tls: Create the TLS listeners (needs trustme).
     """
-
-    kind = "mosquitto"
 
     def __init__(self, executable: str, *, persistence: bool = False, tls: bool = True) -> None:
         self.executable = executable
@@ -175,30 +233,9 @@ class MosquittoBroker:
         for path in self.folder.iterdir():
             os.chmod(path, 0o644)
 
-    def start(self) -> MosquittoBroker:
-        """Start the process and wait until every listener accepts connections."""
-        self.proc = subprocess.Popen(
-            [self.executable, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for port in (self.port, self.auth_port, self.tls_port, self.mtls_port):
-            if port:
-                wait_port(port, self.proc, self.log)
-        return self
-
-    def stop(self) -> None:
-        """Stop gracefully (SIGTERM; mosquitto saves persistent sessions)."""
-        stop_process(self.proc, signal.SIGTERM)
-
-    def kill(self) -> None:
-        """Kill at once (SIGKILL), as a crash would."""
-        stop_process(self.proc, signal.SIGKILL)
-
-    def close(self) -> None:
-        """Stop and remove the folder."""
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def ports(self) -> tuple[int, ...]:
+        """Every listener's port."""
+        return (self.port, self.auth_port, self.tls_port, self.mtls_port)
 
 
 class AmqttBroker:
@@ -236,7 +273,7 @@ class AmqttBroker:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class StockMosquitto:
+class StockMosquitto(MosquittoProcess):
     """A mosquitto with stock settings: one listener and anonymous access, nothing else.
 
     ``extra`` lines are appended (persistence, or a broker limit under test; ``{folder}``
@@ -247,8 +284,6 @@ class StockMosquitto:
         executable: Path of ``mosquitto``.
         extra: Further configuration lines.
     """
-
-    kind = "mosquitto"
 
     def __init__(self, executable: str, extra: tuple[str, ...] = ()) -> None:
         self.executable = executable
@@ -263,36 +298,3 @@ class StockMosquitto:
         self.config.write_text("\n".join(lines) + "\n")
         os.chmod(self.config, 0o644)
         self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> StockMosquitto:
-        """Start (or restart) the process, appending to the log, and wait for the port."""
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.executable, "-c", str(self.config)],
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
-        wait_port(self.port, self.proc, self.log)
-        return self
-
-    def signal(self, sig: int) -> None:
-        """Send a signal (``SIGUSR1`` makes mosquitto save its persistence file)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-
-    def log_text(self) -> str:
-        """The log so far."""
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> None:
-        """Stop gracefully (SIGTERM; mosquitto saves persistent sessions)."""
-        stop_process(self.proc, signal.SIGTERM)
-
-    def kill(self) -> None:
-        """Kill at once (SIGKILL), as a crash would."""
-        stop_process(self.proc, signal.SIGKILL)
-
-    def close(self) -> None:
-        """Stop and remove the folder."""
-        self.stop()
-        shutil.rmtree(self.folder, ignore_errors=True)

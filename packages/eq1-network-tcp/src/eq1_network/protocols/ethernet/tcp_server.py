@@ -637,7 +637,9 @@ class TCPServer(ReqResProtocol):
                 f"send to client {conn.peer}: nothing could be sent within "
                 f"{self.write_timeout:g} s (write_timeout); the connection is intact"
             )
-        loop.drop(conn, f"send timed out after {exc.sent} of {exc.total} bytes")
+        loop.drop(
+            conn, f"send timed out after {exc.sent} of {exc.total} bytes", level=logging.WARNING
+        )
         return ProtocolTimeoutError(
             f"send to client {conn.peer}: only {exc.sent} of {exc.total} bytes sent within "
             f"{self.write_timeout:g} s (write_timeout); the client was dropped because it "
@@ -678,8 +680,7 @@ class TCPServer(ReqResProtocol):
             return False
         loop = self._loop
         if loop is not None:
-            logger.warning("dropping client %s: %s", conn.peer, reason)
-            loop.drop(conn, reason)
+            loop.drop(conn, f"dropped by the server: {reason}", level=logging.WARNING)
         return False
 
     def _connected(self, peer: Peer) -> None:
