@@ -13,6 +13,15 @@ receives::
 
 Override :meth:`ReqResContract.after_connect` when the protocol needs the peer to
 speak first (a server that replies to the client it last heard from).
+
+Message-oriented transports (datagrams, framed fieldbus messages) set
+:attr:`ReqResContract.preserves_boundaries` and :attr:`ReqResContract.max_message_size`:
+the suite then never sends more than one message's worth in one ``send()``, and checks
+that every ``read()`` returns exactly one whole message::
+
+    class TestMyDatagrams(ReqResContract):
+        preserves_boundaries = True
+        max_message_size = 1472
 """
 
 from __future__ import annotations
@@ -35,6 +44,15 @@ class ReqResContract:
 
     #: Seconds to wait for the echo of anything sent; generous for busy machines.
     timeout: float = 15.0
+
+    #: ``True`` for a message-oriented protocol: each ``send()`` is one message and each
+    #: ``read()`` returns exactly one whole message. ``False`` for a byte stream, where
+    #: reads may split or join what was sent.
+    preserves_boundaries: bool = False
+
+    #: Largest payload one ``send()`` may carry, in bytes; ``None`` for no limit. Larger
+    #: test payloads are sent as several messages of at most this size.
+    max_message_size: int | None = None
 
     @pytest.fixture
     def protocol(self) -> ReqResProtocol:
@@ -61,8 +79,39 @@ class ReqResContract:
         self.after_connect(protocol)
         return protocol
 
+    def chunks(self, data: bytes) -> list[bytes]:
+        """Split ``data`` into pieces of at most :attr:`max_message_size` bytes.
+
+        Args:
+            data: The payload.
+
+        Returns:
+            The pieces, in order (one piece when there is no limit).
+        """
+        size = self.max_message_size or len(data) or 1
+        return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+
+    def read_message(self, protocol: ReqResProtocol) -> bytes:
+        """Read one message of a message-oriented protocol, waiting up to :attr:`timeout`.
+
+        Args:
+            protocol: A connected protocol.
+
+        Returns:
+            The message.
+
+        Raises:
+            AssertionError: If no message arrived in time.
+        """
+        message = protocol.read_within(self.timeout)
+        assert message is not None, f"no message within {self.timeout} s"
+        return message
+
     def echo(self, protocol: ReqResProtocol, data: bytes) -> bytes:
         """Send ``data`` and return what came back.
+
+        A message-oriented protocol sends it as messages of at most
+        :attr:`max_message_size` bytes and must return each one whole, in one read.
 
         Args:
             protocol: A connected protocol.
@@ -71,8 +120,16 @@ class ReqResContract:
         Returns:
             The bytes read back.
         """
-        assert protocol.send(data) == len(data)
-        return read_exactly(protocol, len(data), self.timeout)
+        if not self.preserves_boundaries:
+            assert protocol.send(data) == len(data)
+            return read_exactly(protocol, len(data), self.timeout)
+        back = bytearray()
+        for piece in self.chunks(data):
+            assert protocol.send(piece) == len(piece)
+            message = self.read_message(protocol)
+            assert message == piece, f"message of {len(piece)} bytes came back as {len(message)}"
+            back += message
+        return bytes(back)
 
     def test_connect_sets_connected(self, protocol: ReqResProtocol) -> None:
         assert protocol.is_connected() is False
@@ -124,7 +181,8 @@ class ReqResContract:
 
     def test_concurrent_sends_never_interleave(self, protocol: ReqResProtocol) -> None:
         self.connected(protocol)
-        threads, records, size = 8, 40, 256
+        threads, records = 8, 40
+        size = min(256, self.max_message_size or 256)
         barrier = threading.Barrier(threads)
         errors: list[BaseException] = []
 
@@ -139,7 +197,12 @@ class ReqResContract:
         pool = [threading.Thread(target=worker, args=(t + 1,)) for t in range(threads)]
         for t in pool:
             t.start()
-        data = read_exactly(protocol, threads * records * size, self.timeout)
+        if self.preserves_boundaries:
+            messages = [self.read_message(protocol) for _ in range(threads * records)]
+            assert all(len(m) == size for m in messages), "a message was split or joined"
+            data = b"".join(messages)
+        else:
+            data = read_exactly(protocol, threads * records * size, self.timeout)
         for t in pool:
             t.join(self.timeout)
         assert not errors
@@ -157,11 +220,24 @@ class ReqResContract:
         assert time.monotonic() - started >= 0.04
         assert protocol.read_within(0.0) is None
         assert protocol.send(b"within") == 6
+        if self.preserves_boundaries:
+            assert protocol.read_within(self.timeout) == b"within"
+            return
         got = b""
         deadline = time.monotonic() + self.timeout
         while len(got) < 6 and time.monotonic() < deadline:
             got += protocol.read_within(self.timeout) or b""
         assert got == b"within"
+
+    def test_consecutive_sends_arrive_in_order(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        sent = [b"first", b"second message", b"3"]
+        for message in sent:
+            assert protocol.send(message) == len(message)
+        if self.preserves_boundaries:
+            assert [self.read_message(protocol) for _ in sent] == sent
+        else:
+            assert read_exactly(protocol, sum(map(len, sent)), self.timeout) == b"".join(sent)
 
     def test_manager_round_trip(self, protocol: ReqResProtocol) -> None:
         manager = ReqResManager.isolated()
@@ -170,7 +246,7 @@ class ReqResContract:
         self.after_connect(protocol)
         assert manager.send("contract", b"PING") == 4
         got = manager.read("contract", timeout=self.timeout)
-        while len(got) < 4:
+        while len(got) < 4 and not self.preserves_boundaries:
             got += manager.read("contract", timeout=self.timeout)
         assert got == b"PING"
         manager.disconnect("contract")
