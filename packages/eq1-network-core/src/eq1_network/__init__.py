@@ -51,13 +51,17 @@ from eq1_network.plugins import (
 )
 
 if _TYPE_CHECKING:
+    from eq1_network.common.policies import (
+        OverflowPolicy,
+        QueueFullPolicy,
+        ReconnectPolicy,
+        TLSConfig,
+    )
     from eq1_network.network import (
         NetworkConfig,
         NetworkEvent,
         NetworkEventType,
         NetworkHandler,
-        QueueFullPolicy,
-        ReconnectPolicy,
         StopReport,
     )
     from eq1_network.package import (
@@ -115,11 +119,13 @@ _LAZY: dict[str, str] = {
     "NetworkHandler": "eq1_network.network",
     "NetworkPacketStructure": "eq1_network.packets",
     "PacketStream": "eq1_network.packets",
-    "QueueFullPolicy": "eq1_network.network",
+    "OverflowPolicy": "eq1_network.common.policies",
+    "QueueFullPolicy": "eq1_network.common.policies",
     "Reassembler": "eq1_network.packets",
-    "ReconnectPolicy": "eq1_network.network",
+    "ReconnectPolicy": "eq1_network.common.policies",
     "StopReport": "eq1_network.network",
     "TEXT_PACKAGE": "eq1_network.package",
+    "TLSConfig": "eq1_network.common.policies",
     "TextReceivedData": "eq1_network.packets",
     "TextSendData": "eq1_network.packets",
     "TypedReceivedData": "eq1_network.packets",
@@ -148,8 +154,10 @@ __all__ = [
     "NetworkEvent",
     "NetworkEventType",
     "NetworkHandler",
+    "OverflowPolicy",
     "QueueFullPolicy",
     "ReconnectPolicy",
+    "TLSConfig",
     "StopReport",
     "ANY_PACKAGE",
     "BINARY_PACKAGE",

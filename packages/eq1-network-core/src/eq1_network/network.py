@@ -75,6 +75,7 @@ from eq1_network.common.exceptions import (
     ProtocolTypeError,
     ProtocolValidationError,
 )
+from eq1_network.common.policies import OverflowPolicy, QueueFullPolicy, ReconnectPolicy
 from eq1_network.data import ReceivedData, SendData
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.package import BINARY_PACKAGE, DataPackage
@@ -91,7 +92,6 @@ from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
 from eq1_network.worker.peers import ReplyRouter
-from eq1_network.worker.policy import QueueFullPolicy, ReconnectPolicy
 from eq1_network.worker.requester import QueuedMessage, Requester
 from eq1_network.worker.send_queue import BatchQueue
 
@@ -101,6 +101,7 @@ __all__ = [
     "NetworkEvent",
     "NetworkEventType",
     "NetworkHandler",
+    "OverflowPolicy",
     "QueueFullPolicy",
     "ReconnectPolicy",
     "StopReport",
@@ -130,13 +131,14 @@ class NetworkConfig:
         params: Constructor arguments of the protocol, when ``protocol`` is a name.
         package: How messages are encoded; ``BINARY_PACKAGE`` by default.
         send_queue_size: Most messages waiting to be written.
-        queue_full_policy: What ``send_data`` does when the queue is full.
+        queue_full_policy: What ``send_data`` does when the queue is full:
+            ``OverflowPolicy.BLOCK`` (wait up to ``send_timeout``) or ``REJECT``.
         send_timeout: Seconds ``send_data`` waits for room under ``BLOCK``.
         receive_queue: Keep received messages for :meth:`NetworkHandler.receive`;
             ``None`` means "when no event callback is given".
         receive_queue_size: Most received messages kept; the receive worker waits
             (and the transport applies back-pressure) when it is full.
-        reconnect: Automatic reconnection policy (off by default).
+        reconnect: Automatic reconnection policy; off (``enabled=False``) by default.
         acknowledged: Acknowledged mode (both ends must use it; needs a typed package).
         ack_state_path: File where the receiver records deliveries across restarts.
         max_unacknowledged: Most messages awaiting acknowledgement before sending pauses.
@@ -156,11 +158,11 @@ class NetworkConfig:
     params: dict[str, Any] = field(default_factory=dict)
     package: DataPackage[Any, Any] = BINARY_PACKAGE
     send_queue_size: int = 10_000
-    queue_full_policy: QueueFullPolicy = QueueFullPolicy.BLOCK
+    queue_full_policy: OverflowPolicy = OverflowPolicy.BLOCK
     send_timeout: float = 10.0
     receive_queue: bool | None = None
     receive_queue_size: int = 10_000
-    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
+    reconnect: ReconnectPolicy = field(default_factory=lambda: ReconnectPolicy(enabled=False))
     acknowledged: bool = False
     ack_state_path: str | Path | None = None
     max_unacknowledged: int = 10_000
@@ -181,6 +183,7 @@ class NetworkConfig:
             raise ProtocolConfigurationError(
                 f"NetworkConfig.package must be a DataPackage, got {type(self.package).__name__}"
             )
+        _check_policies(self)
         for name in (
             "send_queue_size",
             "receive_queue_size",
@@ -208,6 +211,21 @@ class NetworkConfig:
                 "acknowledged mode needs a package of typed messages (TEXT_PACKAGE, "
                 "BINARY_PACKAGE, INT_PACKAGE, JSON_PACKAGE or ANY_PACKAGE)"
             )
+
+
+def _check_policies(config: NetworkConfig) -> None:
+    policy = OverflowPolicy.coerce("NetworkConfig.queue_full_policy", config.queue_full_policy)
+    if policy is OverflowPolicy.DROP_OLDEST:
+        raise ProtocolConfigurationError(
+            "NetworkConfig.queue_full_policy must be OverflowPolicy.BLOCK or REJECT "
+            "(a message accepted by send_data is never dropped), got DROP_OLDEST"
+        )
+    object.__setattr__(config, "queue_full_policy", policy)
+    if not isinstance(config.reconnect, ReconnectPolicy):
+        raise ProtocolConfigurationError(
+            "NetworkConfig.reconnect must be a ReconnectPolicy, "
+            f"got {type(config.reconnect).__name__}"
+        )
 
 
 @dataclass(frozen=True)
@@ -306,7 +324,7 @@ class NetworkHandler:
         self._direct_limit = None if network_config.acknowledged else self._frame_limit
         self._put_timeout = (
             0.0
-            if network_config.queue_full_policy is QueueFullPolicy.RAISE
+            if network_config.queue_full_policy is OverflowPolicy.REJECT
             else network_config.send_timeout
         )
         # send_data writes batches itself only where it may wait (not under RAISE) and

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolTypeError
+from eq1_network.common.policies import ReconnectPolicy
 
 __all__ = [
     "DEFAULT_BLOCKING_TIMEOUT",
@@ -157,54 +158,6 @@ class KeepAlive:
         check_positive_int("KeepAlive.count", self.count)
 
 
-@dataclass(frozen=True)
-class ReconnectPolicy:
-    """Automatic reconnection of a :class:`TCPClient` whose established link broke.
-
-    Off by default: the requirements demand an explicit ``connect()``, and a failed
-    first ``connect()`` is never retried. With a policy, a background thread retries
-    after ``initial_delay`` seconds, multiplying the delay by ``multiplier`` after
-    each failure up to ``max_delay``; each delay is shortened by a random fraction
-    of up to ``jitter`` so that many clients do not reconnect in lock-step.
-
-    Args:
-        initial_delay: Seconds before the first attempt.
-        max_delay: Largest delay between attempts.
-        multiplier: Growth factor of the delay (>= 1).
-        jitter: Fraction in ``[0, 1]`` by which a delay may be randomly shortened.
-        max_attempts: Attempts before giving up; ``None`` retries until
-            ``disconnect()``.
-
-    Raises:
-        ProtocolConfigurationError: If a value is out of range.
-    """
-
-    initial_delay: float = 0.5
-    max_delay: float = 30.0
-    multiplier: float = 2.0
-    jitter: float = 0.5
-    max_attempts: int | None = None
-
-    def __post_init__(self) -> None:
-        check_timeout("ReconnectPolicy.initial_delay", self.initial_delay, allow_none=False)
-        check_timeout("ReconnectPolicy.max_delay", self.max_delay, allow_none=False)
-        if self.max_delay < self.initial_delay:
-            raise ProtocolConfigurationError(
-                f"ReconnectPolicy.max_delay ({self.max_delay}) must be >= "
-                f"initial_delay ({self.initial_delay})"
-            )
-        if not math.isfinite(self.multiplier) or self.multiplier < 1:
-            raise ProtocolConfigurationError(
-                f"ReconnectPolicy.multiplier must be >= 1, got {self.multiplier}"
-            )
-        if not 0 <= self.jitter <= 1:
-            raise ProtocolConfigurationError(
-                f"ReconnectPolicy.jitter must be between 0 and 1, got {self.jitter}"
-            )
-        if self.max_attempts is not None:
-            check_positive_int("ReconnectPolicy.max_attempts", self.max_attempts)
-
-
 def as_keepalive(value: KeepAlive | bool) -> KeepAlive:
     """Normalise a ``keepalive`` argument.
 
@@ -228,10 +181,11 @@ def as_reconnect_policy(value: ReconnectPolicy | bool | None) -> ReconnectPolicy
     """Normalise a ``reconnect`` argument.
 
     Args:
-        value: A policy, ``True`` for the default policy, ``None``/``False`` for none.
+        value: A policy, ``True`` for the default policy, ``None``/``False`` (or a
+            policy with ``enabled=False``) for none.
 
     Returns:
-        The policy, or ``None``.
+        The policy, or ``None`` when reconnection is off.
 
     Raises:
         ProtocolTypeError: If the value has another type.
@@ -241,7 +195,7 @@ def as_reconnect_policy(value: ReconnectPolicy | bool | None) -> ReconnectPolicy
     if value is True:
         return ReconnectPolicy()
     if isinstance(value, ReconnectPolicy):
-        return value
+        return value if value.enabled else None
     raise ProtocolTypeError(
         f"reconnect must be a ReconnectPolicy, a bool or None, got {type(value).__name__}"
     )

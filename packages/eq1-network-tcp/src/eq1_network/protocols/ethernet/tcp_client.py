@@ -78,11 +78,12 @@ class TCPClient(ReqResProtocol):
         connect_timeout: Seconds; see the table above.
         write_timeout: Seconds; see the table above.
         tls: ``None`` for plain TCP, a client ``ssl.SSLContext``, or a
-            :class:`TLSConfig` naming CA/certificate files.
+            :class:`eq1_network.TLSConfig` naming CA/certificate files.
         nodelay: Set ``TCP_NODELAY`` (on by default: requests leave at once).
         keepalive: Keep-alive settings; ``True`` for the defaults, ``False`` for off.
-        reconnect: A :class:`ReconnectPolicy`, ``True`` for the default policy, or
-            ``None``/``False`` for no automatic reconnection (the default).
+        reconnect: An :class:`eq1_network.ReconnectPolicy`, ``True`` for the default
+            policy, or ``None``/``False`` (or a policy with ``enabled=False``) for no
+            automatic reconnection (the default).
         max_buffer: Most received bytes held for ``read()`` by ``is_connected()``
             and ``send()`` probes.
         json_structure: Framing of :meth:`send_json`/:meth:`read_json`:

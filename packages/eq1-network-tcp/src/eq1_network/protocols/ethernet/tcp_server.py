@@ -112,7 +112,7 @@ class TCPServer(ReqResProtocol):
         handshake_timeout: Seconds a TLS client has to complete its handshake (10 s
             by default); slower clients are dropped.
         tls: ``None`` for plain TCP, a server ``ssl.SSLContext``, or a
-            :class:`TLSConfig` with ``certfile``/``keyfile`` (and ``cafile`` to
+            :class:`eq1_network.TLSConfig` with ``certfile``/``keyfile`` (and ``cafile`` to
             require client certificates).
         nodelay: Set ``TCP_NODELAY`` on client sockets.
         keepalive: Keep-alive settings of client sockets; ``True``/``False`` for
