@@ -77,7 +77,7 @@ from eq1_network.common.exceptions import (
 )
 from eq1_network.common.policies import OverflowPolicy, QueueFullPolicy, ReconnectPolicy
 from eq1_network.data import ReceivedData, SendData
-from eq1_network.interfaces.protocol import ReqResProtocol
+from eq1_network.interfaces.protocol import BaseProtocol, ReqResProtocol
 from eq1_network.package import BINARY_PACKAGE, DataPackage
 from eq1_network.packets.fragmentation import (
     DEFAULT_REASSEMBLY_BYTES,
@@ -87,6 +87,7 @@ from eq1_network.packets.fragmentation import (
 from eq1_network.packets.header import MAX_U64
 from eq1_network.packets.send import TypedSendData
 from eq1_network.plugins.registry import ProtocolManager
+from eq1_network.urls import check_keywords
 from eq1_network.worker.ack import AckWindow, DeliveryLedger
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
@@ -127,8 +128,11 @@ class NetworkConfig:
 
     Args:
         protocol: A protocol name for :func:`~eq1_network.get_protocol` (``"tcp"``,
-            ``"loopback"``, ...) or a ready :class:`ReqResProtocol` instance.
-        params: Constructor arguments of the protocol, when ``protocol`` is a name.
+            ``"loopback"``, ...), an endpoint URL for :func:`~eq1_network.from_url`
+            (``"tcp://127.0.0.1:5000?timeout=2"``) or a ready :class:`ReqResProtocol`.
+        params: Constructor arguments of the protocol, when ``protocol`` is a name or
+            a URL (they replace what the URL says); an unknown one raises
+            :class:`ProtocolConfigurationError` naming it and listing the valid ones.
         package: How messages are encoded; ``BINARY_PACKAGE`` by default.
         send_queue_size: Most messages waiting to be written.
         queue_full_policy: What ``send_data`` does when the queue is full:
@@ -364,7 +368,13 @@ class NetworkHandler:
         spec = self.config.protocol
         if isinstance(spec, ReqResProtocol):
             return spec
-        protocol = ProtocolManager.create(spec, **self.config.params)
+        if "://" in spec:
+            protocol: BaseProtocol = ProtocolManager.from_url(spec, **self.config.params)
+        else:
+            factory = ProtocolManager.get_protocol(spec)
+            where = f"NetworkConfig(protocol={spec!r}).params"
+            check_keywords(factory, self.config.params, where=where)
+            protocol = factory(**self.config.params)
         if not isinstance(protocol, ReqResProtocol):
             raise ProtocolConfigurationError(
                 f"NetworkHandler needs a request/response protocol; {spec!r} is "

@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from eq1_network.common.exceptions import ProtocolConnectionError
+from eq1_network.urls import ParsedURL, build_from_url, default_url_kwargs
 
 __all__ = [
     "BaseProtocol",
@@ -54,6 +55,47 @@ class BaseProtocol(abc.ABC):
     """
 
     protocol_name: ClassVar[str] = ""
+
+    @classmethod
+    def from_url(cls: type[_P], url: str, **overrides: Any) -> _P:
+        """Create an unconnected instance from an endpoint URL.
+
+        The URL is mapped to constructor arguments by :meth:`url_kwargs`; the scheme
+        is not checked here (:func:`eq1_network.from_url` picks the class by scheme).
+
+        Args:
+            url: The endpoint, e.g. ``"tcp://127.0.0.1:5000?timeout=2"``.
+            **overrides: Constructor keyword arguments replacing those from the URL.
+
+        Returns:
+            The new protocol, not connected.
+
+        Raises:
+            ProtocolConfigurationError: If the URL is malformed, lacks a required part,
+                or has an unknown or ill-typed parameter; the message names the
+                parameter, lists the valid ones and shows the URL with its password masked.
+        """
+        return build_from_url(cls, url, overrides)
+
+    @classmethod
+    def url_kwargs(cls, url: ParsedURL) -> dict[str, Any]:
+        """Map a parsed URL to constructor keyword arguments.
+
+        The default (:func:`eq1_network.urls.default_url_kwargs`) passes ``host``,
+        ``port``, ``path``, ``username`` and ``password`` to the constructor parameters
+        of those names and each query parameter to the keyword argument of the same
+        name, converted by its annotation. Override it when the URL means more.
+
+        Args:
+            url: The parsed URL.
+
+        Returns:
+            The keyword arguments.
+
+        Raises:
+            ProtocolConfigurationError: If a part or parameter does not fit the constructor.
+        """
+        return default_url_kwargs(cls, url)
 
     @abc.abstractmethod
     def connect(self) -> bool:

@@ -34,8 +34,8 @@ class ConnectionTable(Generic[_T]):
         self._lock = threading.RLock()
         self._entries: dict[str, _T] = {}
 
-    def add(self, name: str, protocol: _T) -> None:
-        """Register ``protocol`` under ``name``.
+    def add(self, name: str, protocol: _T | str) -> None:
+        """Register ``protocol`` (an instance, or an endpoint URL to build one) under ``name``.
 
         Raises:
             ProtocolTypeError: If name is not a str or protocol has the wrong family.
@@ -45,6 +45,10 @@ class ConnectionTable(Generic[_T]):
             raise ProtocolTypeError(f"{self._owner}: name must be a str, got {type(name).__name__}")
         if not name:
             raise ProtocolValidationError(f"{self._owner}: name must not be empty")
+        if isinstance(protocol, str):
+            from eq1_network.plugins.registry import ProtocolManager
+
+            protocol = ProtocolManager.from_url(protocol)  # type: ignore[assignment]
         if not isinstance(protocol, self._family):
             raise ProtocolTypeError(
                 f"{self._owner}.register({name!r}, ...): expected a {self._family.__name__}, "

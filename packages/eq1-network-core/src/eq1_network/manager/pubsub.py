@@ -36,15 +36,18 @@ class PubSubManager(ManagerBase[PubSubProtocol]):
     _family: ClassVar[type[BaseProtocol]] = PubSubProtocol  # type: ignore[type-abstract]
 
     @classmethod
-    def register(cls, name: str, protocol: PubSubProtocol) -> None:
+    def register(cls, name: str, protocol: PubSubProtocol | str) -> None:
         """Register a publish/subscribe protocol under a name.
 
         Args:
             name: Any non-empty name, e.g. ``"mqtt"``.
-            protocol: The protocol instance.
+            protocol: The protocol instance, or an endpoint URL (``"mqtt://broker:1883"``)
+                from which an unconnected one is built.
 
         Raises:
             ProtocolTypeError: If ``protocol`` is not a :class:`PubSubProtocol`.
+            ProtocolNotFoundError: If no protocol handles the URL's scheme.
+            ProtocolConfigurationError: If the URL does not fit the protocol.
             ProtocolValidationError: If the name is already registered.
         """
         cls._table.add(name, protocol)

@@ -36,15 +36,18 @@ class ReqResManager(ManagerBase[ReqResProtocol]):
     _family: ClassVar[type[BaseProtocol]] = ReqResProtocol  # type: ignore[type-abstract]
 
     @classmethod
-    def register(cls, name: str, protocol: ReqResProtocol) -> None:
+    def register(cls, name: str, protocol: ReqResProtocol | str) -> None:
         """Register a request/response protocol under a name.
 
         Args:
             name: Any non-empty name, e.g. ``"tcp_client"``.
-            protocol: The protocol instance.
+            protocol: The protocol instance, or an endpoint URL (``"tcp://host:5000"``)
+                from which an unconnected one is built.
 
         Raises:
             ProtocolTypeError: If ``protocol`` is not a :class:`ReqResProtocol`.
+            ProtocolNotFoundError: If no protocol handles the URL's scheme.
+            ProtocolConfigurationError: If the URL does not fit the protocol.
             ProtocolValidationError: If the name is already registered.
         """
         cls._table.add(name, protocol)

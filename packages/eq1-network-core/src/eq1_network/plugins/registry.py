@@ -20,11 +20,19 @@ from eq1_network.common.exceptions import (
 )
 from eq1_network.interfaces.protocol import BaseProtocol
 from eq1_network.plugins import hookspecs
+from eq1_network.plugins._availability import (
+    FIRST_PARTY_NAMES,
+    FIRST_PARTY_SCHEMES,
+    LoadFailure,
+    ProtocolUnavailableError,
+    install_hint,
+)
 from eq1_network.plugins._discovery import specs_from_directory
 from eq1_network.plugins._entry_points import dist_of, protocol_entry_points
 from eq1_network.plugins.spec import ProtocolSpec
+from eq1_network.urls import mask_url, scheme_of
 
-__all__ = ["ProtocolManager", "ProtocolRegistry", "get_protocol"]
+__all__ = ["ProtocolManager", "ProtocolRegistry", "from_url", "get_protocol"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +55,7 @@ class ProtocolRegistry:
         self._specs: dict[str, ProtocolSpec] | None = None
         self._duplicates: dict[str, list[ProtocolSpec]] = {}
         self._errors: list[PluginLoadError] = []
+        self._failures: list[LoadFailure] = []
         self._extra: list[ProtocolSpec] = []
         self._plugin_manager: pluggy.PluginManager | None = None
         self.load_seconds: float = 0.0
@@ -87,6 +96,7 @@ class ProtocolRegistry:
                 )
                 logger.warning("%s", err)
                 self._errors.append(err)
+                self._failures.append(LoadFailure(ep.name, ep.value, dist, exc))
                 continue
             if id(module) in seen:
                 continue
@@ -109,6 +119,7 @@ class ProtocolRegistry:
     def _collect(self) -> dict[str, ProtocolSpec]:
         started = time.perf_counter()
         self._errors = []
+        self._failures = []
         self._duplicates = {}
         pm, origins = self._load_plugins()
         found: list[ProtocolSpec] = []
@@ -224,10 +235,31 @@ class ProtocolRegistry:
         try:
             return table[name]
         except KeyError:
+            self._raise_missing(name, FIRST_PARTY_NAMES.get(name), "protocol")
             names = ", ".join(sorted(table)) or "none"
             raise ProtocolNotFoundError(
                 f"unknown protocol {name!r}; available protocols: {names}"
+                f"{self._missing_hint(FIRST_PARTY_NAMES.get(name))}"
             ) from None
+
+    def _missing_hint(self, distribution: str | None) -> str:
+        hint = f"; install it with: {install_hint(distribution)}" if distribution else ""
+        if self._failures:
+            broken = "; ".join(f.describe() for f in self._failures)
+            hint += f"; plugins that failed to load: {broken}"
+        return hint
+
+    def _raise_missing(self, name: str, distribution: str | None, what: str) -> None:
+        """Raise :class:`ProtocolUnavailableError` if ``name``'s plugin failed to load."""
+        for failure in self._failures:
+            if failure.name == name or (
+                distribution is not None and failure.distribution == distribution
+            ):
+                raise ProtocolUnavailableError(
+                    f"{what} {name!r} is unavailable: {failure.describe()}",
+                    name=name,
+                    failure=failure,
+                ) from failure.exception
 
     def get_protocol(self, name: str) -> type[BaseProtocol]:
         """Return the protocol class registered under ``name``.
@@ -242,9 +274,78 @@ class ProtocolRegistry:
             ProtocolNotFoundError: If no protocol has that name; the message lists the
                 available names.
             DuplicateProtocolError: If several distributions claim the name.
-            PluginLoadError: If its module cannot be imported.
+            ProtocolUnavailableError: If its module cannot be imported (also a
+                :class:`PluginLoadError`); it carries the distribution, module and exception.
         """
-        return self.spec(name).load()
+        return self._load(self.spec(name))
+
+    def _load(self, spec: ProtocolSpec) -> type[BaseProtocol]:
+        try:
+            return spec.load()
+        except PluginLoadError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, ImportError) or not isinstance(spec.factory, str):
+                raise
+            failure = LoadFailure(
+                spec.name, spec.factory.partition(":")[0], spec.distribution, cause
+            )
+            raise ProtocolUnavailableError(str(exc), name=spec.name, failure=failure) from cause
+
+    def schemes(self) -> dict[str, ProtocolSpec]:
+        """Map every URL scheme to the spec of the protocol that handles it.
+
+        Returns:
+            Scheme to spec, sorted by scheme.
+        """
+        found: dict[str, ProtocolSpec] = {}
+        for spec in self.specs():
+            for scheme in spec.schemes:
+                found.setdefault(scheme.lower(), spec)
+        return dict(sorted(found.items()))
+
+    def spec_for_url(self, url: str) -> ProtocolSpec:
+        """Return the spec of the protocol that handles a URL's scheme.
+
+        Args:
+            url: The endpoint URL.
+
+        Returns:
+            The spec.
+
+        Raises:
+            ProtocolConfigurationError: If ``url`` is not a URL.
+            ProtocolNotFoundError: If no protocol declares the scheme; the message lists
+                the known schemes with their distributions, and for a first-party scheme
+                the command that installs it.
+            ProtocolUnavailableError: If the plugin of that scheme failed to load.
+        """
+        scheme = scheme_of(url)
+        table = self.schemes()
+        if scheme in table:
+            return table[scheme]
+        distribution = FIRST_PARTY_SCHEMES.get(scheme)
+        self._raise_missing(scheme, distribution, "URL scheme")
+        known = ", ".join(f"{s}:// ({p.name}, {p.origin})" for s, p in table.items()) or "none"
+        raise ProtocolNotFoundError(
+            f"no protocol handles the URL scheme {scheme!r} of {mask_url(url)!r}; "
+            f"known schemes: {known}{self._missing_hint(distribution)}"
+        )
+
+    def from_url(self, url: str, **overrides: Any) -> BaseProtocol:
+        """Create an unconnected protocol from an endpoint URL.
+
+        Args:
+            url: E.g. ``"tcp://127.0.0.1:5000?timeout=2"``; the scheme selects the protocol.
+            **overrides: Constructor keyword arguments replacing those from the URL.
+
+        Returns:
+            The new protocol, not connected.
+
+        Raises:
+            ProtocolNotFoundError: If no protocol handles the scheme.
+            ProtocolConfigurationError: If the URL does not fit the protocol.
+        """
+        return self._load(self.spec_for_url(url)).from_url(url, **overrides)
 
     def create(self, name: str, *args: Any, **kwargs: Any) -> BaseProtocol:
         """Create an instance of a registered protocol.
@@ -374,6 +475,23 @@ class ProtocolManager:
         return cls.registry.create(name, *args, **kwargs)
 
     @classmethod
+    def from_url(cls, url: str, **overrides: Any) -> BaseProtocol:
+        """Create an unconnected protocol from an endpoint URL; the scheme selects it.
+
+        Args:
+            url: E.g. ``"mqtt://broker:1883?client_id=x"``.
+            **overrides: Constructor keyword arguments replacing those from the URL.
+
+        Returns:
+            The new protocol.
+
+        Raises:
+            ProtocolNotFoundError: If no protocol handles the scheme.
+            ProtocolConfigurationError: If the URL does not fit the protocol.
+        """
+        return cls.registry.from_url(url, **overrides)
+
+    @classmethod
     def discover(cls, path: str | Path) -> list[str]:
         """Register the protocol classes of a folder's modules (F-01).
 
@@ -413,3 +531,25 @@ def get_protocol(name: str) -> type[BaseProtocol]:
         ProtocolNotFoundError: If unknown; the message lists the available names.
     """
     return ProtocolManager.get_protocol(name)
+
+
+def from_url(url: str, **overrides: Any) -> BaseProtocol:
+    """Create an unconnected protocol from an endpoint URL (shortcut for ``ProtocolManager``).
+
+    The scheme selects the protocol (``tcp://``, ``mqtt://``, ``serial://``, ...); the
+    rest maps to constructor arguments. See ``docs/urls.md`` for the grammar.
+
+    Args:
+        url: E.g. ``"tcp://127.0.0.1:5000?timeout=2"``.
+        **overrides: Constructor keyword arguments replacing those from the URL.
+
+    Returns:
+        The new protocol, not connected.
+
+    Raises:
+        ProtocolNotFoundError: If no protocol handles the scheme; the message lists the
+            known schemes and the distributions that provide them.
+        ProtocolConfigurationError: If a parameter is unknown or ill-typed, or a required
+            part is missing; the password is never shown.
+    """
+    return ProtocolManager.from_url(url, **overrides)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
     ProtocolConfigurationError,
@@ -27,6 +28,9 @@ from eq1_network.common.exceptions import (
 )
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.loopback._pipe import BytePipe
+
+if TYPE_CHECKING:
+    from eq1_network.urls import ParsedURL
 
 __all__ = ["DEFAULT_MAX_BUFFER", "LoopbackProtocol"]
 
@@ -85,6 +89,29 @@ class LoopbackProtocol(ReqResProtocol):
         self._connected = False
         self._inbound: BytePipe | None = None
         self._outbound: BytePipe | None = None
+
+    @classmethod
+    def url_kwargs(cls, url: ParsedURL) -> dict[str, Any]:
+        """Map ``loop://`` (echo) or ``loop://NAME?side=b`` (a named channel's end).
+
+        Args:
+            url: The parsed URL; its host is the channel name.
+
+        Returns:
+            The keyword arguments.
+
+        Raises:
+            ProtocolConfigurationError: If the URL has a port, path, credentials or an
+                unknown or ill-typed parameter.
+        """
+        from dataclasses import replace
+
+        from eq1_network.urls import default_url_kwargs
+
+        kwargs = default_url_kwargs(cls, replace(url, host=None))
+        if url.host is not None:
+            kwargs["channel"] = url.host
+        return kwargs
 
     @classmethod
     def pair(cls, timeout: float | None = 1.0) -> tuple[LoopbackProtocol, LoopbackProtocol]:

@@ -1,0 +1,608 @@
+"""Endpoint URLs: parsing, password masking and the default mapping to constructor arguments.
+
+A URL names one endpoint: ``scheme://[user[:password]@]host[:port][/path][?name=value&...]``.
+The scheme selects the protocol (see :func:`eq1_network.from_url`); the protocol
+class turns the rest into constructor keyword arguments with its ``url_kwargs``
+classmethod. The default, :func:`default_url_kwargs`, maps ``host``, ``port``,
+``path``, ``username`` and ``password`` to the constructor parameters of those
+names and every query parameter to the keyword argument of the same name,
+converted by the parameter's annotation (see :func:`coerce`).
+
+A password never appears in messages: :func:`mask_url` replaces it (and the value
+of any query parameter whose name contains ``password``, ``secret`` or ``token``)
+with ``***``. ``password_env=NAME`` reads the password from an environment
+variable and ``password_file=PATH`` from a file, so it need not be on a command line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import inspect
+import math
+import os
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, TypeVar, Union
+from urllib.parse import parse_qsl, unquote
+
+from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolError
+
+if TYPE_CHECKING:
+    from eq1_network.interfaces.protocol import BaseProtocol
+
+__all__ = [
+    "MASK",
+    "ParsedURL",
+    "build_from_url",
+    "check_keywords",
+    "coerce",
+    "config_class",
+    "default_url_kwargs",
+    "mask_url",
+    "parse_url",
+    "query_kwargs",
+    "scheme_of",
+]
+
+_P = TypeVar("_P", bound="BaseProtocol")
+
+MASK = "***"
+"""What a password is replaced with in every message and ``repr``."""
+
+_SECRET_WORDS = ("password", "secret", "token")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*(ms|s|sec|m|min|h)?\s*$")
+_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_NONE = frozenset({"none", "null"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedURL:
+    """The parts of an endpoint URL.
+
+    Attributes:
+        scheme: The scheme, lowercased (``"tcp"``).
+        host: The host as written (IPv6 literals without brackets), ``None`` when absent.
+        port: The port, ``None`` when absent.
+        username: The user name, ``None`` when absent.
+        password: The password (inline, or read through ``password_env`` /
+            ``password_file``); never shown in ``repr``.
+        path: The path, percent-decoded (``""`` when absent).
+        params: The query parameters other than ``password_env`` / ``password_file``.
+        masked: The URL as given, with the password replaced by ``***``; use it in messages.
+    """
+
+    scheme: str
+    host: str | None
+    port: int | None
+    username: str | None
+    password: str | None = dataclasses.field(repr=False)
+    path: str
+    params: dict[str, str]
+    masked: str
+
+    @property
+    def netloc(self) -> str:
+        """``host[:port]``, with brackets around an IPv6 literal; no credentials."""
+        host = self.host or ""
+        if ":" in host:
+            host = f"[{host}]"
+        return host if self.port is None else f"{host}:{self.port}"
+
+    def error(self, message: str) -> ProtocolConfigurationError:
+        """Build a configuration error about this URL, the password masked.
+
+        Args:
+            message: What is wrong and how to fix it.
+
+        Returns:
+            The error, its message starting with the masked URL.
+        """
+        return ProtocolConfigurationError(f"URL {self.masked!r}: {scrub(message, self.password)}")
+
+
+def _is_secret(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in _SECRET_WORDS) and not lowered.endswith(
+        ("_env", "_file")
+    )
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """Replace every occurrence of ``secret`` in ``text`` with ``***``.
+
+    Args:
+        text: A message.
+        secret: The value to hide; nothing is replaced when it is empty or ``None``.
+
+    Returns:
+        The message without the secret.
+    """
+    return text.replace(secret, MASK) if secret else text
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password (and secret query values) replaced by ``***``.
+
+    Works on malformed URLs too, so that error messages can always show the URL.
+
+    Args:
+        url: Any string.
+
+    Returns:
+        The masked string.
+    """
+    match = _SCHEME.match(url)
+    start = match.end() if match else url.find("//") + 2 if "//" in url else 0
+    end = len(url)
+    for stop in "/?#":
+        found = url.find(stop, start)
+        if found != -1:
+            end = min(end, found)
+    netloc = url[start:end]
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        user = userinfo.partition(":")[0]
+        url = f"{url[:start]}{user}:{MASK}@{hostport}{url[end:]}"
+    base, question, query = url.partition("?")
+    if not question:
+        return url
+    query, hash_, fragment = query.partition("#")
+    parts = []
+    for item in query.split("&"):
+        name, eq, _ = item.partition("=")
+        parts.append(f"{name}={MASK}" if eq and _is_secret(unquote(name)) else item)
+    return f"{base}?{'&'.join(parts)}{hash_}{fragment}"
+
+
+def scheme_of(url: str) -> str:
+    """Return the lowercased scheme of a URL.
+
+    Args:
+        url: The URL.
+
+    Returns:
+        The scheme, e.g. ``"tcp"``.
+
+    Raises:
+        ProtocolConfigurationError: If ``url`` is not a string starting with ``scheme://``.
+    """
+    if not isinstance(url, str):
+        raise ProtocolConfigurationError(f"a URL must be a str, got {type(url).__name__}")
+    match = _SCHEME.match(url)
+    if match is None:
+        raise ProtocolConfigurationError(
+            f"{mask_url(url)!r} is not a URL: expected 'scheme://...', e.g. 'tcp://host:5000'"
+        )
+    return match.group(1).lower()
+
+
+def _split_hostport(hostport: str, masked: str) -> tuple[str | None, int | None]:
+    if hostport.startswith("["):
+        host, bracket, rest = hostport[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ProtocolConfigurationError(
+                f"URL {masked!r}: an IPv6 address must look like [::1] or [::1]:5000"
+            )
+        port_text = rest[1:] if rest else None
+    elif hostport.count(":") > 1:
+        raise ProtocolConfigurationError(
+            f"URL {masked!r}: put an IPv6 address in brackets, e.g. tcp://[::1]:5000"
+        )
+    else:
+        host, colon, port_text_raw = hostport.partition(":")
+        port_text = port_text_raw if colon else None
+    port: int | None = None
+    if port_text is not None:
+        if not port_text.isdigit() or int(port_text) > 65535:
+            raise ProtocolConfigurationError(
+                f"URL {masked!r}: port must be a number from 0 to 65535, got {port_text!r}"
+            )
+        port = int(port_text)
+    return unquote(host) or None, port
+
+
+def _query(query: str, masked: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if not name:
+            raise ProtocolConfigurationError(f"URL {masked!r}: a query parameter has no name")
+        if name in params:
+            raise ProtocolConfigurationError(
+                f"URL {masked!r}: parameter {name!r} is given twice; give it once"
+            )
+        params[name] = value
+    return params
+
+
+def _password(params: dict[str, str], inline: str | None, masked: str) -> str | None:
+    env = params.pop("password_env", None)
+    file = params.pop("password_file", None)
+    given = [
+        n for n, v in (("inline", inline), ("password_env", env), ("password_file", file)) if v
+    ]
+    if len(given) > 1:
+        raise ProtocolConfigurationError(
+            f"URL {masked!r}: the password is given more than once ({', '.join(given)}); "
+            "give one of user:password@, password_env=NAME or password_file=PATH"
+        )
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ProtocolConfigurationError(
+                f"URL {masked!r}: password_env names the environment variable {env!r}, "
+                "which is not set; set it or pass the password another way"
+            )
+        return value
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ProtocolConfigurationError(
+                f"URL {masked!r}: password_file {file!r} cannot be read "
+                f"({type(exc).__name__}); give a readable file"
+            ) from None
+    return inline
+
+
+def parse_url(url: str) -> ParsedURL:
+    """Split an endpoint URL into its parts.
+
+    Args:
+        url: ``scheme://[user[:password]@]host[:port][/path][?query]``; IPv6 literals
+            in brackets (``tcp://[::1]:5000``).
+
+    Returns:
+        The parts; ``password_env`` / ``password_file`` are already resolved.
+
+    Raises:
+        ProtocolConfigurationError: If the URL is malformed, has a fragment, repeats a
+            query parameter, or its password cannot be read.
+    """
+    scheme = scheme_of(url)
+    masked = mask_url(url)
+    rest = url[len(scheme) + 3 :]
+    if "#" in rest:
+        raise ProtocolConfigurationError(
+            f"URL {masked!r}: a '#fragment' means nothing here; remove it"
+        )
+    rest, _, query = rest.partition("?")
+    slash = rest.find("/")
+    netloc, path = (rest, "") if slash == -1 else (rest[:slash], rest[slash:])
+    userinfo, at, hostport = netloc.rpartition("@")
+    username: str | None = None
+    inline: str | None = None
+    if at:
+        user, colon, secret = userinfo.partition(":")
+        username = unquote(user) or None
+        inline = unquote(secret) if colon else None
+    host, port = _split_hostport(hostport, masked)
+    params = _query(query, masked)
+    password = _password(params, inline, masked)
+    return ParsedURL(scheme, host, port, username, password, unquote(path), params, masked)
+
+
+# -- coercion -----------------------------------------------------------------
+
+
+class _Unresolved:
+    """Stands for an annotation that cannot be evaluated at run time."""
+
+
+def _hints(target: Callable[..., Any]) -> dict[str, Any]:
+    owner: Any = target
+    if inspect.isclass(target):
+        owner = target if dataclasses.is_dataclass(target) else target.__init__
+    with contextlib.suppress(Exception):  # then evaluate one annotation at a time
+        return typing.get_type_hints(owner)
+    namespace = getattr(owner, "__globals__", None) or vars(inspect.getmodule(owner) or typing)
+    hints: dict[str, Any] = {}
+    for name, annotation in getattr(owner, "__annotations__", {}).items():
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, dict(namespace))  # noqa: S307 - own annotations
+            except Exception:  # noqa: BLE001 - e.g. a name imported only for type checking
+                annotation = _Unresolved
+        hints[name] = annotation
+    return hints
+
+
+def _parameters(target: Callable[..., Any]) -> tuple[dict[str, inspect.Parameter], bool]:
+    signature = inspect.signature(target)
+    named: dict[str, inspect.Parameter] = {}
+    var_keyword = False
+    for param in signature.parameters.values():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            var_keyword = True
+        elif param.kind not in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.POSITIONAL_ONLY,
+        ):
+            named[param.name] = param
+    return named, var_keyword
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _describe(annotation: Any) -> str:
+    names = []
+    for member in _members(annotation):
+        if member is type(None):
+            names.append("none")
+        elif member is _Unresolved:
+            names.append("a Python object")
+        elif isinstance(member, type) and issubclass(member, enum.Enum):
+            names.append(" | ".join(m.name.lower() for m in member))
+        elif typing.get_origin(member) is typing.Literal:
+            names.append(" | ".join(repr(a) for a in typing.get_args(member)))
+        elif member is float:
+            names.append("a number of seconds (e.g. 2, 0.5, 500ms)")
+        else:
+            names.append(getattr(member, "__name__", str(member)))
+    return " or ".join(names)
+
+
+def _as_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(raw)
+
+
+def _as_float(raw: str) -> float:
+    match = _DURATION.match(raw)
+    if match is None:
+        raise ValueError(raw)
+    value = float(match.group(1)) * _UNITS[match.group(2)]
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
+
+
+def _as_enum(raw: str, kind: type[enum.Enum]) -> enum.Enum:
+    for member in kind:
+        if raw.lower() == member.name.lower() or raw == str(member.value):
+            return member
+    raise ValueError(raw)
+
+
+def _convert(raw: str, member: Any) -> Any:
+    if member is type(None):
+        if raw.strip().lower() in _NONE:
+            return None
+        raise ValueError(raw)
+    if member is bool:
+        return _as_bool(raw)
+    if member is int:
+        return int(raw.strip())
+    if member is float:
+        return _as_float(raw)
+    if isinstance(member, type) and issubclass(member, enum.Enum):
+        return _as_enum(raw, member)
+    if typing.get_origin(member) is typing.Literal:
+        for choice in typing.get_args(member):
+            if raw == str(choice):
+                return choice
+        raise ValueError(raw)
+    if member is Any or member is str or member is object:
+        return raw
+    if isinstance(member, type) and issubclass(member, PurePath):
+        return member(raw)
+    if typing.get_origin(member) is os.PathLike or member is os.PathLike:
+        return raw
+    raise TypeError(member)
+
+
+def _rank(member: Any) -> int:
+    order = (type(None), int, float, bool)
+    if member in order:
+        return order.index(member)
+    if isinstance(member, type) and issubclass(member, enum.Enum):
+        return 4
+    return 5 if typing.get_origin(member) is typing.Literal else 6
+
+
+def coerce(name: str, raw: str, annotation: Any) -> Any:
+    """Convert a query parameter's text to the type its annotation names.
+
+    ``bool`` accepts ``true/false/1/0/yes/no/on/off``; ``float`` accepts a
+    duration (``2``, ``0.5``, ``500ms``, ``2s``, ``1m``, ``1h``; seconds);
+    an enum accepts a member name (any case) or value; ``None`` is accepted as
+    ``none`` or ``null`` where the annotation allows it. In a union the narrowest
+    type that accepts the text wins.
+
+    Args:
+        name: The parameter name, for messages.
+        raw: The text from the URL.
+        annotation: The parameter's evaluated annotation.
+
+    Returns:
+        The converted value.
+
+    Raises:
+        ProtocolConfigurationError: If the text does not fit the type, or the type
+            cannot be written in a URL.
+    """
+    members = sorted(_members(annotation), key=_rank)
+    writable = False
+    for member in members:
+        try:
+            return _convert(raw, member)
+        except TypeError:
+            continue
+        except ValueError:
+            writable = True
+    shown = MASK if _is_secret(name) else repr(raw)
+    if not writable:
+        raise ProtocolConfigurationError(
+            f"parameter {name!r} takes {_describe(annotation)}, which cannot be written in "
+            "a URL; pass it as a keyword argument instead"
+        )
+    raise ProtocolConfigurationError(
+        f"parameter {name!r} must be {_describe(annotation)}, got {shown}"
+    )
+
+
+def config_class(target: Callable[..., Any], name: str) -> type[Any] | None:
+    """Return the dataclass a parameter of ``target`` accepts, e.g. the TLS settings class.
+
+    Args:
+        target: A class or function.
+        name: The parameter name.
+
+    Returns:
+        The first dataclass among the parameter's annotated types, or ``None``.
+    """
+    for member in _members(_hints(target).get(name, Any)):
+        if isinstance(member, type) and dataclasses.is_dataclass(member):
+            return member
+    return None
+
+
+def check_keywords(target: Callable[..., Any], names: Any, *, where: str) -> None:
+    """Check that every name is a keyword parameter of ``target``.
+
+    Args:
+        target: A class or function.
+        names: The keyword names given (any iterable of str).
+        where: What is being configured, for messages (``"tcp"``).
+
+    Raises:
+        ProtocolConfigurationError: Naming the first unknown parameter and listing the valid ones.
+    """
+    params, var_keyword = _parameters(target)
+    if var_keyword:
+        return
+    for name in names:
+        if name not in params:
+            valid = ", ".join(sorted(params)) or "none"
+            raise ProtocolConfigurationError(
+                f"{where}: unknown parameter {name!r}; valid parameters: {valid}"
+            )
+
+
+def query_kwargs(
+    target: Callable[..., Any],
+    params: Mapping[str, str],
+    *,
+    where: str,
+    exclude: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Map query parameters to keyword arguments of ``target``, converted by annotation.
+
+    Args:
+        target: A class (its constructor, or its fields for a dataclass) or function.
+        params: Name to text.
+        where: What is being configured, for messages.
+        exclude: Parameters the URL sets otherwise (e.g. ``host``); not accepted in the query.
+
+    Returns:
+        The keyword arguments.
+
+    Raises:
+        ProtocolConfigurationError: If a name is unknown (the message lists the valid
+            ones) or a value does not fit its type.
+    """
+    named, _ = _parameters(target)
+    valid = sorted(n for n in named if n not in exclude)
+    hints = _hints(target)
+    kwargs: dict[str, Any] = {}
+    for name, raw in params.items():
+        if name not in valid:
+            raise ProtocolConfigurationError(
+                f"{where}: unknown parameter {name!r}; valid parameters: "
+                f"{', '.join(valid) or 'none'}"
+            )
+        annotation = hints.get(name, Any)
+        try:
+            kwargs[name] = coerce(name, raw, annotation)
+        except ProtocolConfigurationError as exc:
+            raise ProtocolConfigurationError(f"{where}: {exc}") from None
+    return kwargs
+
+
+def _required(param: inspect.Parameter | None) -> bool:
+    return param is not None and param.default is inspect.Parameter.empty
+
+
+def default_url_kwargs(cls: type[BaseProtocol], url: ParsedURL) -> dict[str, Any]:
+    """Map a URL to constructor keyword arguments by the constructor's signature.
+
+    ``host``, ``port``, ``path``, ``username`` and ``password`` go to the constructor
+    parameters of those names; query parameters go to the keyword arguments of the
+    same name, converted by :func:`coerce`.
+
+    Args:
+        cls: The protocol class.
+        url: The parsed URL.
+
+    Returns:
+        The keyword arguments.
+
+    Raises:
+        ProtocolConfigurationError: If a part the constructor requires is missing, a
+            part it does not take is given, or a query parameter is unknown or ill-typed.
+    """
+    named, _ = _parameters(cls)
+    kwargs: dict[str, Any] = {}
+    parts: dict[str, object] = {
+        "host": url.host,
+        "port": url.port,
+        "path": url.path if url.path not in ("", "/") else None,
+        "username": url.username,
+        "password": url.password,
+    }
+    for part, value in parts.items():
+        param = named.get(part)
+        if value is None:
+            if _required(param):
+                raise url.error(f"{cls.__name__} needs a {part}; e.g. {url.scheme}://host:5000")
+            continue
+        if param is None:
+            shown = "a password" if part == "password" else f"a {part} ({value!s})"
+            raise url.error(f"{cls.__name__} takes no {part}, but the URL gives {shown}")
+        kwargs[part] = value
+    kwargs.update(query_kwargs(cls, url.params, where=f"URL {url.masked!r}", exclude=tuple(parts)))
+    return kwargs
+
+
+def build_from_url(cls: type[_P], url: str, overrides: Mapping[str, Any]) -> _P:
+    """Create an unconnected ``cls`` from a URL; the work behind ``BaseProtocol.from_url``.
+
+    Args:
+        cls: The protocol class.
+        url: The endpoint URL.
+        overrides: Constructor keyword arguments that replace those from the URL.
+
+    Returns:
+        The new protocol.
+
+    Raises:
+        ProtocolConfigurationError: If the URL or an override is invalid; the message
+            shows the URL with its password masked.
+    """
+    parsed = parse_url(url)
+    try:
+        kwargs = cls.url_kwargs(parsed)
+        check_keywords(cls, overrides, where=f"{cls.__name__}.from_url")
+        kwargs.update(overrides)
+        return cls(**kwargs)
+    except (ProtocolError, TypeError, ValueError) as exc:
+        message = scrub(str(exc), parsed.password)
+        if parsed.masked in message:
+            raise ProtocolConfigurationError(message) from None
+        raise parsed.error(message) from None
