@@ -445,7 +445,7 @@ def coerce(name: str, raw: str, annotation: Any) -> Any:
         except TypeError:
             continue
         except ValueError:
-            writable = True
+            writable = writable or member is not type(None)
     shown = MASK if _is_secret(name) else repr(raw)
     if not writable:
         raise ProtocolConfigurationError(

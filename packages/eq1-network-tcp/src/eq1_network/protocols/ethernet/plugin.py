@@ -27,7 +27,7 @@ def eq1_network_register_protocols() -> list[ProtocolSpec]:
             name="tcp",
             factory="eq1_network.protocols.ethernet.tcp_client:TCPClient",
             kind=ProtocolKind.REQRES,
-            schemes=("tcp",),
+            schemes=("tcp", "tls"),
             summary="TCP client (optional TLS, keep-alive, reconnection)",
         ),
         ProtocolSpec(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
     ProtocolConnectionError,
@@ -32,6 +32,7 @@ from eq1_network.protocols.ethernet._tls import TLSOption, client_context
 
 if TYPE_CHECKING:
     from eq1_network.protocols.ethernet._json import JsonDecoder, JsonStructure, JsonValue
+    from eq1_network.urls import ParsedURL
 
 __all__ = ["TCPClient"]
 
@@ -146,6 +147,28 @@ class TCPClient(ReqResProtocol):
         self._json: JsonDecoder | None = None
         self._generation = 0
         self._json_generation = 1
+
+    @classmethod
+    def url_kwargs(cls, url: ParsedURL) -> dict[str, Any]:
+        """Map a ``tcp://host:port`` URL to constructor arguments (see ``docs/urls.md``).
+
+        TLS is on for ``tls://host:port`` or ``tls=true``. ``cafile``, ``certfile``, ``keyfile`` and
+        the other fields of the TLS settings are query parameters (giving one turns
+        TLS on).
+
+        Args:
+            url: The parsed URL.
+
+        Returns:
+            The keyword arguments.
+
+        Raises:
+            ProtocolConfigurationError: If a part is missing or a parameter is unknown
+                or ill-typed.
+        """
+        from eq1_network.protocols.ethernet._url import tcp_url_kwargs
+
+        return tcp_url_kwargs(cls, url)
 
     def __repr__(self) -> str:
         return (

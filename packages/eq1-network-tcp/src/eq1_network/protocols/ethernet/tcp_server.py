@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
     ProtocolConnectionError,
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         JsonValue,
         PeerJsonDecoders,
     )
+    from eq1_network.urls import ParsedURL
 
 __all__ = ["DataCallback", "TCPServer"]
 
@@ -189,6 +190,28 @@ class TCPServer(ReqResProtocol):
         self._ids = itertools.count(1)
         self.json_structure = json_structure
         self._json: PeerJsonDecoders | None = None
+
+    @classmethod
+    def url_kwargs(cls, url: ParsedURL) -> dict[str, Any]:
+        """Map a ``tcp-listen://host:port`` URL to constructor arguments (see ``docs/urls.md``).
+
+        TLS is on for ``tls=true``. ``cafile``, ``certfile``, ``keyfile`` and
+        the other fields of the TLS settings are query parameters (giving one turns
+        TLS on).
+
+        Args:
+            url: The parsed URL.
+
+        Returns:
+            The keyword arguments.
+
+        Raises:
+            ProtocolConfigurationError: If a part is missing or a parameter is unknown
+                or ill-typed.
+        """
+        from eq1_network.protocols.ethernet._url import tcp_url_kwargs
+
+        return tcp_url_kwargs(cls, url)
 
     def __repr__(self) -> str:
         return (
