@@ -1,7 +1,9 @@
 """Real brokers for the integration tests: mosquitto (preferred) or amqtt (fallback).
 
 Every broker listens on 127.0.0.1 only, on free ports, with its own configuration in a
-temporary folder, and is stopped by the fixture that started it.
+temporary folder, and is stopped by the fixture that started it. Process handling, TLS
+certificates and free ports come from the testing kit (:mod:`eq1_network.testing`);
+what is here is specific to mosquitto and amqtt.
 """
 
 from __future__ import annotations
@@ -9,16 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from eq1_network.testing import free_port
+from eq1_network.testing import PeerProcess, TLSFiles, free_port, make_tls_files
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -27,81 +26,7 @@ HOST = "127.0.0.1"
 USERNAME = "eq1-user"
 PASSWORD = "correct horse battery staple"
 START_TIMEOUT = 20.0
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    """Poll until the port accepts connections or the process dies."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"broker exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            socket.create_connection((HOST, port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"broker did not listen on {port} within {START_TIMEOUT} s")
-
-
-def stop_process(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
-    """Stop a process and reap it."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(sig)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(15)
-
-
-@dataclass
-class TlsFiles:
-    """Certificates made by trustme for one test session."""
-
-    ca: Path
-    other_ca: Path
-    server_cert: Path
-    server_key: Path
-    wrong_name_cert: Path
-    wrong_name_key: Path
-    client_cert: Path
-    client_key: Path
-
-
-def make_tls_files(folder: Path) -> TlsFiles:
-    """Create a CA, a server certificate for 127.0.0.1, a client one, and decoys."""
-    import trustme
-
-    ca, other = trustme.CA(), trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    wrong = ca.issue_cert("other.invalid")
-    client = ca.issue_cert("eq1-client.invalid")
-    files = TlsFiles(
-        *(
-            folder / n
-            for n in (
-                "ca.pem",
-                "other-ca.pem",
-                "server.pem",
-                "server.key",
-                "wrong.pem",
-                "wrong.key",
-                "client.pem",
-                "client.key",
-            )
-        )
-    )
-    ca.cert_pem.write_to_path(str(files.ca))
-    other.cert_pem.write_to_path(str(files.other_ca))
-    for cert, cert_path, key_path in (
-        (server, files.server_cert, files.server_key),
-        (wrong, files.wrong_name_cert, files.wrong_name_key),
-        (client, files.client_cert, files.client_key),
-    ):
-        cert.cert_chain_pems[0].write_to_path(str(cert_path))
-        cert.private_key_pem.write_to_path(str(key_path))
-    return files
+STOP_TIMEOUT = 15.0
 
 
 class MosquittoProcess:
@@ -118,7 +43,7 @@ class MosquittoProcess:
     config: Path
     log: Path
     port: int
-    proc: subprocess.Popen[bytes] | None = None
+    peer: PeerProcess | None = None
 
     def ports(self) -> tuple[int, ...]:
         """The ports to wait for after a start (0 entries are ignored)."""
@@ -126,21 +51,16 @@ class MosquittoProcess:
 
     def start(self) -> Self:
         """Start (or restart) the process and wait until every listener accepts connections."""
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [self.executable, "-c", str(self.config)],
-                stdout=subprocess.DEVNULL,
-                stderr=log,
-            )
+        self.peer = PeerProcess([self.executable, "-c", str(self.config)], log=self.log).start()
         for port in self.ports():
             if port:
-                wait_port(port, self.proc, self.log)
+                self.peer.wait_listening(port, HOST, START_TIMEOUT)
         return self
 
     def signal(self, sig: int) -> None:
         """Send a signal (``SIGUSR1`` makes mosquitto save its persistence file)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
+        if self.peer is not None:
+            self.peer.send_signal(sig)
 
     def log_text(self) -> str:
         """The log so far."""
@@ -148,11 +68,13 @@ class MosquittoProcess:
 
     def stop(self) -> None:
         """Stop gracefully (SIGTERM; mosquitto saves persistent sessions)."""
-        stop_process(self.proc, signal.SIGTERM)
+        if self.peer is not None:
+            self.peer.stop(signal.SIGTERM, STOP_TIMEOUT)
 
     def kill(self) -> None:
         """Kill at once (SIGKILL), as a crash would."""
-        stop_process(self.proc, signal.SIGKILL)
+        if self.peer is not None:
+            self.peer.kill()
 
     def close(self) -> None:
         """Stop and remove the folder."""
@@ -179,9 +101,8 @@ class MosquittoBroker(MosquittoProcess):
         self.tls_port = free_port() if tls else 0
         self.mtls_port = free_port() if tls else 0
         self.wrong_name_port = free_port() if tls else 0
-        self.tls = make_tls_files(self.folder) if tls else None
+        self.tls: TLSFiles | None = make_tls_files(self.folder) if tls else None
         self.log = self.folder / "mosquitto.log"
-        self.proc: subprocess.Popen[bytes] | None = None
         self._write_passwords()
         self._write_config(persistence)
 
@@ -254,22 +175,19 @@ class AmqttBroker:
             "plugins:\n"
             "  amqtt.plugins.authentication.AnonymousAuthPlugin:\n    allow_anonymous: true\n"
         )
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.peer: PeerProcess | None = None
 
     def start(self) -> AmqttBroker:
         """Start the broker process and wait for its port."""
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(self.config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_port(self.port, self.proc, self.log)
+        argv = [sys.executable, "-m", "amqtt.scripts.broker_script", "-c", str(self.config)]
+        self.peer = PeerProcess(argv, log=self.log).start()
+        self.peer.wait_listening(self.port, HOST, START_TIMEOUT)
         return self
 
     def close(self) -> None:
         """Stop and remove the folder."""
-        stop_process(self.proc)
+        if self.peer is not None:
+            self.peer.stop(signal.SIGTERM, STOP_TIMEOUT)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -297,4 +215,3 @@ class StockMosquitto(MosquittoProcess):
         lines += [line.format(folder=self.folder) for line in extra]
         self.config.write_text("\n".join(lines) + "\n")
         os.chmod(self.config, 0o644)
-        self.proc: subprocess.Popen[bytes] | None = None

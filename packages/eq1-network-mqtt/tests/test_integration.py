@@ -6,9 +6,7 @@ import selectors
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,20 +17,10 @@ from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolNotConnectedError,
 )
-from eq1_network.testing import MessageCollector
+from eq1_network.testing import MessageCollector, wait_until
 
 TIMEOUT = 20.0
 pytestmark = pytest.mark.timeout(240)
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
-    """Poll a condition with a generous deadline (for states without an event to wait on)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.fixture
@@ -223,7 +211,7 @@ def test_shared_subscription_splits_the_load(
     for i in range(count):
         producer.publish(f"{prefix}/jobs/{i % 7}", str(i), qos=1)
     everything.wait_for(count, TIMEOUT)
-    assert eventually(lambda: len(first.payloads()) + len(second.payloads()) >= count)
+    wait_until(lambda: len(first.payloads()) + len(second.payloads()) >= count)
     a, b = first.payloads(), second.payloads()
     assert a and b, "one consumer received nothing"
     assert sorted(int(p) for p in a + b) == list(range(count))  # each job exactly once
@@ -244,7 +232,7 @@ def test_broker_killed_mid_stream(fresh_mosquitto: Any, make_client: Any, prefix
     got.wait_for(100, TIMEOUT)
 
     broker.kill()  # SIGKILL: no clean shutdown
-    assert eventually(lambda: not pub.is_connected() and not sub.is_connected())
+    wait_until(lambda: not pub.is_connected() and not sub.is_connected())
     during = [pub.publish(f"{prefix}/stream", f"b{i}", qos=1) for i in range(100)]
     assert pub.offline_queue_length == 100
     assert not any(h.is_published() for h in during)
@@ -256,7 +244,7 @@ def test_broker_killed_mid_stream(fresh_mosquitto: Any, make_client: Any, prefix
     # The subscription came back by itself (the clean session was re-subscribed).
     after = [pub.publish(f"{prefix}/stream", f"c{i}", qos=1) for i in range(100)]
     assert all(h.wait(TIMEOUT) for h in after)
-    assert eventually(lambda: len([p for p in got.payloads() if p.startswith(b"c")]) == 100)
+    wait_until(lambda: len([p for p in got.payloads() if p.startswith(b"c")]) == 100)
     tail = [p.decode() for p in got.payloads() if p.startswith(b"c")]
     assert tail == [f"c{i}" for i in range(100)]
     assert sub.reconnect_count >= 1 and pub.reconnect_count >= 1
@@ -279,7 +267,7 @@ def test_queued_messages_reach_a_persistent_subscriber_exactly_once(
     got.wait_for(50, TIMEOUT)
 
     broker.stop()  # SIGTERM: mosquitto saves the persistent session
-    assert eventually(lambda: not pub.is_connected() and not sub.is_connected())
+    wait_until(lambda: not pub.is_connected() and not sub.is_connected())
     queued = [pub.publish(f"{prefix}/orders", f"{i}", qos=1) for i in range(50, 150)]
     assert pub.offline_queue_length == 100
 
@@ -289,7 +277,7 @@ def test_queued_messages_reach_a_persistent_subscriber_exactly_once(
     got.wait_for(150, TIMEOUT)
     sentinel = pub.publish(f"{prefix}/orders", "end", qos=1)
     assert sentinel.wait(TIMEOUT)
-    assert eventually(lambda: got.payloads()[-1:] == [b"end"])
+    wait_until(lambda: got.payloads()[-1:] == [b"end"])
     received = [p.decode() for p in got.payloads()]
     assert sub.session_present is True
     assert received[-1] == "end"

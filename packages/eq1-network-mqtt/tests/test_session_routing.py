@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -23,7 +21,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from eq1_network.testing import MessageCollector, require_executable
+from eq1_network.testing import MessageCollector, require_executable, wait_until
 
 TIMEOUT = 20.0
 pytestmark = pytest.mark.timeout(120)
@@ -35,16 +33,6 @@ RESTARTS = {
     "fewer": ("b",),
     "more": ("a", "b", "c"),
 }
-
-
-def eventually(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> bool:
-    """Poll a condition with a generous deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def mosquitto_pub(port: int, topic: str, payload: str, version: int) -> None:
@@ -83,14 +71,14 @@ def deliveries_end_with_sentinels(
         assert publisher.publish(f"{prefix}/{name}/end", b"end", qos=1).wait(TIMEOUT)
     for name in names:
         topic = f"{prefix}/{name}/end"
-        assert eventually(lambda topic=topic, name=name: (topic, b"end") in got[name].messages)
+        wait_until(lambda topic=topic, name=name: (topic, b"end") in got[name].messages)
 
 
 def stale_removed_at_broker(
     client: Any, prefix: str, got: dict[str, MessageCollector], caplog: Any
 ) -> None:
     """After the stale ``a/#`` is unsubscribed, a message on ``a/...`` no longer arrives."""
-    assert eventually(
+    wait_until(
         lambda: any(
             "unsubscribing" in r.getMessage() and "session" in r.getMessage()
             for r in caplog.records
@@ -101,7 +89,7 @@ def stale_removed_at_broker(
     # Published by the same connection, after its UNSUBSCRIBE: the broker handles them in order.
     assert client.publish(f"{prefix}/a/3", b"after removal", qos=1).wait(TIMEOUT)
     assert client.publish(f"{prefix}/b/end2", b"end2", qos=1).wait(TIMEOUT)
-    assert eventually(lambda: (f"{prefix}/b/end2", b"end2") in got["b"].messages)
+    wait_until(lambda: (f"{prefix}/b/end2", b"end2") in got["b"].messages)
     assert session.dispatcher.unmatched == unmatched
 
 
@@ -174,7 +162,7 @@ def test_overlapping_filters_deliver_once_per_callback(
     assert publisher.publish(f"{prefix}/x/y", b"wide only", qos=1).wait(TIMEOUT)
     assert publisher.publish(f"{prefix}/end", b"end", qos=1).wait(TIMEOUT)
     for collector in got.values():
-        assert eventually(lambda c=collector: (f"{prefix}/end", b"end") in c.messages)
+        wait_until(lambda c=collector: (f"{prefix}/end", b"end") in c.messages)
     assert got["level"].messages == [
         (f"{prefix}/q", b"queued"),
         (f"{prefix}/x", b"both"),
@@ -202,7 +190,7 @@ def _paho_subscriber(port: int, client_id: str, filters: list[tuple[str, int]]) 
             sub_props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
             sub_props.SubscriptionIdentifier = sub_id
             client.subscribe(topic_filter, qos=1, properties=sub_props)
-        assert eventually(lambda: len(acked) == len(filters))
+        wait_until(lambda: len(acked) == len(filters))
     finally:
         client.disconnect()
         client.loop_stop()

@@ -11,7 +11,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,18 +20,10 @@ from eq1_network import PacketError, ProtocolTimeoutError
 from eq1_network.network import NetworkConfig, NetworkEvent, NetworkEventType, NetworkHandler
 from eq1_network.package import TEXT_PACKAGE
 from eq1_network.packets import MessageType, TextSendData
-from eq1_network.testing import EventLog, free_port
+from eq1_network.testing import EventLog, free_port, wait_until
 
 DEADLINE = 60.0
 FRAME_TIMEOUT = 2.0
-
-
-def _wait_until(predicate: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        threading.Event().wait(0.02)
 
 
 class Service:
@@ -178,7 +170,7 @@ def test_replies_go_to_the_client_that_asked(service: Service) -> None:
     # each, and each reply must still reach the client whose request it answers.
     clients = [service.client() for _ in range(4)]
     pingers = [Pinger(client, f"client{n}") for n, client in enumerate(clients)]
-    _wait_until(lambda: all(p.done >= 50 or p.failure for p in pingers), "round trips")
+    wait_until(lambda: all(p.done >= 50 or p.failure for p in pingers), DEADLINE, "round trips")
     for pinger in pingers:
         assert pinger.finish() >= 50
 
@@ -201,7 +193,9 @@ def test_a_client_sending_a_corrupt_frame_is_dropped_alone(
         assert _closed_by_server(hostile)
     finally:
         hostile.close()
-    _wait_until(lambda: service.peer_errors(port), "the ERROR event naming the hostile client")
+    wait_until(
+        lambda: service.peer_errors(port), DEADLINE, "the ERROR event naming the hostile client"
+    )
     [event] = service.peer_errors(port)
     assert isinstance(event.error, PacketError)
     assert pinger.finish() >= 1
@@ -228,7 +222,7 @@ def test_a_client_stalling_mid_frame_is_dropped_alone(service: Service) -> None:
                 break
             sent += 1
             threading.Event().wait(1.0)
-        _wait_until(lambda: service.peer_errors(port), "the stalled client to be dropped")
+        wait_until(lambda: service.peer_errors(port), DEADLINE, "the stalled client to be dropped")
         assert _closed_by_server(hostile)
     finally:
         hostile.close()
@@ -260,7 +254,9 @@ def test_hundreds_of_clients_resetting_mid_frame_leave_nothing_behind(service: S
     listener = service.handler._listener
     assert listener is not None
     # The state of every client that left is freed; the legitimate one's stays.
-    _wait_until(lambda: listener.peer_count <= 1, "the state of departed clients to be freed")
+    wait_until(
+        lambda: listener.peer_count <= 1, DEADLINE, "the state of departed clients to be freed"
+    )
     assert pinger.finish() >= 1
     round_trips(legit, "after")
     _still_accepts(service)

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,9 @@ from eq1_network import ProtocolTimeoutError
 from eq1_network.network import NetworkConfig, NetworkEventType, NetworkHandler, ReconnectPolicy
 from eq1_network.package import ANY_PACKAGE, BINARY_PACKAGE, TEXT_PACKAGE
 from eq1_network.packets import BinarySendData, MessageType, TextSendData
-from eq1_network.testing import EventLog, free_port
+from eq1_network.testing import EventLog, free_port, wait_until
 
 DEADLINE = 60.0
-
-
-def _wait_until(predicate: Any, timeout: float = DEADLINE, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        threading.Event().wait(0.02)
 
 
 @pytest.fixture
@@ -197,14 +188,14 @@ def _stream_across_restart(tmp_path: Path, total: int, hang_at: int | None) -> l
             sender.send_data(TextSendData(str(i)))
             if i == total // 3:
                 if hang_at is None:
-                    _wait_until(lambda: len(_lines(out)) >= 200, what="first deliveries")
+                    wait_until(lambda: len(_lines(out)) >= 200, DEADLINE, what="first deliveries")
                 else:
                     assert receiver.stdout is not None
                     assert receiver.stdout.readline().strip() == "hung"
                 receiver.send_signal(signal.SIGKILL)
                 receiver.wait(DEADLINE)
                 procs.append(_start_receiver(tmp_path, port))
-        _wait_until(lambda: len(set(_lines(out))) >= total, what="all deliveries")
+        wait_until(lambda: len(set(_lines(out))) >= total, DEADLINE, what="all deliveries")
         report = sender.stop(timeout=DEADLINE)
         assert report.complete, report
         assert report.unconfirmed == 0
