@@ -75,13 +75,14 @@ class OverflowPolicy(str, enum.Enum):
     """Same member as :attr:`REJECT`; kept for code written against ``QueueFullPolicy``."""
 
     @classmethod
-    def coerce(cls, name: str, value: object) -> OverflowPolicy:
+    def coerce(cls, name: str, value: object, *, stacklevel: int = 6) -> OverflowPolicy:
         """Return ``value`` as a member, accepting a member's string value with a warning.
 
         Args:
             name: The parameter name, for messages.
             value: A member, or one of the strings ``"block"``, ``"reject"``,
                 ``"drop_oldest"`` (deprecated spelling).
+            stacklevel: Frame the deprecation warning is attributed to.
 
         Returns:
             The member.
@@ -94,7 +95,8 @@ class OverflowPolicy(str, enum.Enum):
         valid = [member.value for member in cls]
         if isinstance(value, str) and value in valid:
             member = cls(value)
-            deprecated(f"{name}={value!r}", f"{name}=OverflowPolicy.{member.name}", stacklevel=4)
+            new = f"{name}=eq1_network.OverflowPolicy.{member.name}"
+            deprecated(f"{name}={value!r}", new, stacklevel=stacklevel)
             return member
         raise _fail(name, f"must be an OverflowPolicy ({', '.join(valid)})", value)
 

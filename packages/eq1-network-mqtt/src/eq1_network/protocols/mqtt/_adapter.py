@@ -40,6 +40,7 @@ from eq1_network.common.exceptions import (
     ProtocolError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.policies import TLSConfig
 from eq1_network.protocols.mqtt._tracking import Completion
 from eq1_network.protocols.mqtt.config import MQTT_V5, MQTT_V31, BrokerConfig, ClientConfig
 from eq1_network.protocols.mqtt.reason_codes import Reason
@@ -475,9 +476,10 @@ class PahoAdapter:
         client.session_internals = self.session_internals
         if broker.username is not None:
             client.username_pw_set(broker.username, broker.password)
-        if broker.use_tls:
-            client.tls_set_context(self._tls_context())
-            if broker.tls_insecure:
+        tls = broker.tls_config
+        if tls is not None:
+            client.tls_set_context(self._tls_context(tls))
+            if not tls.check_hostname:
                 client.tls_insecure_set(True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -488,20 +490,14 @@ class PahoAdapter:
         client.on_socket_register_write = self._on_register_write
         return client
 
-    def _tls_context(self) -> ssl.SSLContext:
-        broker = self._broker
+    @staticmethod
+    def _tls_context(tls: TLSConfig) -> ssl.SSLContext:
         try:
-            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=broker.ca_certs)
-            if broker.certfile is not None:
-                context.load_cert_chain(broker.certfile, broker.keyfile, broker.keyfile_password)
-        except (OSError, ssl.SSLError) as exc:
+            return tls.client_context()
+        except ProtocolConfigurationError as exc:
             raise ProtocolConfigurationError(
-                f"cannot load the TLS files (ca_certs={broker.ca_certs!r}, "
-                f"certfile={broker.certfile!r}, keyfile={broker.keyfile!r}): {exc}"
+                f"cannot load the TLS files of BrokerConfig.tls: {exc}"
             ) from exc
-        if broker.tls_insecure:
-            context.check_hostname = False
-        return context
 
     # -- connection ------------------------------------------------------------------
 
@@ -559,9 +555,9 @@ class PahoAdapter:
             return None
         alert = f" (TLS: {sock.read_error})" if sock.read_error is not None else ""
         hint = (
-            "the broker probably requires a client certificate (set BrokerConfig.certfile "
-            "and keyfile) or rejected the TLS handshake"
-            if self._broker.certfile is None
+            "the broker probably requires a client certificate (set "
+            "BrokerConfig.tls=TLSConfig(certfile=..., keyfile=...)) or rejected the TLS handshake"
+            if self._broker.tls_config is None or self._broker.tls_config.certfile is None
             else "the broker probably rejected the TLS handshake or the client certificate"
         )
         return f"it closed during or right after the TLS handshake{alert}: {hint}"

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from eq1_network.common.exceptions import QueueFullError
+from eq1_network.common.policies import OverflowPolicy
 from eq1_network.protocols.mqtt._tracking import MQTTPublishHandle
-from eq1_network.protocols.mqtt.config import OVERFLOW_DROP_OLDEST, UserProperties
+from eq1_network.protocols.mqtt.config import UserProperties
 
 __all__ = ["OfflineQueue", "QueuedPublish"]
 
@@ -48,15 +49,15 @@ class OfflineQueue:
     Args:
         max_messages: Most messages kept.
         max_bytes: Most payload bytes kept.
-        policy: ``"reject"`` or ``"drop_oldest"``.
+        policy: ``OverflowPolicy.REJECT`` or ``OverflowPolicy.DROP_OLDEST``.
     """
 
-    def __init__(self, max_messages: int, max_bytes: int, policy: str) -> None:
+    def __init__(self, max_messages: int, max_bytes: int, policy: OverflowPolicy) -> None:
         self._items: deque[QueuedPublish] = deque()
         self._bytes = 0
         self._max_messages = max_messages
         self._max_bytes = max_bytes
-        self._drop_oldest = policy == OVERFLOW_DROP_OLDEST
+        self._drop_oldest = policy == OverflowPolicy.DROP_OLDEST
 
     def __len__(self) -> int:
         return len(self._items)

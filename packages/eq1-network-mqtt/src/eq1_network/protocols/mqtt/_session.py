@@ -105,11 +105,16 @@ class Session:
         self.supervisor = ConnectionSupervisor(
             self.adapter,
             self,
-            Backoff(config.reconnect_min_delay, config.reconnect_max_delay),
+            Backoff(
+                config.reconnect.initial_delay,
+                config.reconnect.max_delay,
+                multiplier=config.reconnect.multiplier,
+                jitter=config.reconnect.jitter,
+            ),
             broker=f"{broker.broker_address}:{broker.port}",
             username=broker.username,
             connect_timeout=broker.connect_timeout,
-            max_attempts=config.max_reconnect_attempts,
+            max_attempts=config.reconnect.max_attempts,
             name=f"eq1-mqtt-net-{client_id}",
         )
 

@@ -8,7 +8,7 @@ stayed up for ``stable_after`` seconds: a broker that accepts and then drops the
 connection at once (a quota, a session it cannot restore) counts as a failed attempt,
 so such a loop slows down instead of spinning. It gives up at once on refusals that
 retrying cannot cure (authentication, authorisation, configuration; see
-``reason_codes``) and after ``max_reconnect_attempts`` failures in a row, if that is set.
+``reason_codes``) and after ``ReconnectPolicy.max_attempts`` failures in a row, if that is set.
 """
 
 from __future__ import annotations

@@ -17,13 +17,20 @@ Setting                                 Default     Meaning
 ``ClientConfig.max_inflight``           ``0``       automatic: Receive Maximum / 1000 (QoS 2: 16)
 ``ClientConfig.max_queued_messages``    ``10000``   accepted QoS 1/2 publishes not yet acknowledged
 ``ClientConfig.offline_queue_*``        10000/16MiB publishes kept while the link is down
-``ClientConfig.overflow_policy``        ``reject``  full offline queue: ``publish()`` raises
-``ClientConfig.reconnect_*_delay``      0.5 s/30 s  exponential backoff with full jitter, capped
+``ClientConfig.overflow_policy``        ``REJECT``  full offline queue: ``publish()`` raises
+``ClientConfig.reconnect``              0.5 s/30 s  exponential backoff with full jitter, capped
 ======================================  ==========  ============================================
+
+TLS, reconnection and the overflow policy use the core types :class:`eq1_network.TLSConfig`,
+:class:`eq1_network.ReconnectPolicy` and :class:`eq1_network.OverflowPolicy`. The former flat
+spellings (``ca_certs``, ``certfile``, ``keyfile``, ``keyfile_password``, ``tls_insecure``,
+``reconnect_min_delay``, ``reconnect_max_delay``, ``max_reconnect_attempts``, overflow policy
+strings and the ``OVERFLOW_*`` constants) still work and emit a :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import uuid
@@ -31,13 +38,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eq1_network.common.exceptions import ProtocolConfigurationError
+from eq1_network.common.policies import OverflowPolicy, ReconnectPolicy, TLSConfig, deprecated
 
 __all__ = [
     "MQTT_V31",
     "MQTT_V311",
     "MQTT_V5",
-    "OVERFLOW_DROP_OLDEST",
-    "OVERFLOW_REJECT",
     "BrokerConfig",
     "ClientConfig",
     "UserProperties",
@@ -50,13 +56,27 @@ MQTT_V311 = 4
 MQTT_V5 = 5
 """Protocol level of MQTT 5.0."""
 
-OVERFLOW_REJECT = "reject"
-"""Offline queue full: ``publish()`` raises :class:`QueueFullError`; nothing queued is lost."""
-OVERFLOW_DROP_OLDEST = "drop_oldest"
-"""Offline queue full: the oldest queued message is evicted and its handle fails."""
+_DEPRECATED_CONSTANTS = {
+    "OVERFLOW_REJECT": OverflowPolicy.REJECT,
+    "OVERFLOW_DROP_OLDEST": OverflowPolicy.DROP_OLDEST,
+}
+_OLD_TLS_FIELDS = ("ca_certs", "certfile", "keyfile", "keyfile_password", "tls_insecure")
+_OLD_RECONNECT_FIELDS = {
+    "reconnect_min_delay": "initial_delay",
+    "reconnect_max_delay": "max_delay",
+    "max_reconnect_attempts": "max_attempts",
+}
+
+
+def __getattr__(name: str) -> OverflowPolicy:
+    member = _DEPRECATED_CONSTANTS.get(name)
+    if member is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    deprecated(name, f"eq1_network.OverflowPolicy.{member.name}")
+    return member
+
 
 _VERSIONS = (MQTT_V31, MQTT_V311, MQTT_V5)
-_POLICIES = (OVERFLOW_REJECT, OVERFLOW_DROP_OLDEST)
 _MAX_UINT32 = 0xFFFFFFFF
 _MAX_MID_WINDOW = 65000
 
@@ -126,9 +146,11 @@ def normalize_user_properties(name: str, value: Sequence[tuple[str, str]] | None
 class BrokerConfig:
     """Where the broker is and how to authenticate to it.
 
-    TLS is used when ``tls`` is true or any of ``ca_certs``, ``certfile`` is given. The
-    server certificate and its host name are always verified unless ``tls_insecure`` is
-    set (do that only for tests).
+    TLS is used when ``tls`` is a :class:`eq1_network.TLSConfig` (or ``True``, meaning
+    ``TLSConfig()``: the system's trusted CAs). The broker's certificate is always
+    verified, and its host name too unless ``TLSConfig(check_hostname=False)`` (do that
+    only for tests). ``TLSConfig.server_hostname`` is not supported: the name checked is
+    ``broker_address``.
 
     Args:
         broker_address: Host name or IP address of the broker.
@@ -137,12 +159,13 @@ class BrokerConfig:
         password: Password, or ``None``; never logged nor shown in ``repr``.
         keepalive: Seconds between PINGREQs when idle (the broker drops the client
             after 1.5 times this without traffic).
-        tls: Use TLS even without ``ca_certs`` (the system's trusted CAs are used).
-        ca_certs: File of CA certificates that signed the broker's certificate.
-        certfile: Client certificate file (PEM) for mutual TLS.
-        keyfile: Private key of ``certfile`` (PEM); may be inside ``certfile``.
-        keyfile_password: Password of an encrypted ``keyfile``; never logged.
-        tls_insecure: Skip the host name check of the broker's certificate. Off by default.
+        tls: A :class:`eq1_network.TLSConfig`, ``True`` for ``TLSConfig()``, or
+            ``False``/``None`` for plain MQTT.
+        ca_certs: Deprecated: use ``tls=TLSConfig(cafile=...)``.
+        certfile: Deprecated: use ``tls=TLSConfig(certfile=...)``.
+        keyfile: Deprecated: use ``tls=TLSConfig(keyfile=...)``.
+        keyfile_password: Deprecated: use ``tls=TLSConfig(password=...)``.
+        tls_insecure: Deprecated: use ``tls=TLSConfig(check_hostname=False)``.
         connect_timeout: Seconds allowed for the TCP/TLS connection and for the CONNACK.
 
     Raises:
@@ -154,12 +177,12 @@ class BrokerConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     keepalive: int = 60
-    tls: bool = False
+    tls: TLSConfig | bool | None = False
     ca_certs: str | None = None
     certfile: str | None = None
     keyfile: str | None = None
     keyfile_password: str | None = field(default=None, repr=False)
-    tls_insecure: bool = False
+    tls_insecure: bool | None = None
     connect_timeout: float = 10.0
 
     def __post_init__(self) -> None:
@@ -167,24 +190,65 @@ class BrokerConfig:
             raise _fail("broker_address", "must be a non-empty str", self.broker_address)
         _check_int("port", self.port, 1, 65535)
         _check_int("keepalive", self.keepalive, 0, 65535)
-        for name in ("username", "password", "ca_certs", "certfile", "keyfile"):
+        for name in ("username", "password"):
             _check_optional_str(name, getattr(self, name))
-        _check_optional_str("keyfile_password", self.keyfile_password)
         if self.password is not None and self.username is None:
             raise ProtocolConfigurationError("`password` needs a `username` as well")
-        for name in ("tls", "tls_insecure"):
-            if not isinstance(getattr(self, name), bool):
-                raise _fail(name, "must be a bool", getattr(self, name))
+        if self.tls is not None and not isinstance(self.tls, (bool, TLSConfig)):
+            raise _fail("tls", "must be a TLSConfig, a bool or None", self.tls)
+        if isinstance(self.tls, TLSConfig) and self.tls.server_hostname is not None:
+            raise ProtocolConfigurationError(
+                "`tls.server_hostname` is not supported by MQTT: the broker certificate is "
+                "checked against `broker_address`; leave server_hostname None"
+            )
+        self._fold_old_tls_fields()
+        if self.tls is True:
+            object.__setattr__(self, "tls", TLSConfig())
+        _check_float("connect_timeout", self.connect_timeout, positive=True)
+
+    def _fold_old_tls_fields(self) -> None:
+        given = [name for name in _OLD_TLS_FIELDS if getattr(self, name) not in (None, False)]
+        if not given:
+            return
+        for name in ("ca_certs", "certfile", "keyfile", "keyfile_password"):
+            _check_optional_str(name, getattr(self, name))
+        if not isinstance(self.tls_insecure, (bool, type(None))):
+            raise _fail("tls_insecure", "must be a bool", self.tls_insecure)
         if self.keyfile is not None and self.certfile is None:
             raise ProtocolConfigurationError("`keyfile` needs a `certfile` as well")
         for name in ("ca_certs", "certfile", "keyfile"):
             _check_file(name, getattr(self, name))
-        _check_float("connect_timeout", self.connect_timeout, positive=True)
+        if isinstance(self.tls, TLSConfig):
+            raise ProtocolConfigurationError(
+                f"give the TLS settings either as `tls=TLSConfig(...)` or as {given}, not both"
+            )
+        deprecated(
+            f"BrokerConfig({', '.join(f'{name}=...' for name in given)})",
+            "BrokerConfig(tls=eq1_network.TLSConfig(cafile=..., certfile=..., keyfile=..., "
+            "password=..., check_hostname=...))",
+            stacklevel=5,
+        )
+        if self.tls is True or self.ca_certs is not None or self.certfile is not None:
+            tls = TLSConfig(
+                cafile=self.ca_certs,
+                certfile=self.certfile,
+                keyfile=self.keyfile,
+                password=self.keyfile_password,
+                check_hostname=not self.tls_insecure,
+            )
+            object.__setattr__(self, "tls", tls)
+        for name in _OLD_TLS_FIELDS:
+            object.__setattr__(self, name, None)
+
+    @property
+    def tls_config(self) -> TLSConfig | None:
+        """The TLS settings, or ``None`` for plain MQTT."""
+        return self.tls if isinstance(self.tls, TLSConfig) else None
 
     @property
     def use_tls(self) -> bool:
         """Whether the connection is made over TLS."""
-        return self.tls or self.ca_certs is not None or self.certfile is not None
+        return isinstance(self.tls, TLSConfig)
 
 
 @dataclass(frozen=True)
@@ -222,16 +286,20 @@ class ClientConfig:
         drain_timeout: Seconds ``disconnect()`` waits for unacknowledged publishes.
         offline_queue_max_messages: Publishes kept while the connection is down.
         offline_queue_max_bytes: Payload bytes kept while the connection is down.
-        overflow_policy: ``"reject"`` (``publish()`` raises ``QueueFullError``) or
-            ``"drop_oldest"`` (the oldest queued message's handle fails with
-            ``QueueFullError`` and a warning is logged).
+        overflow_policy: ``OverflowPolicy.REJECT`` (``publish()`` raises
+            ``QueueFullError``) or ``OverflowPolicy.DROP_OLDEST`` (the oldest queued
+            message's handle fails with ``QueueFullError`` and a warning is logged). The
+            strings ``"reject"``/``"drop_oldest"`` are a deprecated spelling.
         queue_qos0: Also queue QoS 0 publishes while disconnected; otherwise such a
             publish raises ``ProtocolNotConnectedError``.
-        reconnect_min_delay: Base of the exponential backoff, in seconds.
-        reconnect_max_delay: Cap of the backoff, in seconds.
-        max_reconnect_attempts: Give up after this many failed attempts in a row
-            (``None``: retry network failures forever). Authentication and
-            authorisation refusals are never retried.
+        reconnect_min_delay: Deprecated: use ``reconnect=ReconnectPolicy(initial_delay=...)``.
+        reconnect_max_delay: Deprecated: use ``reconnect=ReconnectPolicy(max_delay=...)``.
+        max_reconnect_attempts: Deprecated: use
+            ``reconnect=ReconnectPolicy(max_attempts=...)``.
+        reconnect: How a broken connection is re-established: backoff delays and
+            ``max_attempts`` failed attempts in a row before giving up (``None``: retry
+            network failures forever). Authentication and authorisation refusals are
+            never retried. MQTT always reconnects: ``enabled=False`` is rejected.
 
     Raises:
         ProtocolConfigurationError: If a value is invalid or settings contradict.
@@ -251,11 +319,12 @@ class ClientConfig:
     drain_timeout: float = 10.0
     offline_queue_max_messages: int = 10_000
     offline_queue_max_bytes: int = 16 * 1024 * 1024
-    overflow_policy: str = OVERFLOW_REJECT
+    overflow_policy: OverflowPolicy = OverflowPolicy.REJECT
     queue_qos0: bool = False
-    reconnect_min_delay: float = 0.5
-    reconnect_max_delay: float = 30.0
+    reconnect_min_delay: float | None = None
+    reconnect_max_delay: float | None = None
     max_reconnect_attempts: int | None = None
+    reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
 
     def __post_init__(self) -> None:
         if not isinstance(self.client_id, str):
@@ -285,17 +354,59 @@ class ClientConfig:
             _check_float(name, getattr(self, name), positive=False)
         _check_int("offline_queue_max_messages", self.offline_queue_max_messages, 1)
         _check_int("offline_queue_max_bytes", self.offline_queue_max_bytes, 1)
-        if self.overflow_policy not in _POLICIES:
-            raise _fail("overflow_policy", f"must be one of {_POLICIES}", self.overflow_policy)
-        _check_float("reconnect_min_delay", self.reconnect_min_delay, positive=True)
-        _check_float("reconnect_max_delay", self.reconnect_max_delay, positive=True)
-        if self.reconnect_max_delay < self.reconnect_min_delay:
+        policy = OverflowPolicy.coerce("overflow_policy", self.overflow_policy, stacklevel=5)
+        if policy is OverflowPolicy.BLOCK:
             raise ProtocolConfigurationError(
-                "`reconnect_max_delay` must be >= `reconnect_min_delay`, got "
-                f"{self.reconnect_max_delay!r} < {self.reconnect_min_delay!r}"
+                "`overflow_policy` must be OverflowPolicy.REJECT or DROP_OLDEST (the offline "
+                "queue fills while the broker is away, so waiting could last forever), got BLOCK"
+            )
+        object.__setattr__(self, "overflow_policy", policy)
+        self._fold_old_reconnect_fields()
+        if not isinstance(self.reconnect, ReconnectPolicy):
+            raise _fail("reconnect", "must be a ReconnectPolicy", self.reconnect)
+        if not self.reconnect.enabled:
+            raise ProtocolConfigurationError(
+                "`reconnect.enabled` must be True: MQTT always re-establishes a broken "
+                "connection; limit the attempts with ReconnectPolicy(max_attempts=...)"
+            )
+
+    def _fold_old_reconnect_fields(self) -> None:
+        given = {
+            new: getattr(self, old)
+            for old, new in _OLD_RECONNECT_FIELDS.items()
+            if getattr(self, old) is not None
+        }
+        if not given:
+            return
+        low, high = self.reconnect_min_delay, self.reconnect_max_delay
+        for name, value in (("reconnect_min_delay", low), ("reconnect_max_delay", high)):
+            if value is not None:
+                _check_float(name, value, positive=True)
+        if low is not None and high is not None and high < low:
+            raise ProtocolConfigurationError(
+                f"`reconnect_max_delay` must be >= `reconnect_min_delay`, got {high!r} < {low!r}"
             )
         if self.max_reconnect_attempts is not None:
             _check_int("max_reconnect_attempts", self.max_reconnect_attempts, 1)
+        old = [name for name in _OLD_RECONNECT_FIELDS if getattr(self, name) is not None]
+        if self.reconnect != ReconnectPolicy():
+            raise ProtocolConfigurationError(
+                f"give the reconnection settings either as `reconnect=ReconnectPolicy(...)` "
+                f"or as {old}, not both"
+            )
+        deprecated(
+            f"ClientConfig({', '.join(f'{name}=...' for name in old)})",
+            "ClientConfig(reconnect=eq1_network.ReconnectPolicy(initial_delay=..., "
+            "max_delay=..., max_attempts=...))",
+            stacklevel=5,
+        )
+        if "max_delay" not in given and "initial_delay" in given:
+            given["max_delay"] = max(given["initial_delay"], self.reconnect.max_delay)
+        if "initial_delay" not in given and "max_delay" in given:
+            given["initial_delay"] = min(given["max_delay"], self.reconnect.initial_delay)
+        object.__setattr__(self, "reconnect", dataclasses.replace(self.reconnect, **given))
+        for name in _OLD_RECONNECT_FIELDS:
+            object.__setattr__(self, name, None)
 
     def _check_v5_fields(self) -> None:
         for name in ("session_expiry", "message_expiry"):
