@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import select
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -283,3 +285,58 @@ def test_tls_files_verify_against_their_ca_only(tmp_path: Path) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
         _handshake(files.ca, files.wrong_name_cert, files.wrong_name_key)
     assert files.client_cert.exists() and files.other_server_key.exists()
+
+
+# -- docs/writing-a-plugin.md ------------------------------------------------------
+
+GUIDE = Path(__file__).resolve().parents[3] / "docs" / "writing-a-plugin.md"
+FENCE = re.compile(r"```(?:python|toml)\n# (?P<path>[\w./-]+)\n(?P<body>.*?)```", re.S)
+
+
+def _guide_files() -> dict[str, str]:
+    return {m["path"]: f"# {m['path']}\n{m['body']}" for m in FENCE.finditer(GUIDE.read_text())}
+
+
+def _code_lines(source: str) -> int:
+    return sum(
+        1 for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    )
+
+
+def test_plugin_guide_builds_a_plugin_that_passes_the_contract(tmp_path: Path) -> None:
+    files = _guide_files()
+    assert set(files) == {
+        "pyproject.toml",
+        "src/acme_eq1_rawtcp/__init__.py",
+        "tests/test_contract.py",
+    }
+    assert re.search(r'^version = "\d+\.\d+\.\d+"$', files["pyproject.toml"], re.M)
+    assert _code_lines(files["src/acme_eq1_rawtcp/__init__.py"]) < 40
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    count = len([n for n in dir(ReqResContract) if n.startswith("test_")])
+    assert f"{count} passed" in done.stdout, done.stdout[-2000:]
+    hook = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import acme_eq1_rawtcp as m; [s] = m.eq1_network_register_protocols(); "
+            "print(s.name, s.kind, s.schemes, s.load() is m.RawTCP)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert hook.stdout.split() == ["rawtcp", "reqres", "('rawtcp',)", "True"], hook.stderr
