@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from eq1_network.common.exceptions import ProtocolConnectionError
+from eq1_network.interfaces import _reading
 from eq1_network.urls import ParsedURL, build_from_url, default_url_kwargs
 
 __all__ = [
@@ -139,12 +140,39 @@ class BaseProtocol(abc.ABC):
 class ReqResProtocol(BaseProtocol):
     """Request/response transport over a byte stream (F-02).
 
+    Besides the raw :meth:`send` and :meth:`read` a transport implements, every
+    protocol has the whole-answer reads :meth:`read_until`, :meth:`read_exactly` and
+    :meth:`query`.
+
+    Timeouts: every waiting read takes ``timeout`` in seconds; ``None`` means the
+    protocol's own :attr:`timeout`, or 1 s when that is ``None`` too (the same rule as
+    :meth:`ReqResManager.read <eq1_network.ReqResManager.read>`). When it passes, the
+    whole-answer reads raise
+    :class:`~eq1_network.common.exceptions.ProtocolTimeoutError`; only
+    :meth:`read_within` returns ``None`` instead.
+
+    Pushback: bytes a whole-answer read received but does not return (what followed
+    the terminator, the bytes received before a timeout or a size error) are kept on
+    the instance, and the next :meth:`read`, :meth:`read_within`, :meth:`read_until`
+    or :meth:`read_exactly` returns them first. Each subclass's ``read``,
+    ``read_within`` and ``wait_readable`` are wrapped when the class is created so
+    that they consult this buffer first. Per-peer methods of a server transport
+    (``receive``) and message-level reads (``read_json``) do not see it.
+
+    One reader at a time: a protocol does not support concurrent readers; reading
+    from two threads at once may split or reorder an answer.
+
     Attributes:
-        timeout: Default deadline in seconds used by managers when waiting for data;
-            ``None`` lets the caller decide.
+        timeout: Default deadline in seconds used when waiting for data; ``None``
+            lets the caller decide.
     """
 
     timeout: float | None = None
+    _pushback: bytes = b""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _reading.install_pushback(cls)
 
     @abc.abstractmethod
     def send(self, data: bytes) -> int:
@@ -184,6 +212,8 @@ class ReqResProtocol(BaseProtocol):
             ``True`` if data may be readable now, ``False`` if the wait timed out.
             A ``True`` result is a hint only; :meth:`read` may still return nothing.
         """
+        if self._pushback:
+            return True
         slice_ = 0.005 if timeout is None else min(0.005, max(timeout, 0.0))
         time.sleep(slice_)
         return True
@@ -201,8 +231,11 @@ class ReqResProtocol(BaseProtocol):
 
         Returns:
             The bytes that were waiting (at least one byte), or ``None`` if nothing
-            arrived in time.
+            arrived in time. Unlike the whole-answer reads it does not raise on
+            timeout.
         """
+        if self._pushback:
+            return _reading.take_pushback(self)
         deadline = time.monotonic() + timeout
         if has_readiness_wait(self):
             self.wait_readable(timeout)
@@ -214,6 +247,92 @@ class ReqResProtocol(BaseProtocol):
             if remaining <= 0:
                 return None
             self.wait_readable(remaining)
+
+    def read_until(
+        self,
+        terminator: bytes = b"\n",
+        *,
+        max_bytes: int = _reading.DEFAULT_MAX_BYTES,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Read one answer: everything up to and including ``terminator``.
+
+        Bytes that arrive after the terminator stay buffered for the next read, so two
+        answers that arrive in one chunk are returned by two calls.
+
+        Args:
+            terminator: The bytes that end an answer, e.g. ``b"\\r\\n"``.
+            max_bytes: Longest accepted answer, terminator included.
+            timeout: Longest wait in seconds; ``None`` applies the timeout rule.
+
+        Returns:
+            The answer, terminator included.
+
+        Raises:
+            ProtocolTimeoutError: If the terminator did not arrive in time; the bytes
+                received so far stay buffered for the next read.
+            PacketSizeError: If ``max_bytes`` bytes arrived without a terminator; they
+                stay buffered (take them with :meth:`read` to discard them).
+            ProtocolTypeError: If ``terminator`` is not bytes.
+            ProtocolValidationError: If ``terminator`` is empty, ``max_bytes`` is
+                shorter than it or ``timeout`` is negative.
+            ProtocolConnectionError: If the link broke.
+        """
+        return _reading.read_until(self, terminator, max_bytes, timeout)
+
+    def read_exactly(self, n: int, *, timeout: float | None = None) -> bytes:
+        """Read exactly ``n`` bytes; any surplus stays buffered for the next read.
+
+        Args:
+            n: How many bytes (``0`` returns ``b""``).
+            timeout: Longest wait in seconds; ``None`` applies the timeout rule.
+
+        Returns:
+            The ``n`` bytes.
+
+        Raises:
+            ProtocolTimeoutError: If fewer than ``n`` bytes arrived in time; they stay
+                buffered for the next read.
+            ProtocolValidationError: If ``n`` or ``timeout`` is negative.
+            ProtocolConnectionError: If the link broke.
+        """
+        return _reading.read_exactly(self, n, timeout)
+
+    def query(
+        self,
+        data: bytes,
+        *,
+        until: bytes | None = None,
+        size: int | None = None,
+        max_bytes: int = _reading.DEFAULT_MAX_BYTES,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Send a request and read its answer.
+
+        The answer ends with ``until`` (default ``b"\\n"``), or is ``size`` bytes long.
+        Bytes left over from an earlier answer are read first, as by any read.
+
+        Args:
+            data: The request.
+            until: Terminator of the answer; ``None`` means ``b"\\n"`` unless ``size``
+                is given.
+            size: Exact length of the answer, instead of a terminator.
+            max_bytes: Longest accepted answer when reading up to a terminator.
+            timeout: Longest wait for the answer in seconds; ``None`` applies the
+                timeout rule. Sending has the transport's own write timeout.
+
+        Returns:
+            The answer (terminator included).
+
+        Raises:
+            ProtocolTimeoutError: If the answer did not arrive in time (the bytes
+                received so far stay buffered).
+            PacketSizeError: If the answer exceeds ``max_bytes``.
+            ProtocolValidationError: If both ``until`` and ``size`` are given, or an
+                argument is out of range; nothing is sent then.
+            ProtocolConnectionError: If the link broke.
+        """
+        return _reading.query(self, data, until, size, max_bytes, timeout)
 
 
 def has_readiness_wait(protocol: ReqResProtocol) -> bool:

@@ -6,6 +6,7 @@ import logging
 from typing import ClassVar, cast
 
 from eq1_network.common.exceptions import ProtocolTimeoutError, ProtocolValidationError
+from eq1_network.interfaces._reading import DEFAULT_MAX_BYTES
 from eq1_network.interfaces.protocol import BaseProtocol, ReqResProtocol
 from eq1_network.manager._base import ManagerBase
 
@@ -118,3 +119,89 @@ class ReqResManager(ManagerBase[ReqResProtocol]):
                 f"ReqResManager.read({name!r}): no data within {timeout:g} s"
             )
         return data
+
+    @classmethod
+    def read_until(
+        cls,
+        name: str,
+        terminator: bytes = b"\n",
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Read one answer up to and including ``terminator`` from ``name``.
+
+        See :meth:`ReqResProtocol.read_until
+        <eq1_network.interfaces.ReqResProtocol.read_until>`; bytes after the
+        terminator stay buffered for the next read.
+
+        Args:
+            name: The registered name.
+            terminator: The bytes that end an answer.
+            max_bytes: Longest accepted answer, terminator included.
+            timeout: Longest wait in seconds; default the protocol's own ``timeout``,
+                or :data:`DEFAULT_READ_TIMEOUT` when it has none.
+
+        Returns:
+            The answer, terminator included.
+
+        Raises:
+            ProtocolNotFoundError: If the name is unknown.
+            ProtocolTimeoutError: If the terminator did not arrive in time.
+            PacketSizeError: If ``max_bytes`` bytes arrived without a terminator.
+        """
+        protocol: ReqResProtocol = cls._table.get(name)  # type: ignore[assignment]
+        return protocol.read_until(terminator, max_bytes=max_bytes, timeout=timeout)
+
+    @classmethod
+    def read_exactly(cls, name: str, n: int, *, timeout: float | None = None) -> bytes:
+        """Read exactly ``n`` bytes from ``name``; any surplus stays buffered.
+
+        Args:
+            name: The registered name.
+            n: How many bytes.
+            timeout: Longest wait in seconds; default as for :meth:`read`.
+
+        Returns:
+            The ``n`` bytes.
+
+        Raises:
+            ProtocolNotFoundError: If the name is unknown.
+            ProtocolTimeoutError: If fewer than ``n`` bytes arrived in time.
+        """
+        protocol: ReqResProtocol = cls._table.get(name)  # type: ignore[assignment]
+        return protocol.read_exactly(n, timeout=timeout)
+
+    @classmethod
+    def query(
+        cls,
+        name: str,
+        data: bytes,
+        *,
+        until: bytes | None = None,
+        size: int | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float | None = None,
+    ) -> bytes:
+        """Send a request through ``name`` and read its answer.
+
+        See :meth:`ReqResProtocol.query <eq1_network.interfaces.ReqResProtocol.query>`.
+
+        Args:
+            name: The registered name.
+            data: The request.
+            until: Terminator of the answer (default ``b"\\n"``).
+            size: Exact length of the answer, instead of a terminator.
+            max_bytes: Longest accepted answer when reading up to a terminator.
+            timeout: Longest wait for the answer; default as for :meth:`read`.
+
+        Returns:
+            The answer.
+
+        Raises:
+            ProtocolNotFoundError: If the name is unknown.
+            ProtocolTimeoutError: If the answer did not arrive in time.
+            PacketSizeError: If the answer exceeds ``max_bytes``.
+        """
+        protocol: ReqResProtocol = cls._table.get(name)  # type: ignore[assignment]
+        return protocol.query(data, until=until, size=size, max_bytes=max_bytes, timeout=timeout)

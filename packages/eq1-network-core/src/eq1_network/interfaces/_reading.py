@@ -1,0 +1,334 @@
+"""Whole-answer reads for every request/response protocol, and its pushback buffer.
+
+:class:`~eq1_network.interfaces.ReqResProtocol` exposes these as ``read_until``,
+``read_exactly`` and ``query``; a transport gets them without writing any code.
+
+The pushback buffer holds bytes a whole-answer read received but did not return:
+what followed a terminator, the surplus beyond ``n`` bytes, or everything received
+before a timeout. The next read of any kind returns those bytes first. Every
+subclass's ``read``, ``read_within`` and ``wait_readable`` are wrapped when the class
+is created so that they consult the buffer first, whatever the transport does
+underneath; an empty buffer costs one attribute test per call.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from eq1_network.common.exceptions import (
+    PacketSizeError,
+    ProtocolTimeoutError,
+    ProtocolTypeError,
+    ProtocolValidationError,
+)
+
+if TYPE_CHECKING:
+    from eq1_network.interfaces.protocol import ReqResProtocol
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_READ_TIMEOUT"]
+
+DEFAULT_READ_TIMEOUT = 1.0
+"""Seconds a read waits when neither the call nor the protocol sets a timeout."""
+
+DEFAULT_MAX_BYTES = 64 * 1024
+"""Longest answer, terminator included, that ``read_until`` accepts by default."""
+
+_MARK = "_eq1_consults_pushback"
+
+
+def take_pushback(protocol: ReqResProtocol) -> bytes:
+    """Remove and return the bytes in the pushback buffer.
+
+    Args:
+        protocol: The protocol.
+
+    Returns:
+        The buffered bytes (``b""`` when there were none).
+    """
+    data = protocol._pushback
+    protocol._pushback = b""
+    return data
+
+
+def push_back(protocol: ReqResProtocol, data: bytes | bytearray) -> None:
+    """Put bytes back in front of anything already in the pushback buffer.
+
+    Args:
+        protocol: The protocol.
+        data: The bytes the next read returns first.
+    """
+    if data:
+        protocol._pushback = bytes(data) + protocol._pushback
+
+
+def _wrap_read(fn: Callable[..., tuple[bool, bytes | None]]) -> Callable[..., Any]:
+    if _takes_only_self(fn, 0):
+
+        @functools.wraps(fn)
+        def read(self: ReqResProtocol) -> tuple[bool, bytes | None]:
+            if self._pushback:
+                return True, take_pushback(self)
+            return fn(self)
+
+        return read
+
+    @functools.wraps(fn)
+    def read_any(self: ReqResProtocol, *args: Any, **kwargs: Any) -> tuple[bool, bytes | None]:
+        if self._pushback:
+            return True, take_pushback(self)
+        return fn(self, *args, **kwargs)
+
+    return read_any
+
+
+def _wrap_read_within(fn: Callable[..., bytes | None]) -> Callable[..., Any]:
+    if _takes_only_self(fn, 1):
+
+        @functools.wraps(fn)
+        def read_within(self: ReqResProtocol, timeout: float) -> bytes | None:
+            if self._pushback:
+                return take_pushback(self)
+            return fn(self, timeout)
+
+        return read_within
+
+    @functools.wraps(fn)
+    def read_within_any(self: ReqResProtocol, *args: Any, **kwargs: Any) -> bytes | None:
+        if self._pushback:
+            return take_pushback(self)
+        return fn(self, *args, **kwargs)
+
+    return read_within_any
+
+
+def _wrap_wait_readable(fn: Callable[..., bool]) -> Callable[..., Any]:
+    if _takes_only_self(fn, 1):
+
+        @functools.wraps(fn)
+        def wait_readable(self: ReqResProtocol, timeout: float | None) -> bool:
+            if self._pushback:
+                return True
+            return fn(self, timeout)
+
+        return wait_readable
+
+    @functools.wraps(fn)
+    def wait_readable_any(self: ReqResProtocol, *args: Any, **kwargs: Any) -> bool:
+        if self._pushback:
+            return True
+        return fn(self, *args, **kwargs)
+
+    return wait_readable_any
+
+
+def _takes_only_self(fn: Callable[..., Any], positional: int) -> bool:
+    """Tell whether ``fn(self, ...)`` takes exactly ``positional`` required arguments.
+
+    Such methods get a wrapper with a fixed signature, which is cheaper to call than
+    one that forwards ``*args`` and ``**kwargs``.
+    """
+    try:
+        params = list(inspect.signature(fn).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return False
+    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return len(params) == positional and all(
+        p.kind in plain and p.default is inspect.Parameter.empty for p in params
+    )
+
+
+_WRAPPERS: dict[str, Callable[[Any], Callable[..., Any]]] = {
+    "read": _wrap_read,
+    "read_within": _wrap_read_within,
+    "wait_readable": _wrap_wait_readable,
+}
+
+
+def install_pushback(cls: type[ReqResProtocol]) -> None:
+    """Make a class's own ``read``, ``read_within`` and ``wait_readable`` consult the buffer.
+
+    Only plain functions defined in the class body are wrapped; abstract methods and
+    methods already wrapped are left alone.
+
+    Args:
+        cls: A new subclass of :class:`~eq1_network.interfaces.ReqResProtocol`.
+    """
+    for name, wrap in _WRAPPERS.items():
+        fn = cls.__dict__.get(name)
+        if not inspect.isfunction(fn) or getattr(fn, "__isabstractmethod__", False):
+            continue
+        if getattr(fn, _MARK, False):
+            continue
+        wrapped = wrap(fn)
+        setattr(wrapped, _MARK, True)
+        setattr(cls, name, wrapped)
+
+
+def resolve_timeout(protocol: ReqResProtocol, timeout: float | None, what: str) -> float:
+    """Apply the timeout rule: the call's, else the protocol's, else the default.
+
+    Args:
+        protocol: The protocol.
+        timeout: The caller's timeout in seconds, or ``None``.
+        what: The call, for error messages.
+
+    Returns:
+        The wait in seconds.
+
+    Raises:
+        ProtocolValidationError: If the timeout is negative or not a finite number.
+    """
+    if timeout is None:
+        timeout = protocol.timeout if protocol.timeout is not None else DEFAULT_READ_TIMEOUT
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not math.isfinite(timeout)
+        or timeout < 0
+    ):
+        raise ProtocolValidationError(
+            f"{what}: timeout must be a finite number of seconds >= 0 or None, got {timeout!r}"
+        )
+    return float(timeout)
+
+
+def _check_count(value: object, name: str, what: str, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ProtocolValidationError(f"{what}: {name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_terminator(terminator: object, what: str) -> bytes:
+    if not isinstance(terminator, bytes | bytearray | memoryview):
+        raise ProtocolTypeError(
+            f"{what} needs a bytes terminator, got {type(terminator).__name__}; "
+            "encode text first, e.g. b'\\r\\n'"
+        )
+    data = bytes(terminator)
+    if not data:
+        raise ProtocolValidationError(f"{what}: terminator must not be empty")
+    return data
+
+
+def _timed_out(
+    protocol: ReqResProtocol, buf: bytearray, what: str, awaited: str, wait: float
+) -> ProtocolTimeoutError:
+    push_back(protocol, buf)
+    return ProtocolTimeoutError(
+        f"{what}: {awaited} did not arrive within {wait:g} s; {len(buf)} bytes arrived "
+        "and stay buffered for the next read"
+    )
+
+
+def read_until(
+    protocol: ReqResProtocol, terminator: bytes, max_bytes: int, timeout: float | None
+) -> bytes:
+    """Read up to and including ``terminator``; see ``ReqResProtocol.read_until``.
+
+    Args:
+        protocol: The protocol.
+        terminator: The bytes that end an answer.
+        max_bytes: Longest accepted answer, terminator included.
+        timeout: Longest wait in seconds, or ``None`` for the timeout rule.
+
+    Returns:
+        The answer, terminator included.
+    """
+    term = _check_terminator(terminator, "read_until()")
+    what = f"read_until({term!r})"
+    limit = _check_count(max_bytes, "max_bytes", what, minimum=len(term))
+    wait = resolve_timeout(protocol, timeout, what)
+    deadline = time.monotonic() + wait
+    buf = bytearray()
+    start = 0
+    while True:
+        found = buf.find(term, start)
+        if found >= 0 and found + len(term) <= limit:
+            end = found + len(term)
+            push_back(protocol, buf[end:])
+            return bytes(buf[:end])
+        if found >= 0 or len(buf) >= limit:
+            push_back(protocol, buf)
+            raise PacketSizeError(
+                f"{what}: no terminator within max_bytes={limit} ({len(buf)} bytes "
+                "received); they stay buffered: take them with read() or pass a larger "
+                "max_bytes"
+            )
+        start = max(len(buf) - len(term) + 1, 0)
+        chunk = protocol.read_within(max(deadline - time.monotonic(), 0.0))
+        if chunk:
+            buf += chunk
+        elif time.monotonic() >= deadline:
+            raise _timed_out(protocol, buf, what, f"terminator {term!r}", wait)
+
+
+def read_exactly(protocol: ReqResProtocol, n: int, timeout: float | None) -> bytes:
+    """Read exactly ``n`` bytes; see ``ReqResProtocol.read_exactly``.
+
+    Args:
+        protocol: The protocol.
+        n: How many bytes.
+        timeout: Longest wait in seconds, or ``None`` for the timeout rule.
+
+    Returns:
+        The ``n`` bytes.
+    """
+    what = f"read_exactly({n!r})"
+    count = _check_count(n, "n", what, minimum=0)
+    wait = resolve_timeout(protocol, timeout, what)
+    deadline = time.monotonic() + wait
+    buf = bytearray()
+    while len(buf) < count:
+        chunk = protocol.read_within(max(deadline - time.monotonic(), 0.0))
+        if chunk:
+            buf += chunk
+        elif time.monotonic() >= deadline:
+            raise _timed_out(protocol, buf, what, f"{count} bytes", wait)
+    push_back(protocol, buf[count:])
+    return bytes(buf[:count])
+
+
+def query(
+    protocol: ReqResProtocol,
+    data: bytes,
+    until: bytes | None,
+    size: int | None,
+    max_bytes: int,
+    timeout: float | None,
+) -> bytes:
+    """Send ``data`` and read the answer; see ``ReqResProtocol.query``.
+
+    Args:
+        protocol: The protocol.
+        data: The request.
+        until: Terminator of the answer, or ``None``.
+        size: Exact answer length, or ``None``.
+        max_bytes: Longest accepted answer when reading up to a terminator.
+        timeout: Longest wait for the answer, or ``None`` for the timeout rule.
+
+    Returns:
+        The answer.
+
+    Raises:
+        ProtocolValidationError: If both ``until`` and ``size`` are given.
+    """
+    if until is not None and size is not None:
+        raise ProtocolValidationError(
+            "query(): pass either until= (a terminator) or size= (a length), not both"
+        )
+    if size is None:
+        # Check the arguments before anything is sent.
+        _check_terminator(b"\n" if until is None else until, "query()")
+        resolve_timeout(protocol, timeout, "query()")
+    else:
+        _check_count(size, "size", "query()", minimum=0)
+        resolve_timeout(protocol, timeout, "query()")
+    protocol.send(data)
+    if size is not None:
+        return read_exactly(protocol, size, timeout)
+    return read_until(protocol, b"\n" if until is None else until, max_bytes, timeout)
