@@ -370,3 +370,43 @@ def test_network_config_accepts_a_url_and_names_param_typos() -> None:
         match=r"params: unknown parameter 'timout'; valid parameters: channel, max_buffer, side",
     ):
         typo._create_protocol()
+
+
+# -- the documented grammar ------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "urls.md"
+
+
+def documented(schemes: tuple[str, ...]) -> list[str]:
+    """The URLs of the docs/urls.md grammar table whose scheme is one of ``schemes``."""
+    import re
+
+    rows = re.findall(r"^\| `([a-z0-9+.\-]+://[^`]*)` \|", DOCS.read_text("utf-8"), re.MULTILINE)
+    return [url for url in rows if url.partition("://")[0] in schemes]
+
+
+CORE_TABLE: dict[str, tuple[type, dict[str, object]]] = {
+    "loop://": (LoopbackProtocol, {"channel": None, "side": "a"}),
+    "loop://line1?side=b": (LoopbackProtocol, {"channel": "line1", "side": "b"}),
+    "memory://": (MemoryPubSub, {}),
+}
+
+
+def test_every_documented_core_url_round_trips() -> None:
+    assert sorted(documented(("loop", "memory"))) == sorted(CORE_TABLE)
+    for url, (kind, attributes) in CORE_TABLE.items():
+        proto = eq1_network.from_url(url)
+        assert type(proto) is kind, url
+        assert {name: getattr(proto, name) for name in attributes} == attributes, url
+
+
+def test_missing_first_party_command_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from eq1_network.cli import main
+
+    monkeypatch.setattr(ProtocolManager, "registry", ProtocolRegistry(use_entry_points=False))
+    assert main(["tcp-echo", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "'tcp-echo' command comes with eq1-network-tcp" in err
+    assert 'pip install "eq1-network[tcp]"' in err

@@ -146,3 +146,47 @@ def test_tcp_schemes_are_registered() -> None:
         ProtocolNotFoundError, match=r"tcp-listen:// \(tcp-server, eq1-network-tcp\)"
     ):
         eq1_network.from_url("udp://127.0.0.1:5000")
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "urls.md"
+
+
+def documented(schemes: tuple[str, ...]) -> list[str]:
+    """The URLs of the docs/urls.md grammar table whose scheme is one of ``schemes``."""
+    import re
+
+    rows = re.findall(r"^\| `([a-z0-9+.\-]+://[^`]*)` \|", DOCS.read_text("utf-8"), re.MULTILINE)
+    return [url for url in rows if url.partition("://")[0] in schemes]
+
+
+TCP_TABLE: dict[str, tuple[type, dict[str, object]]] = {
+    "tcp://127.0.0.1:5000?timeout=2&keepalive=true": (
+        TCPClient,
+        {"host": "127.0.0.1", "port": 5000, "timeout": 2.0, "tls": False},
+    ),
+    "tcp://[::1]:5000": (TCPClient, {"host": "::1", "port": 5000, "tls": False}),
+    "tls://localhost:8443?cafile=ca.pem": (
+        TCPClient,
+        {"host": "localhost", "port": 8443, "tls": True},
+    ),
+    "tcp://localhost:8443?tls=true&cafile=ca.pem&certfile=cert.pem&keyfile=key.pem": (
+        TCPClient,
+        {"host": "localhost", "port": 8443, "tls": True},
+    ),
+    "tcp-listen://0.0.0.0:5000": (TCPServer, {"host": "0.0.0.0", "port": 5000, "tls": False}),
+    "tcp-listen://0.0.0.0:5443?certfile=cert.pem&keyfile=key.pem": (
+        TCPServer,
+        {"host": "0.0.0.0", "port": 5443, "tls": True},
+    ),
+}
+
+
+def test_every_documented_tcp_url_round_trips(
+    pki: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(pki["cafile"].parent)
+    assert sorted(documented(("tcp", "tls", "tcp-listen"))) == sorted(TCP_TABLE)
+    for url, (kind, attributes) in TCP_TABLE.items():
+        proto = eq1_network.from_url(url)
+        assert type(proto) is kind, url
+        assert {name: getattr(proto, name) for name in attributes} == attributes, url

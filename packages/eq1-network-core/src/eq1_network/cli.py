@@ -80,6 +80,23 @@ def _add_plugin_commands(sub: argparse._SubParsersAction[Any]) -> None:
             logger.exception("plugin %s failed to add CLI commands", impl.plugin_name)
 
 
+def _not_installed(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """Say which distribution to install when ``argv`` names a missing first-party command."""
+    from eq1_network.plugins._availability import FIRST_PARTY_NAMES, install_hint
+
+    words = [word for word in argv if not word.startswith("-")]
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not words or not subparsers or words[0] in subparsers[0].choices:
+        return None
+    distribution = FIRST_PARTY_NAMES.get(words[0])
+    if distribution is None:
+        return None
+    return (
+        f"the {words[0]!r} command comes with {distribution}, which is not installed; "
+        f"install it with: {install_hint(distribution)}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -90,6 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit code.
     """
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    missing = _not_installed(parser, argv)
+    if missing is not None:
+        _out(f"error: {missing}", sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if args.verbose:
         configure_logging(logging.DEBUG if args.verbose > 1 else logging.INFO)

@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
     ProtocolConnectionError,
@@ -52,6 +53,9 @@ from eq1_network.protocols.mqtt.config import (
     normalize_user_properties,
 )
 from eq1_network.protocols.mqtt.reason_codes import Reason, refusal_error
+
+if TYPE_CHECKING:
+    from eq1_network.urls import ParsedURL
 
 __all__ = ["BrokerConfig", "ClientConfig", "MQTTProtocol", "MQTTPublishHandle"]
 
@@ -128,6 +132,27 @@ class MQTTProtocol(PubSubProtocol):
             client_config.offline_queue_max_bytes,
             client_config.overflow_policy,
         )
+
+    @classmethod
+    def url_kwargs(cls, url: ParsedURL) -> dict[str, Any]:
+        """Map ``mqtt://[user[:password]@]host[:port]?client_id=x&version=5`` to arguments.
+
+        ``mqtts://`` turns TLS on and defaults the port to 8883; other parameters name
+        fields of :class:`BrokerConfig` or :class:`ClientConfig` (see ``docs/urls.md``).
+
+        Args:
+            url: The parsed URL.
+
+        Returns:
+            ``broker_config`` and ``client_config``.
+
+        Raises:
+            ProtocolConfigurationError: If the host is missing or a parameter is unknown
+                or ill-typed.
+        """
+        from eq1_network.protocols.mqtt._url import mqtt_url_kwargs
+
+        return mqtt_url_kwargs(url)
 
     def __repr__(self) -> str:
         broker = f"{self.broker_config.broker_address}:{self.broker_config.port}"

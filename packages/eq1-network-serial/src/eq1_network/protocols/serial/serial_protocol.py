@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
     ProtocolConfigurationError,
@@ -28,6 +29,9 @@ from eq1_network.common.exceptions import (
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.serial._port import OpenPort
 from eq1_network.protocols.serial.settings import DEFAULT_WRITE_TIMEOUT, SerialSettings
+
+if TYPE_CHECKING:
+    from eq1_network.urls import ParsedURL
 
 __all__ = ["ConnectionLostCallback", "SerialProtocol"]
 
@@ -128,6 +132,25 @@ class SerialProtocol(ReqResProtocol):
         self._lock = threading.RLock()
         self._port: OpenPort | None = None
         self._lost: str | None = None
+
+    @classmethod
+    def url_kwargs(cls, url: ParsedURL) -> dict[str, Any]:
+        """Map ``serial:///dev/ttyUSB0?baudrate=9600``, ``serial://COM3``, ``socket://h:p``
+        or ``rfc2217://h:p`` to constructor arguments (see ``docs/urls.md``).
+
+        Args:
+            url: The parsed URL.
+
+        Returns:
+            The keyword arguments.
+
+        Raises:
+            ProtocolConfigurationError: If the device is missing or a parameter is
+                unknown or ill-typed.
+        """
+        from eq1_network.protocols.serial._url import serial_url_kwargs
+
+        return serial_url_kwargs(cls, url)
 
     @property
     def port(self) -> str:
