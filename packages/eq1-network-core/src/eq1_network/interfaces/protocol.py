@@ -10,11 +10,13 @@ import abc
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from eq1_network.common.exceptions import ProtocolConnectionError
 from eq1_network.interfaces import _reading
-from eq1_network.urls import ParsedURL, build_from_url, default_url_kwargs
+
+if TYPE_CHECKING:
+    from eq1_network.urls import ParsedURL
 
 __all__ = [
     "BaseProtocol",
@@ -76,6 +78,8 @@ class BaseProtocol(abc.ABC):
                 or has an unknown or ill-typed parameter; the message names the
                 parameter, lists the valid ones and shows the URL with its password masked.
         """
+        from eq1_network.urls import build_from_url  # imported on first use: keeps import fast
+
         return build_from_url(cls, url, overrides)
 
     @classmethod
@@ -96,6 +100,8 @@ class BaseProtocol(abc.ABC):
         Raises:
             ProtocolConfigurationError: If a part or parameter does not fit the constructor.
         """
+        from eq1_network.urls import default_url_kwargs
+
         return default_url_kwargs(cls, url)
 
     @abc.abstractmethod

@@ -30,7 +30,6 @@ from eq1_network.plugins._availability import (
 from eq1_network.plugins._discovery import specs_from_directory
 from eq1_network.plugins._entry_points import dist_of, protocol_entry_points
 from eq1_network.plugins.spec import ProtocolSpec
-from eq1_network.urls import mask_url, scheme_of
 
 __all__ = ["ProtocolManager", "ProtocolRegistry", "from_url", "get_protocol"]
 
@@ -319,6 +318,8 @@ class ProtocolRegistry:
                 the command that installs it.
             ProtocolUnavailableError: If the plugin of that scheme failed to load.
         """
+        from eq1_network.urls import mask_url, scheme_of  # imported on first use
+
         scheme = scheme_of(url)
         table = self.schemes()
         if scheme in table:
