@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from mqtt_test_brokers import HOST, AmqttBroker, MosquittoBroker
 
+from eq1_network import ReconnectPolicy
 from eq1_network.protocols.mqtt.mqtt_protocol import (
     BrokerConfig,
     ClientConfig,
@@ -22,6 +23,9 @@ from eq1_network.protocols.mqtt.mqtt_protocol import (
 )
 from eq1_network.testing import require_executable, require_peers
 
+_OLD_RECONNECT_FIELDS = frozenset(
+    {"reconnect_min_delay", "reconnect_max_delay", "max_reconnect_attempts"}
+)
 MOSQUITTO_REASON = "the MQTT integration tests need mosquitto (apt-get install mosquitto)"
 
 
@@ -83,8 +87,8 @@ def make_client() -> Iterator[ClientFactory]:
     made: list[MQTTProtocol] = []
 
     def make(port: int, *, broker: dict[str, Any] | None = None, **client: Any) -> MQTTProtocol:
-        client.setdefault("reconnect_min_delay", 0.05)
-        client.setdefault("reconnect_max_delay", 0.5)
+        if not _OLD_RECONNECT_FIELDS.intersection(client):
+            client.setdefault("reconnect", ReconnectPolicy(initial_delay=0.05, max_delay=0.5))
         proto = MQTTProtocol(
             BrokerConfig(broker_address=HOST, port=port, **(broker or {})),
             ClientConfig(**client),

@@ -11,6 +11,7 @@ from unittest import mock
 import pytest
 from mqtt_test_fakes import FakeBroker, WrittenReport
 
+from eq1_network import ReconnectPolicy
 from eq1_network.common.exceptions import (
     ProtocolAuthenticationError,
     ProtocolConfigurationError,
@@ -44,8 +45,8 @@ def make(fake: FakeBroker) -> Iterator[Callable[..., MQTTProtocol]]:
     made: list[MQTTProtocol] = []
 
     def build(broker: dict[str, Any] | None = None, **client: Any) -> MQTTProtocol:
-        client.setdefault("reconnect_min_delay", 0.01)
-        client.setdefault("reconnect_max_delay", 0.05)
+        if not {"reconnect_min_delay", "reconnect_max_delay"}.intersection(client):
+            client.setdefault("reconnect", ReconnectPolicy(initial_delay=0.01, max_delay=0.05))
         proto = MQTTProtocol(
             BrokerConfig("127.0.0.1", 1883, **(broker or {"connect_timeout": 5.0})),
             ClientConfig(**client),
@@ -440,7 +441,7 @@ def test_max_reconnect_attempts(fake: FakeBroker, make: Any) -> None:
 
 
 def test_connect_while_reconnecting_waits(fake: FakeBroker, make: Any) -> None:
-    proto = make(reconnect_min_delay=0.2, reconnect_max_delay=0.2)
+    proto = make(reconnect=ReconnectPolicy(initial_delay=0.2, max_delay=0.2))
     proto.connect()
     lose_connection(fake, proto)
     assert proto.connect() is True

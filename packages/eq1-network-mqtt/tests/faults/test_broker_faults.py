@@ -25,6 +25,7 @@ import pytest
 from mqtt_test_brokers import StockMosquitto
 from mqtt_test_delivery import Outcomes, Receiver, settle, stock_mosquitto
 
+from eq1_network import ReconnectPolicy
 from eq1_network.protocols.mqtt.mqtt_protocol import MQTTProtocol, MQTTPublishHandle
 
 MAX_LAG = 600
@@ -242,9 +243,7 @@ def test_a_broker_dropping_the_client_after_connack_is_backed_off(
             broker.port,
             client_id=pub_id,
             max_inflight=200,
-            reconnect_min_delay=0.2,
-            reconnect_max_delay=2.0,
-            max_reconnect_attempts=5,
+            reconnect=ReconnectPolicy(initial_delay=0.2, max_delay=2.0, max_attempts=5),
         )
         pub.connect()
         handles = {n: pub.publish(topic, str(n).encode(), qos=2) for n in range(2000)}
