@@ -45,7 +45,9 @@ def make(fake: FakeBroker) -> Iterator[Callable[..., MQTTProtocol]]:
     made: list[MQTTProtocol] = []
 
     def build(broker: dict[str, Any] | None = None, **client: Any) -> MQTTProtocol:
-        if not {"reconnect_min_delay", "reconnect_max_delay"}.intersection(client):
+        if not {"reconnect_min_delay", "reconnect_max_delay", "max_reconnect_attempts"} & set(
+            client
+        ):
             client.setdefault("reconnect", ReconnectPolicy(initial_delay=0.01, max_delay=0.05))
         proto = MQTTProtocol(
             BrokerConfig("127.0.0.1", 1883, **(broker or {"connect_timeout": 5.0})),
@@ -432,7 +434,7 @@ def test_transient_refusal_during_reconnect_is_retried(fake: FakeBroker, make: A
 
 
 def test_max_reconnect_attempts(fake: FakeBroker, make: Any) -> None:
-    proto = make(max_reconnect_attempts=2)
+    proto = make(reconnect=ReconnectPolicy(initial_delay=0.01, max_delay=0.05, max_attempts=2))
     proto.connect()
     hold_down(fake, proto)
     with proto._cond:
