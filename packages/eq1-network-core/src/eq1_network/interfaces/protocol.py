@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from eq1_network.common.exceptions import ProtocolConnectionError
-from eq1_network.interfaces import _reading
+from eq1_network.interfaces import _pubsub, _reading
 
 if TYPE_CHECKING:
     from eq1_network.urls import ParsedURL
@@ -482,10 +482,30 @@ class CompletedPublish:
 class PubSubProtocol(BaseProtocol):
     """Publish/subscribe transport (F-03).
 
+    The public methods check their arguments here, once, for every transport: topic
+    names and filters (MQTT rules, :mod:`eq1_network.common.topics`), QoS 0-2, the
+    payload type (``str`` is encoded as UTF-8, bytes-like becomes ``bytes``) and that a
+    callback is callable. A transport implements the hooks :meth:`_publish`,
+    :meth:`_subscribe` and :meth:`_unsubscribe`, which receive checked arguments and do
+    not check them again. A transport with extra options (MQTT's ``message_expiry``,
+    say) may override :meth:`publish` with a wider signature that calls
+    :func:`~eq1_network.interfaces._pubsub.check_publish_args` and its hook.
+
+    Overriding ``publish``/``subscribe``/``unsubscribe`` without implementing the
+    hooks is deprecated: such a class still works, but defining it emits a
+    :class:`DeprecationWarning`.
+
+    ``connect()`` reports failure by raising
+    :class:`~eq1_network.common.exceptions.ProtocolConnectionError` (or a subclass);
+    it returns ``True`` otherwise.
+
     Callbacks have the signature ``callback(topic: str, payload: bytes)``.
     """
 
-    @abc.abstractmethod
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _pubsub.adapt_overrides(cls, PubSubProtocol)
+
     def publish(
         self, topic: str, message: str | bytes, qos: int = 0, retain: bool = False
     ) -> PublishHandle:
@@ -502,26 +522,74 @@ class PubSubProtocol(BaseProtocol):
 
         Raises:
             ProtocolValidationError: If the topic or QoS is invalid.
-            ProtocolTypeError: If ``message`` is neither ``str`` nor bytes-like.
+            ProtocolTypeError: If ``message`` is neither ``str`` nor bytes-like, or
+                ``retain`` is not a bool.
+            ProtocolNotConnectedError: If the protocol is not connected (checked after
+                the arguments).
         """
+        payload = _pubsub.check_publish_args(topic, message, qos, retain)
+        if not self.is_connected():
+            raise _pubsub.not_connected(self, topic)
+        return self._publish(topic, payload, qos, retain)
 
-    @abc.abstractmethod
-    def subscribe(self, topic: str, callback: MessageCallback) -> None:
+    def subscribe(self, topic: str, callback: MessageCallback, *, qos: int | None = None) -> None:
         """Subscribe a callback to a topic filter.
 
+        Subscribing while not connected is allowed; whether the subscription is kept
+        for the next connection is the transport's rule.
+
         Args:
-            topic: Topic filter; ``+`` and ``#`` wildcards are allowed.
+            topic: Topic filter; ``+``, ``#`` and ``$share/<group>/<filter>`` are allowed.
             callback: Called as ``callback(topic, payload)`` for each matching message.
+            qos: Maximum QoS asked for; ``None`` means the transport's default.
 
         Raises:
-            ProtocolValidationError: If the filter is invalid.
+            ProtocolValidationError: If the filter or QoS is invalid.
+            ProtocolTypeError: If ``callback`` is not callable.
         """
+        _pubsub.check_subscribe_args(topic, callback, qos)
+        self._subscribe(topic, callback, qos)
 
-    @abc.abstractmethod
     def unsubscribe(self, topic: str, callback: MessageCallback) -> None:
         """Remove a callback from a topic filter.
+
+        A pair that is not subscribed (an invalid filter included) is ignored.
 
         Args:
             topic: The filter it was subscribed with.
             callback: The callback to remove.
+        """
+        self._unsubscribe(topic, callback)
+
+    @abc.abstractmethod
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> PublishHandle:
+        """Send a checked message (hook of :meth:`publish`).
+
+        Args:
+            topic: A valid topic name.
+            payload: The payload as bytes.
+            qos: 0, 1 or 2.
+            retain: A bool.
+
+        Returns:
+            The delivery handle.
+        """
+
+    @abc.abstractmethod
+    def _subscribe(self, topic: str, callback: MessageCallback, qos: int | None) -> None:
+        """Register a checked subscription (hook of :meth:`subscribe`).
+
+        Args:
+            topic: A valid topic filter.
+            callback: A callable.
+            qos: 0, 1, 2, or ``None`` for the transport's default.
+        """
+
+    @abc.abstractmethod
+    def _unsubscribe(self, topic: str, callback: MessageCallback) -> None:
+        """Remove a subscription (hook of :meth:`unsubscribe`); ignore unknown pairs.
+
+        Args:
+            topic: The filter as given by the caller.
+            callback: The callback.
         """

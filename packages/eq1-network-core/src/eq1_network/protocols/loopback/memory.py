@@ -15,17 +15,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from eq1_network.common.exceptions import (
-    ProtocolNotConnectedError,
-    ProtocolTypeError,
-    ProtocolValidationError,
-)
-from eq1_network.common.topics import (
-    split_shared,
-    topic_matches,
-    validate_topic,
-    validate_topic_filter,
-)
+from eq1_network.common.topics import split_shared, topic_matches
+from eq1_network.interfaces._pubsub import check_publish_args
 from eq1_network.interfaces.protocol import (
     CompletedPublish,
     MessageCallback,
@@ -38,34 +29,6 @@ __all__ = ["MemoryBroker", "MemoryPubSub", "check_publish_args"]
 logger = logging.getLogger(__name__)
 
 _Delivery = tuple[MessageCallback, str, bytes]
-
-
-def check_publish_args(topic: str, message: str | bytes, qos: int, retain: bool) -> bytes:
-    """Validate publish arguments the way every pub/sub protocol should.
-
-    Args:
-        topic: Topic name.
-        message: ``str`` (encoded as UTF-8) or bytes-like payload.
-        qos: 0, 1 or 2.
-        retain: A bool.
-
-    Returns:
-        The payload as bytes.
-
-    Raises:
-        ProtocolValidationError: If the topic or QoS is invalid.
-        ProtocolTypeError: If message or retain has the wrong type.
-    """
-    validate_topic(topic)
-    if isinstance(qos, bool) or qos not in (0, 1, 2):
-        raise ProtocolValidationError(f"qos must be 0, 1 or 2, got {qos!r}")
-    if not isinstance(retain, bool):
-        raise ProtocolTypeError(f"retain must be a bool, got {type(retain).__name__}")
-    if isinstance(message, str):
-        return message.encode("utf-8")
-    if isinstance(message, (bytes, bytearray, memoryview)):
-        return bytes(message)
-    raise ProtocolTypeError(f"message must be str or bytes, got {type(message).__name__}")
 
 
 class MemoryBroker:
@@ -225,45 +188,33 @@ class MemoryPubSub(PubSubProtocol):
         with self._lock:
             return {f: list(cbs) for f, cbs in self._subs.items()}
 
-    def publish(
-        self, topic: str, message: str | bytes, qos: int = 0, retain: bool = False
-    ) -> PublishHandle:
-        """Publish a message to the broker; matching callbacks run before this returns.
+    def _publish(self, topic: str, payload: bytes, qos: int, retain: bool) -> PublishHandle:
+        """Deliver a checked message; matching callbacks run before :meth:`publish` returns.
+
+        Every QoS level is delivered at once, so the handle is already complete.
 
         Args:
             topic: Topic name.
-            message: Payload; ``str`` is encoded as UTF-8.
-            qos: 0, 1 or 2 (delivery is always complete).
+            payload: The payload.
+            qos: 0, 1 or 2.
             retain: Keep the message for future subscribers.
 
         Returns:
             A completed handle.
-
-        Raises:
-            ProtocolNotConnectedError: If not connected.
-            ProtocolValidationError: If the topic or QoS is invalid.
-            ProtocolTypeError: If the message is neither str nor bytes.
         """
-        payload = check_publish_args(topic, message, qos, retain)
-        if not self._connected:
-            raise ProtocolNotConnectedError(f"{self!r}: publish() before connect()")
         self.broker.publish(topic, payload, retain)
         return CompletedPublish()
 
-    def subscribe(self, topic: str, callback: MessageCallback) -> None:
-        """Subscribe ``callback`` to a topic filter; retained matches are delivered at once.
+    def _subscribe(self, topic: str, callback: MessageCallback, qos: int | None) -> None:
+        """Add a checked subscription; retained matches are delivered at once if connected.
+
+        The subscription is kept across ``disconnect()``/``connect()``.
 
         Args:
             topic: Topic filter.
             callback: ``callback(topic, payload)``.
-
-        Raises:
-            ProtocolValidationError: If the filter is invalid.
-            ProtocolTypeError: If the callback is not callable.
+            qos: Accepted for the interface; delivery is always complete.
         """
-        validate_topic_filter(topic)
-        if not callable(callback):
-            raise ProtocolTypeError(f"callback must be callable, got {type(callback).__name__}")
         with self._lock:
             self._subs.setdefault(topic, []).append(callback)
             connected = self._connected
@@ -271,7 +222,7 @@ class MemoryPubSub(PubSubProtocol):
             for retained_topic, payload in self.broker.retained(topic):
                 _call(callback, retained_topic, payload)
 
-    def unsubscribe(self, topic: str, callback: MessageCallback) -> None:
+    def _unsubscribe(self, topic: str, callback: MessageCallback) -> None:
         """Remove one callback from a filter; unknown pairs are ignored.
 
         Args:

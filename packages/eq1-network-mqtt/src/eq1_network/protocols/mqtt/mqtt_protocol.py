@@ -37,9 +37,8 @@ from eq1_network.common.exceptions import (
     ProtocolValidationError,
     QueueFullError,
 )
-from eq1_network.common.topics import validate_topic_filter
+from eq1_network.interfaces._pubsub import check_publish_args
 from eq1_network.interfaces.protocol import MessageCallback, PubSubProtocol
-from eq1_network.protocols.loopback.memory import check_publish_args
 from eq1_network.protocols.mqtt._adapter import PahoAdapter, PublishStatus, Will
 from eq1_network.protocols.mqtt._offline_queue import OfflineQueue, QueuedPublish
 from eq1_network.protocols.mqtt._registry import Route, SubscriptionRegistry
@@ -64,7 +63,6 @@ logger = logging.getLogger(__name__)
 _TEARDOWN_GRACE = 2.0
 _GUESS_LEVELS = 4
 _STALE_LIMIT = 1000
-_TOPIC_CACHE_LIMIT = 1024
 _THREAD_JOIN_MARGIN = 5.0
 
 
@@ -125,7 +123,6 @@ class MQTTProtocol(PubSubProtocol):
         self._registry = SubscriptionRegistry()
         self._resumed = False
         self._stale_sent: set[str] = set()
-        self._valid_topics: set[str] = set()
         self._tracker = PublishTracker()
         self._offline = OfflineQueue(
             client_config.offline_queue_max_messages,
@@ -413,20 +410,31 @@ class MQTTProtocol(PubSubProtocol):
             QueueFullError: If the offline queue is full (policy ``"reject"``) or no
                 room appeared within ``publish_timeout``.
         """
-        if (
-            type(message) is bytes
-            and type(topic) is str
-            and topic in self._valid_topics
-            and (qos == 0 or qos == 1 or qos == 2)
-            and type(qos) is int
-            and type(retain) is bool
-        ):
-            payload = message  # fast path: a topic already validated, plain arguments
-        else:
-            payload = check_publish_args(topic, message, qos, retain)
-            if len(self._valid_topics) >= _TOPIC_CACHE_LIMIT:
-                self._valid_topics.clear()
-            self._valid_topics.add(topic)
+        payload = check_publish_args(topic, message, qos, retain)
+        return self._publish(topic, payload, qos, retain, message_expiry, user_properties)
+
+    def _publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        message_expiry: int | None = None,
+        user_properties: Sequence[tuple[str, str]] | None = None,
+    ) -> MQTTPublishHandle:
+        """Send, queue or refuse a checked message (hook of :meth:`publish`).
+
+        Args:
+            topic: A valid topic name.
+            payload: The payload.
+            qos: 0, 1 or 2.
+            retain: A bool.
+            message_expiry: As for :meth:`publish`.
+            user_properties: As for :meth:`publish`.
+
+        Returns:
+            The delivery handle.
+        """
         expiry, props = self._publish_options(message_expiry, user_properties)
         if qos and not self._tracker.wait_room(
             self.client_config.max_queued_messages, self.client_config.publish_timeout
@@ -537,12 +545,17 @@ class MQTTProtocol(PubSubProtocol):
                 callback is then not registered.
             ProtocolError: If the broker refused it for another reason.
         """
-        validate_topic_filter(topic)
-        if not callable(callback):
-            raise ProtocolTypeError(f"callback must be callable, got {type(callback).__name__}")
+        super().subscribe(topic, callback, qos=qos)
+
+    def _subscribe(self, topic: str, callback: MessageCallback, qos: int | None) -> None:
+        """Register a checked subscription and await its SUBACK (hook of :meth:`subscribe`).
+
+        Args:
+            topic: A valid topic filter.
+            callback: A callable.
+            qos: 0, 1, 2, or ``None`` for ``ClientConfig.subscribe_qos``.
+        """
         wanted = self.client_config.subscribe_qos if qos is None else qos
-        if isinstance(wanted, bool) or wanted not in (0, 1, 2):
-            raise ProtocolValidationError(f"qos must be 0, 1 or 2, got {wanted!r}")
         with self._sub_lock:
             with self._lock:
                 added = self._registry.add(topic, callback, wanted)
@@ -593,6 +606,15 @@ class MQTTProtocol(PubSubProtocol):
         Raises:
             ProtocolTimeoutError: If no UNSUBACK arrived within ``ack_timeout``.
             ProtocolError: If an MQTT 5 broker refused the UNSUBSCRIBE.
+        """
+        super().unsubscribe(topic, callback)
+
+    def _unsubscribe(self, topic: str, callback: MessageCallback) -> None:
+        """Remove a callback; UNSUBSCRIBE when the filter's last one goes (hook).
+
+        Args:
+            topic: The filter it was subscribed with.
+            callback: The callback.
         """
         with self._sub_lock:
             with self._lock:
