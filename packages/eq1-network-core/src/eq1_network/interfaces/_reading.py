@@ -5,10 +5,11 @@
 
 The pushback buffer holds bytes a whole-answer read received but did not return:
 what followed a terminator, the surplus beyond ``n`` bytes, or everything received
-before a timeout. The next read of any kind returns those bytes first. Every
-subclass's ``read``, ``read_within`` and ``wait_readable`` are wrapped when the class
-is created so that they consult the buffer first, whatever the transport does
-underneath; an empty buffer costs one attribute test per call.
+before a timeout. The next read of any kind returns those bytes first: the base
+class's ``read``, ``read_within`` and ``wait_readable`` consult it before calling the
+transport's hooks. A subclass that overrides those public methods (the deprecated
+way) has them wrapped when the class is created so that they consult it too; an
+empty buffer costs one attribute test per call.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import functools
 import inspect
 import math
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +149,71 @@ _WRAPPERS: dict[str, Callable[[Any], Callable[..., Any]]] = {
     "read_within": _wrap_read_within,
     "wait_readable": _wrap_wait_readable,
 }
+
+
+def as_payload(data: object) -> bytes:
+    """Return ``data`` as ``bytes`` for ``send()``.
+
+    Args:
+        data: What the caller passed.
+
+    Returns:
+        The bytes (a copy of a ``bytearray`` or ``memoryview``).
+
+    Raises:
+        ProtocolTypeError: If ``data`` is not bytes-like.
+    """
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    raise ProtocolTypeError(f"send() needs bytes, got {type(data).__name__}; encode text first")
+
+
+def _legacy_send_raw(self: ReqResProtocol, data: bytes) -> int:
+    raise NotImplementedError(f"{type(self).__name__} overrides send(), not _send_raw()")
+
+
+def _legacy_read_raw(self: ReqResProtocol) -> bytes | None:
+    raise NotImplementedError(f"{type(self).__name__} overrides read(), not _read_raw()")
+
+
+_LEGACY_HOOKS: dict[str, tuple[str, Callable[..., Any]]] = {
+    "send": ("_send_raw", _legacy_send_raw),
+    "read": ("_read_raw", _legacy_read_raw),
+}
+
+
+def adopt_subclass(cls: type[ReqResProtocol], base: type[Any]) -> None:
+    """Prepare a new subclass: support the deprecated way of overriding ``send``/``read``.
+
+    A class that overrides ``send`` or ``read`` but not the matching hook
+    (``_send_raw``, ``_read_raw``) gets a stand-in hook, so that it is not abstract,
+    and a :class:`DeprecationWarning` (except classes of this library). Its own
+    ``read``, ``read_within`` and ``wait_readable`` are wrapped to consult the
+    pushback buffer (:func:`install_pushback`).
+
+    Args:
+        cls: The new subclass.
+        base: :class:`~eq1_network.interfaces.ReqResProtocol`.
+    """
+    body = cls.__dict__
+    legacy = []
+    for public, (hook, stand_in) in _LEGACY_HOOKS.items():
+        fn = body.get(public)
+        if fn is None or getattr(fn, "__isabstractmethod__", False) or hook in body:
+            continue
+        if getattr(cls, hook) is getattr(base, hook):
+            setattr(cls, hook, stand_in)
+            legacy.append(public)
+    if legacy and not cls.__module__.startswith("eq1_network."):
+        names = " and ".join(f"{name}()" for name in legacy)
+        hooks = " and ".join(_LEGACY_HOOKS[name][0] + "()" for name in legacy)
+        warnings.warn(
+            f"{cls.__qualname__} overrides {names} of ReqResProtocol; implement {hooks} "
+            "instead and let the base class check arguments and the connection",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    install_pushback(cls)
 
 
 def install_pushback(cls: type[ReqResProtocol]) -> None:

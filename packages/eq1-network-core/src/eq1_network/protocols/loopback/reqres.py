@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING, Any
 from eq1_network.common.exceptions import (
     ProtocolConfigurationError,
     ProtocolConnectionError,
-    ProtocolNotConnectedError,
-    ProtocolTypeError,
 )
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.loopback._pipe import BytePipe
@@ -186,53 +184,27 @@ class LoopbackProtocol(ReqResProtocol):
         """
         return self._connected
 
-    def send(self, data: bytes) -> int:
+    def _link_ready(self) -> bool:
+        return self._connected
+
+    def _send_raw(self, data: bytes) -> int:
         """Write all of ``data`` to the other end (or to itself in echo mode).
 
-        Args:
-            data: Bytes-like object.
-
-        Returns:
-            ``len(data)``.
-
-        Raises:
-            ProtocolTypeError: If ``data`` is not bytes-like.
-            ProtocolNotConnectedError: If not connected.
-            ProtocolTimeoutError: If the buffer stayed full for ``timeout`` seconds.
+        ``send`` waits up to ``timeout`` seconds for buffer room and then raises
+        :class:`~eq1_network.common.exceptions.ProtocolTimeoutError`.
         """
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ProtocolTypeError(
-                f"send() needs bytes, got {type(data).__name__}; encode text first"
-            )
         outbound = self._outbound
-        if not self._connected or outbound is None:
-            raise ProtocolNotConnectedError(f"{self!r}: send() before connect()")
-        payload = bytes(data)
-        outbound.write(payload, self.timeout)
-        return len(payload)
+        if outbound is None:  # disconnect() ran since send() looked
+            raise self._not_connected_error("send()")
+        outbound.write(data, self.timeout)
+        return len(data)
 
-    def read(self) -> tuple[bool, bytes | None]:
-        """Return everything waiting, without blocking.
+    def _read_raw(self) -> bytes | None:
+        inbound = self._inbound
+        return None if inbound is None else inbound.read_all()
 
-        Returns:
-            ``(True, data)`` or ``(False, None)`` when nothing waits or not connected.
-        """
+    def _wait_readable_raw(self, timeout: float | None) -> bool:
         inbound = self._inbound
         if inbound is None:
-            return False, None
-        data = inbound.read_all()
-        return (True, data) if data else (False, None)
-
-    def wait_readable(self, timeout: float | None) -> bool:
-        """Wait until data is waiting or ``timeout`` passes.
-
-        Args:
-            timeout: Longest wait in seconds.
-
-        Returns:
-            ``True`` if data is waiting.
-        """
-        inbound = self._inbound
-        if inbound is None:
-            return super().wait_readable(timeout)
+            return super()._wait_readable_raw(timeout)
         return inbound.wait_data(timeout)

@@ -24,7 +24,6 @@ from eq1_network.common.exceptions import (
     ProtocolConfigurationError,
     ProtocolConnectionError,
     ProtocolNotConnectedError,
-    ProtocolTypeError,
 )
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.serial._port import OpenPort
@@ -226,43 +225,32 @@ class SerialProtocol(ReqResProtocol):
             except Exception:
                 logger.exception("on_connection_lost callback of %r raised", self)
 
-    def _require_port(self, operation: str) -> OpenPort:
-        port = self._port
-        if self._lost is not None:
-            raise ProtocolConnectionError(f"{operation}(): {self._lost}; call connect() again")
-        if port is None:
-            raise ProtocolNotConnectedError(
-                f"{operation}() on serial port {self.port!r} before connect() or after disconnect()"
-            )
-        return port
+    def _link_ready(self) -> bool:
+        return self._port is not None and self._lost is None
+
+    def _not_connected_error(self, operation: str) -> ProtocolConnectionError:
+        lost = self._lost
+        if lost is not None:
+            return ProtocolConnectionError(f"{operation}: {lost}; call connect() again")
+        return ProtocolNotConnectedError(
+            f"{operation} on serial port {self.port!r} before connect() or after disconnect()"
+        )
 
     # -- data ----------------------------------------------------------------
 
-    def send(self, data: bytes) -> int:
+    def _send_raw(self, data: bytes) -> int:
         """Write all of ``data`` to the line; concurrent sends never interleave.
 
-        Args:
-            data: ``bytes``, ``bytearray`` or ``memoryview``.
-
-        Returns:
-            ``len(data)``.
-
-        Raises:
-            ProtocolTypeError: If ``data`` is not bytes-like (encode text first).
-            ProtocolNotConnectedError: If not connected.
-            ProtocolConnectionError: If the device vanished or the link broke.
-            ProtocolTimeoutError: If ``write_timeout`` passed first.
+        ``send()`` raises :class:`~eq1_network.common.exceptions.ProtocolTimeoutError`
+        if ``write_timeout`` passed first.
         """
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise ProtocolTypeError(
-                f"send() needs bytes, got {type(data).__name__}; encode text first"
-            )
-        port = self._require_port("send")
-        payload = bytes(data)
-        if not payload:
+        port = self._port
+        if port is None:  # disconnect() ran since send() looked
+            raise self._not_connected_error("send()")
+        if not data:
             return 0
         try:
-            return port.write(payload)
+            return port.write(data)
         except ProtocolNotConnectedError as exc:
             lost = self._lost
             if lost is not None:  # another thread noticed the loss and closed the port
@@ -272,46 +260,35 @@ class SerialProtocol(ReqResProtocol):
             self._mark_lost(port, exc)
             raise
 
-    def read(self) -> tuple[bool, bytes | None]:
-        """Return the bytes waiting, without blocking.
+    def _read_raw(self) -> bytes | None:
+        """Take the bytes waiting, without blocking.
 
-        Returns:
-            ``(True, data)`` when bytes were waiting; ``(False, None)`` when none were,
-            or when not connected.
-
-        Raises:
-            ProtocolConnectionError: If the device vanished or the link broke (also on
-                every later call until ``connect()`` or ``disconnect()``).
+        After a loss, ``read()`` raises
+        :class:`~eq1_network.common.exceptions.ProtocolConnectionError` on every call
+        until ``connect()`` or ``disconnect()``.
         """
         port = self._port
         if port is None:
-            return False, None
+            return None
         if self._lost is not None:
             raise ProtocolConnectionError(f"read(): {self._lost}; call connect() again")
         try:
-            data = port.read_available()
+            return port.read_available()
         except ProtocolConnectionError as exc:
             self._mark_lost(port, exc)
             raise
-        return (True, data) if data else (False, None)
 
-    def wait_readable(self, timeout: float | None) -> bool:
+    def _wait_readable_raw(self, timeout: float | None) -> bool:
         """Wait until data arrives, the link is lost, or ``timeout`` passes.
 
         On POSIX devices and ``socket://`` this is a ``select``/``poll`` on the
         descriptor; elsewhere a short blocking one-byte read (kept for the next
-        :meth:`read`). Either way it returns as soon as a byte arrives.
-
-        Args:
-            timeout: Longest wait in seconds; ``None`` waits a short slice.
-
-        Returns:
-            ``True`` if :meth:`read` may return data (or will report a loss),
-            ``False`` if the timeout passed.
+        ``read``). Either way it returns as soon as a byte arrives; a loss also
+        returns ``True`` (``read`` then reports it).
         """
         port = self._port
         if port is None:
-            return super().wait_readable(timeout)
+            return super()._wait_readable_raw(timeout)
         if self._lost is not None:
             return True
         try:

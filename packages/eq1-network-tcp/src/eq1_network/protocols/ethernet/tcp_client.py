@@ -11,7 +11,6 @@ from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolNotConnectedError,
     ProtocolTimeoutError,
-    ProtocolTypeError,
 )
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.ethernet._config import (
@@ -269,40 +268,27 @@ class TCPClient(ReqResProtocol):
 
     # -- data ------------------------------------------------------------------
 
-    def send(self, data: bytes) -> int:
-        """Send all of ``data``; concurrent calls never interleave their bytes.
+    def _link_ready(self) -> bool:
+        return self._stream is not None
 
-        Args:
-            data: The bytes (``bytes``, ``bytearray`` or ``memoryview``).
+    def _not_connected_error(self, operation: str) -> ProtocolConnectionError:
+        return self._unusable(operation)
 
-        Returns:
-            ``len(data)``, once every byte was handed to the system.
+    def _send_raw(self, data: bytes) -> int:
+        """Write all of ``data``; concurrent calls never interleave their bytes.
 
-        Raises:
-            ProtocolTypeError: If ``data`` is not bytes-like (encode text first).
-            ProtocolNotConnectedError: If ``connect()`` was not called, or after
-                ``disconnect()``.
-            ProtocolConnectionError: If the connection was lost (the message says why).
-            ProtocolTimeoutError: If the bytes could not be handed over within
-                ``write_timeout``. When part of the message had been sent, the
-                connection is closed, because the peer can no longer find where
-                messages start.
+        ``send()`` raises :class:`~eq1_network.common.exceptions.ProtocolTimeoutError`
+        if the bytes could not be handed over within ``write_timeout``; when part of
+        the message had been sent, the connection is closed, because the peer can no
+        longer find where messages start.
         """
-        if type(data) is bytes:
-            payload = data
-        elif isinstance(data, (bytes, bytearray, memoryview)):
-            payload = bytes(data)
-        else:
-            raise ProtocolTypeError(
-                f"send() needs bytes, got {type(data).__name__}; encode text first"
-            )
         if time.monotonic() - self._last_look > _PROBE_AFTER_IDLE:
             self._probe()
         stream = self._stream
         if stream is None:
             raise self._unusable("send()")
         try:
-            stream.send_all(payload, self.write_timeout)
+            stream.send_all(data, self.write_timeout)
         except SendTimeoutError as exc:
             raise self._send_timed_out(stream, exc) from None
         except OSError as exc:
@@ -310,46 +296,40 @@ class TCPClient(ReqResProtocol):
             raise ProtocolConnectionError(
                 f"connection to {self.where} lost during send(): {exc}"
             ) from exc
-        return len(payload)
+        return len(data)
 
-    def read(self) -> tuple[bool, bytes | None]:
-        """Return the bytes that have arrived, without blocking.
-
-        Returns:
-            ``(True, data)`` when bytes were waiting, ``(False, None)`` when nothing
-            was waiting or the client is not connected.
-        """
+    def _read_raw(self) -> bytes | None:
+        """Take the bytes that have arrived, without blocking (``None`` if none)."""
         lock = self._read_lock
         if not lock.acquire(False):
             # Another thread is reading, or waiting in wait_readable(): it takes
             # what arrives; this call must not block behind it.
-            return False, None
+            return None
         try:
             if self._rx:
-                return True, self._take_buffered()
+                return self._take_buffered()
             stream = self._stream
             if stream is None:
-                return False, None
+                return None
             if stream.tls:
-                received = self._receive(stream, self.max_buffer)
-                return (True, received) if received else (False, None)
+                return self._receive(stream, self.max_buffer)
             # Plain TCP, the hot path: one recv call, what _receive does spelt out.
             self._last_look = time.monotonic()
             try:
                 received = stream.sock.recv(self._chunk, stream.flags)
             except BlockingIOError:
-                return False, None
+                return None
             except OSError as exc:
                 self._lost(stream, f"{type(exc).__name__}: {exc}")
-                return False, None
+                return None
             if received:
-                return True, received
+                return received
             self._lost(stream, "closed by the peer")
-            return False, None
+            return None
         finally:
             lock.release()
 
-    def wait_readable(self, timeout: float | None) -> bool:
+    def _wait_readable_raw(self, timeout: float | None) -> bool:
         """Wait until :meth:`read` may return data, without polling.
 
         Waits on the socket itself; :meth:`read` then takes the bytes (or notices that
@@ -390,7 +370,7 @@ class TCPClient(ReqResProtocol):
         finally:
             lock.release()
 
-    def read_within(self, timeout: float) -> bytes | None:
+    def _read_within_raw(self, timeout: float) -> bytes | None:
         """Wait up to ``timeout`` seconds for bytes and return them.
 
         On a plain connection on Linux a single ``recv`` call both waits and reads;
@@ -405,7 +385,7 @@ class TCPClient(ReqResProtocol):
         """
         stream = self._stream
         if stream is None or not stream.kernel_waits:
-            return super().read_within(timeout)
+            return super()._read_within_raw(timeout)
         lock = self._read_lock
         if not lock.acquire(True, max(timeout, 0.0)):
             return None  # another thread kept reading for the whole time
@@ -421,7 +401,7 @@ class TCPClient(ReqResProtocol):
         if self._closing:  # disconnect() was called: no reconnection to wait for
             return None
         # The connection was lost: wait for a reconnection within the time left.
-        return super().read_within(max(started + timeout - time.monotonic(), 0.0))
+        return super()._read_within_raw(max(started + timeout - time.monotonic(), 0.0))
 
     # -- JSON messages -----------------------------------------------------------
 

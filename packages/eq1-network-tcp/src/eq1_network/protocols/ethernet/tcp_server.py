@@ -299,42 +299,34 @@ class TCPServer(ReqResProtocol):
 
     # -- request/response view -----------------------------------------------------
 
-    def read(self) -> tuple[bool, bytes | None]:
-        """Return the next chunk from any client, without blocking.
-
-        The sender becomes the target of :meth:`send`.
-
-        Returns:
-            ``(True, data)`` or ``(False, None)`` when nothing is waiting.
-        """
+    def _read_raw(self) -> bytes | None:
+        """Take the next chunk from any client; its sender becomes the target of ``send``."""
         item = self._inbox.pop()
         if item is None:
-            return False, None
+            return None
         conn, data, resume = item
         if resume:
             self._resume(conn)
         self._last_conn = conn
-        return True, data
+        return data
 
-    def send(self, data: bytes) -> int:
-        """Reply to the client whose data :meth:`read` (or :meth:`receive`) returned last.
-
-        Args:
-            data: The bytes.
-
-        Returns:
-            ``len(data)``.
-
-        Raises:
-            ProtocolTypeError: If ``data`` is not bytes-like.
-            ProtocolNotConnectedError: If the server is not listening.
-            ProtocolConnectionError: If no data has been read yet, or that client has
-                left.
-            ProtocolTimeoutError: If the client accepted no data within ``write_timeout``.
-        """
-        payload = data if type(data) is bytes else _as_bytes(data)
+    def _link_ready(self) -> bool:
         loop = self._loop
-        if loop is None or not loop.running:
+        return loop is not None and loop.running
+
+    def _not_connected_error(self, operation: str) -> ProtocolConnectionError:
+        return self._not_listening(operation)
+
+    def _send_raw(self, data: bytes) -> int:
+        """Reply to the client whose data ``read`` (or :meth:`receive`) returned last.
+
+        ``send()`` raises :class:`~eq1_network.common.exceptions.ProtocolConnectionError`
+        if no data has been read yet or that client has left, and
+        :class:`~eq1_network.common.exceptions.ProtocolTimeoutError` if the client
+        accepted no data within ``write_timeout``.
+        """
+        loop = self._loop
+        if loop is None:  # disconnect() ran since send() looked
             raise self._not_listening("send()")
         conn = self._last_conn
         if conn is None:
@@ -342,20 +334,15 @@ class TCPServer(ReqResProtocol):
                 f"send() on {self!r}: no client to reply to, because read() has not "
                 "returned data yet; use send_to(peer, data) to address a client"
             )
-        return self._send_conn(loop, conn, payload)
+        return self._send_conn(loop, conn, data)
 
-    def wait_readable(self, timeout: float | None) -> bool:
+    def _wait_readable_raw(self, timeout: float | None) -> bool:
         """Wait until a chunk from some client is waiting, without polling.
 
         While it waits, the calling thread services the sockets itself (see the
         class notes), so a request is read by the thread that will answer it.
-
-        Args:
-            timeout: Longest wait in seconds; ``None`` waits a short slice (0.1 s).
-
-        Returns:
-            ``True`` if a chunk is waiting (or a client left meanwhile: a hint to look
-            again), ``False`` on timeout.
+        ``None`` waits a short slice (0.1 s). Returns ``True`` if a chunk is waiting
+        (or a client left meanwhile: a hint to look again), ``False`` on timeout.
         """
         limit = _IDLE_WAIT if timeout is None else timeout
         loop = self._loop
