@@ -40,7 +40,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from eq1_network.common.exceptions import PacketSizeError, ProtocolTypeError
+from eq1_network.common.exceptions import PacketSizeError, PayloadTooLargeError, ProtocolTypeError
 from eq1_network.data import ReceivedData, SendData
 from eq1_network.packets._binding import Structure, bind_structure, length_prefix_limit
 from eq1_network.packets.fragmentation import Reassembler, split_message
@@ -205,7 +205,7 @@ class DataPackage(Generic[_S, _R]):
 
         Raises:
             ProtocolTypeError: If ``send_data`` is not an instance of the send class.
-            PacketSizeError: If the payload exceeds the structure's limit; use
+            PayloadTooLargeError: If the payload exceeds the structure's limit; use
                 :meth:`encode_frames` for messages that may need splitting.
         """
         kind = self._kinds.get(send_data.__class__)
@@ -222,7 +222,7 @@ class DataPackage(Generic[_S, _R]):
             self._prepare(send_data)
             return self._to_packet(send_data.to_bytes())
         except PacketSizeError as exc:
-            raise PacketSizeError(f"{exc}; encode_frames() splits large messages") from None
+            raise PayloadTooLargeError(f"{exc}; encode_frames() splits large messages") from None
 
     def encode_frames(self, send_data: _S) -> list[bytes]:
         """Serialise ``send_data`` into one packet, or several fragments if it is too big.

@@ -30,7 +30,7 @@ from typing import Any, Final, NamedTuple
 
 from eq1_network.common.exceptions import (
     FragmentError,
-    PacketSizeError,
+    PayloadTooLargeError,
     ProtocolConfigurationError,
     ProtocolTypeError,
     ProtocolValidationError,
@@ -102,7 +102,7 @@ def split_message(
             or it is already a fragment.
         ProtocolConfigurationError: If the frame limit cannot hold a fragment header
             and one byte, or the structure has no limit and none is given.
-        PacketSizeError: If the message would need more than 2**32 - 1 fragments.
+        PayloadTooLargeError: If the message would need more than 2**32 - 1 fragments.
     """
     if isinstance(message, TypedSendData):
         message = message.to_message()
@@ -133,7 +133,9 @@ def split_message(
     total = len(body)
     count = -(-total // room)
     if count > _MAX_COUNT:  # pragma: no cover - needs a value of more than 4 GiB
-        raise PacketSizeError(f"a {total}-byte value needs {count} fragments, more than 2**32-1")
+        raise PayloadTooLargeError(
+            f"a {total}-byte value needs {count} fragments, more than 2**32-1"
+        )
     view = memoryview(body)
     return [
         to_packet(

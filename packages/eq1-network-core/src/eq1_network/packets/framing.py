@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Final, TypeAlias
 
 from eq1_network.common.exceptions import (
+    FrameTooLargeError,
     MalformedPacketError,
-    PacketSizeError,
+    PayloadTooLargeError,
     ProtocolConfigurationError,
     ProtocolTypeError,
 )
@@ -98,8 +99,17 @@ def check_max_payload(value: Any, name: str = "max_payload") -> int:
     return value
 
 
-def _too_large(size: int, limit: int) -> PacketSizeError:
-    return PacketSizeError(f"payload of {size} bytes exceeds max_payload of {limit} bytes")
+def _too_large(size: int, limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"payload of {size} bytes exceeds max_payload of {limit} bytes; "
+        "send less per message or raise max_payload"
+    )
+
+
+def _frame_too_large(size: int, limit: int) -> FrameTooLargeError:
+    return FrameTooLargeError(
+        f"length header announces {size} payload bytes, more than max_payload of {limit} bytes"
+    )
 
 
 class NetworkPacketStructure(PacketStructureInterface):
@@ -147,7 +157,7 @@ class NetworkPacketStructure(PacketStructureInterface):
 
         Raises:
             ProtocolTypeError: If ``data`` is not bytes-like.
-            PacketSizeError: If ``data`` is longer than ``max_payload``.
+            PayloadTooLargeError: If ``data`` is longer than ``max_payload``.
         """
         if type(data) is not bytes:
             data = as_bytes(data, "data")
@@ -171,7 +181,7 @@ class NetworkPacketStructure(PacketStructureInterface):
 
         Raises:
             ProtocolTypeError: If a payload is not bytes-like.
-            PacketSizeError: If a payload is longer than ``max_payload``.
+            PayloadTooLargeError: If a payload is longer than ``max_payload``.
         """
         limit = self.max_payload
         parts: list[bytes] = []
@@ -200,7 +210,7 @@ class NetworkPacketStructure(PacketStructureInterface):
             ProtocolTypeError: If ``packet`` is not bytes-like.
             MalformedPacketError: If the frame is shorter than its header or its length
                 field does not match the bytes that follow.
-            PacketSizeError: If the length field exceeds ``max_payload``.
+            FrameTooLargeError: If the length field exceeds ``max_payload``.
         """
         if type(packet) is not bytes:
             packet = as_bytes(packet, "packet")
@@ -211,7 +221,7 @@ class NetworkPacketStructure(PacketStructureInterface):
             )
         (length,) = _unpack_length_from(packet)
         if length > self.max_payload:
-            raise _too_large(length, self.max_payload)
+            raise _frame_too_large(length, self.max_payload)
         if length != size - LENGTH_PREFIX_SIZE:
             raise MalformedPacketError(
                 f"length header announces {length} payload bytes but the packet "
@@ -255,7 +265,7 @@ class NetworkPacketStructure(PacketStructureInterface):
         Raises:
             ProtocolTypeError: If ``packet`` is not bytes-like.
             MalformedPacketError: If the buffer ends inside a frame.
-            PacketSizeError: If a length field exceeds ``max_payload``.
+            FrameTooLargeError: If a length field exceeds ``max_payload``.
         """
         if type(packet) is not bytes:
             packet = as_bytes(packet, "packet")
@@ -271,7 +281,7 @@ class NetworkPacketStructure(PacketStructureInterface):
                 )
             (length,) = _unpack_length_from(packet, pos)
             if length > limit:
-                raise _too_large(length, limit)
+                raise _frame_too_large(length, limit)
             end = pos + LENGTH_PREFIX_SIZE + length
             if end > size:
                 raise MalformedPacketError(
@@ -298,12 +308,12 @@ class NetworkPacketStructure(PacketStructureInterface):
             The offset just past the frame, or ``-1`` if more bytes are needed.
 
         Raises:
-            PacketSizeError: If the length header exceeds ``max_payload``.
+            FrameTooLargeError: If the length header exceeds ``max_payload``.
         """
         if len(buffer) - start < LENGTH_PREFIX_SIZE:
             return NEED_MORE_DATA
         (length,) = _unpack_length_from(buffer, start)
         if length > self.max_payload:
-            raise _too_large(length, self.max_payload)
+            raise _frame_too_large(length, self.max_payload)
         end = start + LENGTH_PREFIX_SIZE + length
         return end if end <= len(buffer) else NEED_MORE_DATA

@@ -106,7 +106,7 @@ class TypedStreamReader:
             MalformedPacketError: As :meth:`PacketStream.feed_payloads
                 <eq1_network.packets.PacketStream.feed_payloads>`, after the messages
                 before the bad bytes were yielded.
-            PacketSizeError: Likewise, for a frame over the stream's limits.
+            FrameTooLargeError: Likewise, for a frame over the stream's limits.
             PacketError: The stream's stored error, once it has failed (see
                 :class:`~eq1_network.packets.PacketStream`).
         """

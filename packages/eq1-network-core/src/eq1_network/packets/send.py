@@ -14,7 +14,7 @@ from collections.abc import Callable
 from time import time_ns
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from eq1_network.common.exceptions import PacketSizeError, ProtocolTypeError
+from eq1_network.common.exceptions import PayloadTooLargeError, ProtocolTypeError
 from eq1_network.data import SendData
 from eq1_network.packets.framing import DEFAULT_MAX_PAYLOAD
 from eq1_network.packets.header import (
@@ -252,12 +252,12 @@ class TypedSendData(SendData, Generic[_V]):
             The frame: 4-byte length, header, value.
 
         Raises:
-            PacketSizeError: If the message is longer than ``max_payload``.
+            PayloadTooLargeError: If the message is longer than ``max_payload``.
         """
         ids = self._ids
         size = ids.header_len + len(self._body)
         if size > max_payload:
-            raise PacketSizeError(
+            raise PayloadTooLargeError(
                 f"payload of {size} bytes exceeds max_payload of {max_payload} bytes"
             )
         return (

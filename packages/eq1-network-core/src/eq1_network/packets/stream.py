@@ -21,9 +21,9 @@ import threading
 from typing import Final
 
 from eq1_network.common.exceptions import (
+    FrameTooLargeError,
     MalformedPacketError,
     PacketError,
-    PacketSizeError,
     ProtocolConfigurationError,
     ProtocolTypeError,
     ProtocolValidationError,
@@ -184,7 +184,7 @@ class PacketStream:
                 (the stream stays usable).
             ProtocolValidationError: If ``start`` is outside ``data``.
             MalformedPacketError: If the stream holds bytes that cannot be a packet.
-            PacketSizeError: If a packet exceeds the limit or ``max_buffer``.
+            FrameTooLargeError: If a packet exceeds the limit or ``max_buffer``.
         """
         return self._feed(data, False, start)
 
@@ -206,7 +206,7 @@ class PacketStream:
                 (the stream stays usable).
             ProtocolValidationError: If ``start`` is outside ``data``.
             MalformedPacketError: If the stream holds bytes that cannot be a packet.
-            PacketSizeError: If a packet exceeds the limit or ``max_buffer``.
+            FrameTooLargeError: If a packet exceeds the limit or ``max_buffer``.
         """
         return self._feed(data, True, start)
 
@@ -275,8 +275,8 @@ class PacketStream:
             return out
         raise error
 
-    def _oversize(self, length: int) -> PacketSizeError:
-        return PacketSizeError(
+    def _oversize(self, length: int) -> FrameTooLargeError:
+        return FrameTooLargeError(
             f"length header announces {length} payload bytes, more than the limit of "
             f"{self._limit} bytes (max_payload or max_buffer - 4)"
         )
@@ -375,7 +375,7 @@ class PacketStream:
             self._scan = max(0, len(buffer) - len(self._tail) + 1)
         if len(buffer) > self.max_buffer:
             return self._fail(
-                PacketSizeError(
+                FrameTooLargeError(
                     f"{len(buffer)} bytes buffered without a complete packet, "
                     f"more than max_buffer={self.max_buffer}"
                 ),
