@@ -282,7 +282,7 @@ class ReqResProtocol(BaseProtocol):
         """
         return self.is_connected()
 
-    def _not_connected_error(self, operation: str) -> ProtocolConnectionError:
+    def _not_connected_error(self, operation: str) -> ProtocolError:
         """Build the error :meth:`send` raises when :meth:`_link_ready` is false.
 
         Transports that remember why a link was lost override it to say so (a

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from eq1_network.common.exceptions import (
     ProtocolConfigurationError,
     ProtocolConnectionError,
+    ProtocolError,
     ProtocolNotConnectedError,
 )
 from eq1_network.interfaces.protocol import ReqResProtocol
@@ -228,7 +229,7 @@ class SerialProtocol(ReqResProtocol):
     def _link_ready(self) -> bool:
         return self._port is not None and self._lost is None
 
-    def _not_connected_error(self, operation: str) -> ProtocolConnectionError:
+    def _not_connected_error(self, operation: str) -> ProtocolError:
         lost = self._lost
         if lost is not None:
             return ProtocolConnectionError(f"{operation}: {lost}; call connect() again")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
     ProtocolConnectionError,
+    ProtocolError,
     ProtocolNotConnectedError,
     ProtocolTimeoutError,
 )
@@ -271,7 +272,7 @@ class TCPClient(ReqResProtocol):
     def _link_ready(self) -> bool:
         return self._stream is not None
 
-    def _not_connected_error(self, operation: str) -> ProtocolConnectionError:
+    def _not_connected_error(self, operation: str) -> ProtocolError:
         return self._unusable(operation)
 
     def _send_raw(self, data: bytes) -> int:

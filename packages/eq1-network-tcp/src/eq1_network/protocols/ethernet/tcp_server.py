@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
     ProtocolConnectionError,
+    ProtocolError,
     ProtocolNotConnectedError,
     ProtocolTimeoutError,
     ProtocolTypeError,
@@ -314,7 +315,7 @@ class TCPServer(ReqResProtocol):
         loop = self._loop
         return loop is not None and loop.running
 
-    def _not_connected_error(self, operation: str) -> ProtocolConnectionError:
+    def _not_connected_error(self, operation: str) -> ProtocolError:
         return self._not_listening(operation)
 
     def _send_raw(self, data: bytes) -> int:
