@@ -68,12 +68,12 @@ from types import TracebackType
 from typing import Any
 
 from eq1_network.common.exceptions import (
+    ProtocolArgumentError,
     ProtocolConfigurationError,
     ProtocolError,
     ProtocolNotConnectedError,
     ProtocolTimeoutError,
     ProtocolTypeError,
-    ProtocolValidationError,
 )
 from eq1_network.common.policies import OverflowPolicy, QueueFullPolicy, ReconnectPolicy
 from eq1_network.data import ReceivedData, SendData
@@ -392,7 +392,7 @@ class NetworkHandler:
         """
         with self._state_lock:
             if self._state != "new":
-                raise ProtocolValidationError(f"a handler starts once; this one is {self._state}")
+                raise ProtocolArgumentError(f"a handler starts once; this one is {self._state}")
             self._state = "starting"
         cfg = self.config
         try:
@@ -643,7 +643,7 @@ class NetworkHandler:
             sequence = self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
             typed._sequence = sequence
         elif self.config.acknowledged:
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 "in acknowledged mode the handler numbers messages; leave sequence at 0"
             )
         return sequence, self._encode(send_data)

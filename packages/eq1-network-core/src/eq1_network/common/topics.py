@@ -7,7 +7,7 @@ MQTT plugin.
 
 from __future__ import annotations
 
-from eq1_network.common.exceptions import ProtocolValidationError
+from eq1_network.common.exceptions import ProtocolArgumentError
 
 __all__ = [
     "SharedFilter",
@@ -23,21 +23,21 @@ _SHARE_PREFIX = "$share/"
 
 def _check_common(text: str, what: str) -> None:
     if not isinstance(text, str):
-        raise ProtocolValidationError(f"{what} must be a str, got {type(text).__name__}")
+        raise ProtocolArgumentError(f"{what} must be a str, got {type(text).__name__}")
     if not text:
-        raise ProtocolValidationError(f"{what} must not be empty")
+        raise ProtocolArgumentError(f"{what} must not be empty")
     if "\x00" in text:
-        raise ProtocolValidationError(f"{what} {text!r} must not contain NUL characters")
+        raise ProtocolArgumentError(f"{what} {text!r} must not contain NUL characters")
     try:
         encoded = text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ProtocolValidationError(
+        raise ProtocolArgumentError(
             f"{what} {text!r} must be valid UTF-8: it contains the lone surrogate "
             f"{text[exc.start]!r} at index {exc.start}, which UTF-8 cannot encode; "
             "remove or replace it"
         ) from None
     if len(encoded) > _MAX_TOPIC_BYTES:
-        raise ProtocolValidationError(f"{what} is longer than {_MAX_TOPIC_BYTES} bytes")
+        raise ProtocolArgumentError(f"{what} is longer than {_MAX_TOPIC_BYTES} bytes")
 
 
 def validate_topic(topic: str) -> str:
@@ -55,7 +55,7 @@ def validate_topic(topic: str) -> str:
     """
     _check_common(topic, "topic")
     if "+" in topic or "#" in topic:
-        raise ProtocolValidationError(
+        raise ProtocolArgumentError(
             f"topic {topic!r} must not contain the wildcards '+' or '#' when publishing"
         )
     return topic
@@ -96,7 +96,7 @@ def split_shared(topic_filter: str) -> SharedFilter:
     rest = topic_filter[len(_SHARE_PREFIX) :]
     group, sep, inner = rest.partition("/")
     if not sep or not group or not inner or "+" in group or "#" in group:
-        raise ProtocolValidationError(
+        raise ProtocolArgumentError(
             f"shared subscription {topic_filter!r} must look like '$share/<group>/<filter>'"
         )
     return SharedFilter(group, inner)
@@ -120,11 +120,11 @@ def validate_topic_filter(topic_filter: str) -> str:
     levels = split_shared(topic_filter).topic_filter.split("/")
     for index, level in enumerate(levels):
         if "#" in level and (level != "#" or index != len(levels) - 1):
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 f"topic filter {topic_filter!r}: '#' must be a whole level and the last one"
             )
         if "+" in level and level != "+":
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 f"topic filter {topic_filter!r}: '+' must occupy a whole level"
             )
     return topic_filter

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from eq1_network.common.exceptions import (
+    ProtocolArgumentError,
     ProtocolNotConnectedError,
     ProtocolTypeError,
-    ProtocolValidationError,
 )
 from eq1_network.common.topics import validate_topic, validate_topic_filter
 
@@ -45,7 +45,7 @@ def check_qos(qos: object, what: str = "qos") -> None:
         ProtocolValidationError: If it is not 0, 1 or 2 (a bool is refused).
     """
     if isinstance(qos, bool) or qos not in (0, 1, 2):
-        raise ProtocolValidationError(f"{what} must be 0, 1 or 2, got {qos!r}")
+        raise ProtocolArgumentError(f"{what} must be 0, 1 or 2, got {qos!r}")
 
 
 def check_publish_args(topic: str, message: str | bytes, qos: int, retain: bool) -> bytes:

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
-    PacketSizeError,
+    FrameTooLargeError,
+    ProtocolArgumentError,
     ProtocolTimeoutError,
     ProtocolTypeError,
-    ProtocolValidationError,
 )
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ def resolve_timeout(protocol: ReqResProtocol, timeout: float | None, what: str) 
         or not math.isfinite(timeout)
         or timeout < 0
     ):
-        raise ProtocolValidationError(
+        raise ProtocolArgumentError(
             f"{what}: timeout must be a finite number of seconds >= 0 or None, got {timeout!r}"
         )
     return float(timeout)
@@ -266,7 +266,7 @@ def resolve_timeout(protocol: ReqResProtocol, timeout: float | None, what: str) 
 
 def _check_count(value: object, name: str, what: str, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ProtocolValidationError(f"{what}: {name} must be an int >= {minimum}, got {value!r}")
+        raise ProtocolArgumentError(f"{what}: {name} must be an int >= {minimum}, got {value!r}")
     return value
 
 
@@ -278,7 +278,7 @@ def _check_terminator(terminator: object, what: str) -> bytes:
         )
     data = bytes(terminator)
     if not data:
-        raise ProtocolValidationError(f"{what}: terminator must not be empty")
+        raise ProtocolArgumentError(f"{what}: terminator must not be empty")
     return data
 
 
@@ -321,7 +321,7 @@ def read_until(
             return bytes(buf[:end])
         if found >= 0 or len(buf) >= limit:
             push_back(protocol, buf)
-            raise PacketSizeError(
+            raise FrameTooLargeError(
                 f"{what}: no terminator within max_bytes={limit} ({len(buf)} bytes "
                 "received); they stay buffered: take them with read() or pass a larger "
                 "max_bytes"
@@ -385,7 +385,7 @@ def query(
         ProtocolValidationError: If both ``until`` and ``size`` are given.
     """
     if until is not None and size is not None:
-        raise ProtocolValidationError(
+        raise ProtocolArgumentError(
             "query(): pass either until= (a terminator) or size= (a length), not both"
         )
     if size is None:

@@ -7,9 +7,9 @@ import threading
 from typing import Any, ClassVar, Generic, TypeVar
 
 from eq1_network.common.exceptions import (
+    ProtocolArgumentError,
     ProtocolNotFoundError,
     ProtocolTypeError,
-    ProtocolValidationError,
 )
 from eq1_network.interfaces.protocol import BaseProtocol
 
@@ -44,7 +44,7 @@ class ConnectionTable(Generic[_T]):
         if not isinstance(name, str):
             raise ProtocolTypeError(f"{self._owner}: name must be a str, got {type(name).__name__}")
         if not name:
-            raise ProtocolValidationError(f"{self._owner}: name must not be empty")
+            raise ProtocolArgumentError(f"{self._owner}: name must not be empty")
         if isinstance(protocol, str):
             from eq1_network.plugins.registry import ProtocolManager
 
@@ -56,7 +56,7 @@ class ConnectionTable(Generic[_T]):
             )
         with self._lock:
             if name in self._entries:
-                raise ProtocolValidationError(
+                raise ProtocolArgumentError(
                     f"{self._owner}: name {name!r} is already registered; unregister it first"
                 )
             self._entries[name] = protocol

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 from typing import ClassVar, cast
 
-from eq1_network.common.exceptions import ProtocolTimeoutError, ProtocolValidationError
+from eq1_network.common.exceptions import (
+    ProtocolArgumentError,
+    ProtocolTimeoutError,
+)
 from eq1_network.interfaces._reading import DEFAULT_MAX_BYTES
 from eq1_network.interfaces.protocol import BaseProtocol, ReqResProtocol
 from eq1_network.manager._base import ManagerBase
@@ -112,7 +115,7 @@ class ReqResManager(ManagerBase[ReqResProtocol]):
         if timeout is None:
             timeout = protocol.timeout if protocol.timeout is not None else DEFAULT_READ_TIMEOUT
         if timeout < 0:
-            raise ProtocolValidationError(f"timeout must be non-negative, got {timeout}")
+            raise ProtocolArgumentError(f"timeout must be non-negative, got {timeout}")
         data = protocol.read_within(timeout)
         if data is None:
             raise ProtocolTimeoutError(

@@ -29,12 +29,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
+    ProtocolArgumentError,
     ProtocolConnectionError,
     ProtocolError,
     ProtocolNotConnectedError,
     ProtocolTimeoutError,
     ProtocolTypeError,
-    ProtocolValidationError,
     QueueFullError,
 )
 from eq1_network.interfaces._pubsub import check_publish_args
@@ -481,7 +481,7 @@ class MQTTProtocol(PubSubProtocol):
         if message_expiry is None and user_properties is None:
             return self.client_config.message_expiry, ()
         if self.client_config.protocol_version != MQTT_V5:
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 "`message_expiry` and `user_properties` need protocol_version=5"
             )
         if message_expiry is not None and (
@@ -489,7 +489,7 @@ class MQTTProtocol(PubSubProtocol):
             or not isinstance(message_expiry, int)
             or not 0 <= message_expiry <= 0xFFFFFFFF
         ):
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 f"`message_expiry` must be an int between 0 and 4294967295, got {message_expiry!r}"
             )
         props = normalize_user_properties("user_properties", user_properties)

@@ -29,9 +29,9 @@ from typing import Final
 
 from eq1_network.common.exceptions import (
     PacketSizeError,
+    ProtocolArgumentError,
     ProtocolTimeoutError,
     ProtocolTypeError,
-    ProtocolValidationError,
 )
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.serial.at_parser import (
@@ -108,9 +108,9 @@ class AtResponse:
 
 def _check_timeout(timeout: object) -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise ProtocolValidationError(f"timeout must be a number of seconds, got {timeout!r}")
+        raise ProtocolArgumentError(f"timeout must be a number of seconds, got {timeout!r}")
     if not math.isfinite(timeout) or timeout < 0:
-        raise ProtocolValidationError(f"timeout must be finite and non-negative, got {timeout!r}")
+        raise ProtocolArgumentError(f"timeout must be finite and non-negative, got {timeout!r}")
     return float(timeout)
 
 
@@ -169,11 +169,11 @@ class AtClient:
                 f"protocol must be a ReqResProtocol, got {type(protocol).__name__}"
             )
         if on_urc is not None and not callable(on_urc):
-            raise ProtocolValidationError(f"on_urc must be callable or None, got {on_urc!r}")
+            raise ProtocolArgumentError(f"on_urc must be callable or None, got {on_urc!r}")
         self.timeout = _check_timeout(timeout)
         self.line_ending = _check_bytes("line_ending", line_ending)
         if not self.line_ending:
-            raise ProtocolValidationError("line_ending must not be empty")
+            raise ProtocolArgumentError("line_ending must not be empty")
         self.payload_end = _check_bytes("payload_end", payload_end)
         self.encoding = encoding
         self.protocol = protocol
@@ -218,7 +218,7 @@ class AtClient:
         body = None if payload is None else _check_bytes("payload", payload)
         end = self.payload_end if payload_end is None else _check_bytes("payload_end", payload_end)
         if body is not None and end and end in body:
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 f"payload contains its terminator {end!r}; use payload_end=b'' with a "
                 "length-prefixed command for binary data"
             )
@@ -266,7 +266,7 @@ class AtClient:
             ProtocolConnectionError: If the link broke.
         """
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise ProtocolValidationError(f"size must be a non-negative int, got {size!r}")
+            raise ProtocolArgumentError(f"size must be a non-negative int, got {size!r}")
         deadline = self._deadline(timeout)
         with self._turn(deadline, "read_raw"):
             while True:
@@ -310,9 +310,9 @@ class AtClient:
         else:
             raise ProtocolTypeError(f"command must be str or bytes, got {type(command).__name__}")
         if not line.strip():
-            raise ProtocolValidationError("command must not be empty")
+            raise ProtocolArgumentError("command must not be empty")
         if b"\r" in line or b"\n" in line:
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 f"command must not contain CR or LF (the line ending is added): {command!r}"
             )
         return text, line
@@ -323,7 +323,7 @@ class AtClient:
 
     def _turn(self, deadline: float, what: str) -> _Turn:
         if self._owner == threading.get_ident():
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 f"AtClient: {what} called from inside on_urc or another call of this client; "
                 "queue the work and run it after the callback returns"
             )

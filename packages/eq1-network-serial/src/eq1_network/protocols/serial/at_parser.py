@@ -41,7 +41,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from eq1_network.common.exceptions import PacketSizeError, ProtocolValidationError
+from eq1_network.common.exceptions import (
+    FrameTooLargeError,
+    ProtocolValidationError,
+)
 
 __all__ = [
     "DEFAULT_MAX_LINE",
@@ -440,14 +443,14 @@ class AtParser:
             buffer.clear()
             self._scanned = 0
             self._discard = True
-            raise PacketSizeError(
+            raise FrameTooLargeError(
                 f"AT response line longer than max_line={self.max_line} bytes "
                 f"({size} bytes without a line end so far); it is skipped up to its line "
                 "end. Raise max_line if the modem sends lines this long"
             )
         if end > self.max_line:
             self._drop_line(end)
-            raise PacketSizeError(
+            raise FrameTooLargeError(
                 f"AT response line of {end} bytes is longer than max_line={self.max_line} "
                 "bytes; it was dropped. Raise max_line if the modem sends lines this long"
             )

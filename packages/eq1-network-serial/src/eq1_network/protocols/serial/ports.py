@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from eq1_network.common.exceptions import ProtocolValidationError
+from eq1_network.common.exceptions import ProtocolArgumentError
 from serial.tools import list_ports as _list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
@@ -104,7 +104,7 @@ def list_ports(*, include_links: bool = False, pattern: str | None = None) -> li
         try:
             matcher = re.compile(pattern, re.IGNORECASE)
         except re.error as exc:
-            raise ProtocolValidationError(
+            raise ProtocolArgumentError(
                 f"pattern must be a regular expression: {pattern!r}: {exc}"
             ) from exc
     found = [PortInfo.from_pyserial(info) for info in _list_ports.comports(include_links)]

@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 from eq1_network.common.exceptions import (
     MalformedPacketError,
     PacketError,
+    ProtocolArgumentError,
     ProtocolTypeError,
-    ProtocolValidationError,
 )
 from eq1_network.packets import NetworkPacketStructure, PacketStream
 from eq1_network.protocols.ethernet._peer import Connection, Peer
@@ -83,7 +83,7 @@ def encode_frame(value: JsonValue, structure: JsonStructure) -> bytes:
     except TypeError as exc:
         raise ProtocolTypeError(f"value cannot be sent as JSON: {exc}") from exc
     except (ValueError, RecursionError) as exc:
-        raise ProtocolValidationError(f"value cannot be sent as JSON: {exc}") from exc
+        raise ProtocolArgumentError(f"value cannot be sent as JSON: {exc}") from exc
     return structure.to_packet(text.encode("utf-8", "surrogatepass"))
 
 
