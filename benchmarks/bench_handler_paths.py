@@ -43,7 +43,11 @@ FRAME_HEAD = struct.Struct(">IBBBBHBBQQq")
 
 
 class _Transport(ReqResProtocol):
-    """In memory: writes are dropped; reads return the chunks queued by the benchmark."""
+    """In memory: writes are dropped; reads return the chunks queued by the benchmark.
+
+    It implements the transport hooks, so the handler goes through the base class's
+    ``send()``/``read()`` as it does with every first-party transport.
+    """
 
     def __init__(self) -> None:
         self.chunks: deque[bytes] = deque()
@@ -61,17 +65,17 @@ class _Transport(ReqResProtocol):
     def is_connected(self) -> bool:
         return self.connected
 
-    def send(self, data: bytes) -> int:
+    def _send_raw(self, data: bytes) -> int:
         return len(data)
 
-    def read(self) -> tuple[bool, bytes | None]:
+    def _read_raw(self) -> bytes | None:
         try:
-            return True, self.chunks.popleft()
+            return self.chunks.popleft()
         except IndexError:
             self.ready.clear()
-            return False, None
+            return None
 
-    def wait_readable(self, timeout: float | None = None) -> bool:
+    def _wait_readable_raw(self, timeout: float | None) -> bool:
         if self.chunks:
             return True
         return self.ready.wait(timeout)
