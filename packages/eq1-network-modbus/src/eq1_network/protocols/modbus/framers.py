@@ -1,0 +1,488 @@
+"""Sans-I/O Modbus framers: MBAP (Modbus TCP), RTU (CRC-16) and ASCII (LRC).
+
+A framer turns one PDU into the bytes of an application data unit
+(:meth:`encode`) and turns received bytes, in chunks of any size, back into
+:class:`Frame` objects (:meth:`feed`). It does no I/O and keeps no clock: the
+transport decides when bytes arrive and when a silence ends a partial frame.
+
+Invalid bytes (a wrong CRC or LRC, an MBAP header with a non-zero protocol
+identifier or an impossible length, noise between frames) are dropped one byte at
+a time until a valid frame starts, and counted in :attr:`dropped`; they are never
+returned as a frame and never make the buffer grow beyond one largest frame.
+
+Example::
+
+    >>> framer = RTUFramer(side="server")
+    >>> framer.encode(1, bytes.fromhex("03 0000 000A")).hex(" ")
+    '01 03 00 00 00 0a c5 cd'
+    >>> framer.feed(bytes.fromhex("ff 01 03 00 00 00 0a c5 cd"))
+    [Frame(unit=1, pdu=b'\\x03\\x00\\x00\\x00\\n', transaction_id=0)]
+    >>> framer.dropped
+    1
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+from typing import Literal, NamedTuple
+
+from eq1_network.common.exceptions import ProtocolArgumentError
+from eq1_network.protocols.modbus._spec import (
+    ASCII_MAX_FRAME,
+    EXCEPTION_BIT,
+    MAX_PDU,
+    MBAP_HEADER,
+    RTU_MAX_FRAME,
+)
+
+__all__ = ["ASCIIFramer", "Frame", "MBAPFramer", "RTUFramer", "Side", "crc16", "lrc"]
+
+Side = Literal["client", "server"]
+"""``"client"``: :meth:`feed` parses responses; ``"server"``: it parses requests."""
+
+_MBAP = struct.Struct(">HHHB")
+
+
+class Frame(NamedTuple):
+    """One received application data unit.
+
+    Attributes:
+        unit: The unit (slave) address; ``0`` is broadcast.
+        pdu: The protocol data unit: function code and data.
+        transaction_id: The MBAP transaction identifier (``0`` for RTU and ASCII).
+    """
+
+    unit: int
+    pdu: bytes
+    transaction_id: int = 0
+
+
+def _crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc16(data: bytes) -> int:
+    """Return the CRC-16/MODBUS of ``data`` (sent low byte first).
+
+    Args:
+        data: The bytes, e.g. an RTU frame without its CRC.
+
+    Returns:
+        The CRC as an integer; ``crc16(bytes.fromhex("01030000000A")) == 0xCDC5``.
+    """
+    crc = 0xFFFF
+    table = _CRC_TABLE
+    for byte in data:
+        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def lrc(data: bytes) -> int:
+    """Return the longitudinal redundancy check of Modbus ASCII.
+
+    Args:
+        data: The address and PDU bytes.
+
+    Returns:
+        The two's complement of the 8-bit sum of ``data``.
+    """
+    return -sum(data) & 0xFF
+
+
+def _check_unit(unit: int) -> None:
+    if type(unit) is not int or not 0 <= unit <= 255:
+        raise ProtocolArgumentError(f"unit={unit!r} must be an int from 0 to 255")
+
+
+def _check_pdu(pdu: bytes) -> None:
+    if not 1 <= len(pdu) <= MAX_PDU:
+        raise ProtocolArgumentError(
+            f"pdu of {len(pdu)} bytes: a Modbus PDU holds 1 to {MAX_PDU} bytes "
+            "(function code and data)"
+        )
+
+
+class MBAPFramer:
+    """Modbus TCP framing: a 7-byte MBAP header in front of each PDU.
+
+    Attributes:
+        dropped: Bytes discarded because no valid header started there.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self.dropped = 0
+
+    def encode(self, unit: int, pdu: bytes, transaction_id: int = 0) -> bytes:
+        """Return the MBAP frame of one PDU.
+
+        Args:
+            unit: Unit identifier, 0 to 255.
+            pdu: Function code and data, 1 to 253 bytes.
+            transaction_id: Transaction identifier, 0 to 65535.
+
+        Returns:
+            The header followed by the PDU.
+
+        Raises:
+            ProtocolArgumentError: If an argument is out of range.
+        """
+        _check_unit(unit)
+        _check_pdu(pdu)
+        if type(transaction_id) is not int or not 0 <= transaction_id <= 0xFFFF:
+            raise ProtocolArgumentError(
+                f"transaction_id={transaction_id!r} must be an int from 0 to 65535"
+            )
+        return _MBAP.pack(transaction_id, 0, len(pdu) + 1, unit) + pdu
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add received bytes and return the frames they complete.
+
+        Args:
+            data: The bytes, in any chunking.
+
+        Returns:
+            The complete frames, oldest first (often empty).
+        """
+        buf = self._buffer + data if self._buffer else data
+        frames: list[Frame] = []
+        pos = 0
+        end_of_buf = len(buf)
+        while end_of_buf - pos > MBAP_HEADER:
+            tid, protocol, length, unit = _MBAP.unpack_from(buf, pos)
+            if protocol != 0 or not 2 <= length <= MAX_PDU + 1:
+                pos += 1
+                self.dropped += 1
+                continue
+            end = pos + 6 + length
+            if end > end_of_buf:
+                break
+            frames.append(Frame(unit, buf[pos + MBAP_HEADER : end], tid))
+            pos = end
+        self._buffer = buf[pos:] if pos else buf
+        return frames
+
+    def pending(self) -> int:
+        """Return the number of buffered bytes of a partial frame."""
+        return len(self._buffer)
+
+    def reset(self) -> None:
+        """Forget the buffered bytes (after a reconnection)."""
+        self._buffer = b""
+
+
+# Frame length (address through CRC) of an RTU frame from its first bytes, per
+# function code. ``None``: more bytes are needed; ``-1``: unknown, find it by CRC.
+def _response_length(buf: bytes, pos: int, avail: int) -> int | None:
+    function = buf[pos + 1]
+    if function & EXCEPTION_BIT:
+        return 5
+    if function in (0x01, 0x02, 0x03, 0x04, 0x11, 0x17):
+        return None if avail < 3 else 5 + buf[pos + 2]
+    if function in (0x05, 0x06, 0x0F, 0x10):
+        return 8
+    if function == 0x07:
+        return 5
+    if function == 0x16:
+        return 10
+    if function == 0x2B:
+        return _device_id_length(buf, pos, avail)
+    return -1
+
+
+def _device_id_length(buf: bytes, pos: int, avail: int) -> int | None:
+    if avail < 3:
+        return None
+    if buf[pos + 2] != 0x0E:
+        return -1
+    if avail < 8:
+        return None
+    offset = 8
+    for _ in range(buf[pos + 7]):
+        if avail < offset + 2:
+            return None
+        offset += 2 + buf[pos + offset + 1]
+        if offset > RTU_MAX_FRAME:
+            return RTU_MAX_FRAME + 1
+    return offset + 2
+
+
+def _request_length(buf: bytes, pos: int, avail: int) -> int | None:
+    function = buf[pos + 1]
+    if function in (0x01, 0x02, 0x03, 0x04, 0x05, 0x06):
+        return 8
+    if function in (0x07, 0x11):
+        return 4
+    if function in (0x0F, 0x10):
+        return None if avail < 7 else 9 + buf[pos + 6]
+    if function == 0x16:
+        return 10
+    if function == 0x17:
+        return None if avail < 11 else 13 + buf[pos + 10]
+    if function == 0x2B:
+        return 7
+    return -1
+
+
+class RTUFramer:
+    """Modbus RTU framing: address, PDU, CRC-16 (low byte first).
+
+    Frames are found by their expected length, known from the function code (and
+    a byte count where there is one), and confirmed by the CRC, never by timing.
+    For function codes whose length the framer cannot know (diagnostics, vendor
+    codes), the shortest prefix of at least four bytes whose CRC matches is taken.
+    A byte that starts no valid frame is dropped and the search resumes at the
+    next one. The transport may call :meth:`discard_partial` after an inter-frame
+    silence; batching USB adapters make a silence only a hint, so the framer never
+    needs one to find a frame.
+
+    Args:
+        side: ``"client"`` to parse responses, ``"server"`` to parse requests.
+
+    Attributes:
+        dropped: Bytes discarded because no valid frame started there.
+    """
+
+    def __init__(self, *, side: Side) -> None:
+        if side not in ("client", "server"):
+            raise ProtocolArgumentError(f"side={side!r} must be 'client' or 'server'")
+        self.side: Side = side
+        self._length = _response_length if side == "client" else _request_length
+        self._buffer = b""
+        self.dropped = 0
+
+    def encode(self, unit: int, pdu: bytes, transaction_id: int = 0) -> bytes:
+        """Return the RTU frame of one PDU.
+
+        Args:
+            unit: Unit address, 0 (broadcast) to 255.
+            pdu: Function code and data, 1 to 253 bytes.
+            transaction_id: Ignored (RTU has none); accepted so framers are interchangeable.
+
+        Returns:
+            Address, PDU and CRC.
+
+        Raises:
+            ProtocolArgumentError: If an argument is out of range.
+        """
+        _check_unit(unit)
+        _check_pdu(pdu)
+        body = bytes((unit,)) + pdu
+        return body + crc16(body).to_bytes(2, "little")
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add received bytes and return the frames they complete.
+
+        When the bytes at the head cannot be completed yet but a complete valid
+        frame follows them, the head is dropped as noise, so a garbled start never
+        holds back the frames behind it.
+
+        Args:
+            data: The bytes, in any chunking.
+
+        Returns:
+            The complete frames with a valid CRC, oldest first.
+        """
+        buf = self._buffer + data if self._buffer else data
+        frames: list[Frame] = []
+        pos = 0
+        while len(buf) - pos >= 4:
+            length = self._frame_at(buf, pos)
+            if length is None:
+                ahead = self._resync_ahead(buf, pos)
+                if ahead is None:
+                    break
+                self.dropped += ahead - pos
+                pos = ahead
+                continue
+            if length == 0:
+                pos += 1
+                self.dropped += 1
+                continue
+            frames.append(Frame(buf[pos], buf[pos + 1 : pos + length - 2]))
+            pos += length
+        self._buffer = buf[pos:] if pos else buf
+        return frames
+
+    def _frame_at(self, buf: bytes, pos: int) -> int | None:
+        """Length of the valid frame at ``pos``; 0 if none starts there; None: need more."""
+        avail = len(buf) - pos
+        length = self._length(buf, pos, avail)
+        if length is None:
+            return None
+        if length < 0:
+            return self._scan(buf, pos, avail)
+        if length > RTU_MAX_FRAME:
+            return 0
+        if avail < length:
+            return None
+        crc = buf[pos + length - 2] | (buf[pos + length - 1] << 8)
+        return length if crc16(buf[pos : pos + length - 2]) == crc else 0
+
+    def _resync_ahead(self, buf: bytes, pos: int) -> int | None:
+        """Offset of a complete frame of known length after ``pos``, if there is one."""
+        for start in range(pos + 1, len(buf) - 3):
+            avail = len(buf) - start
+            length = self._length(buf, start, avail)
+            if length is None or length < 4 or length > min(avail, RTU_MAX_FRAME):
+                continue
+            crc = buf[start + length - 2] | (buf[start + length - 1] << 8)
+            if crc16(buf[start : start + length - 2]) == crc:
+                return start
+        return None
+
+    @staticmethod
+    def _scan(buf: bytes, pos: int, avail: int) -> int | None:
+        """Length of the shortest prefix at ``pos`` ending in its own CRC.
+
+        Returns 0 when none is found within the largest frame, None when more
+        bytes could still complete one.
+        """
+        crc = 0xFFFF
+        table = _CRC_TABLE
+        for i in range(min(avail, RTU_MAX_FRAME) - 2):
+            crc = (crc >> 8) ^ table[(crc ^ buf[pos + i]) & 0xFF]
+            if i >= 1 and crc == buf[pos + i + 1] | (buf[pos + i + 2] << 8):
+                return i + 3
+        return 0 if avail >= RTU_MAX_FRAME else None
+
+    def pending(self) -> int:
+        """Return the number of buffered bytes of a partial frame."""
+        return len(self._buffer)
+
+    def discard_partial(self) -> int:
+        """Drop a partial frame (after an inter-frame silence) and count its bytes.
+
+        Returns:
+            The number of bytes dropped.
+        """
+        count = len(self._buffer)
+        self.dropped += count
+        self._buffer = b""
+        return count
+
+    def reset(self) -> None:
+        """Forget the buffered bytes without counting them."""
+        self._buffer = b""
+
+
+class ASCIIFramer:
+    """Modbus ASCII framing: ``:``, hex of address, PDU and LRC, then CR LF.
+
+    Anything before a ``:`` is dropped; a ``:`` inside a frame restarts it; a frame
+    with a bad hex digit or a wrong LRC is dropped.
+
+    Args:
+        side: Accepted for symmetry with :class:`RTUFramer`; ASCII frames carry
+            their own end, so both sides parse alike.
+
+    Attributes:
+        dropped: Bytes discarded because they belonged to no valid frame.
+    """
+
+    def __init__(self, *, side: Side = "client") -> None:
+        if side not in ("client", "server"):
+            raise ProtocolArgumentError(f"side={side!r} must be 'client' or 'server'")
+        self.side: Side = side
+        self._buffer = b""
+        self.dropped = 0
+
+    def encode(self, unit: int, pdu: bytes, transaction_id: int = 0) -> bytes:
+        """Return the ASCII frame of one PDU.
+
+        Args:
+            unit: Unit address, 0 (broadcast) to 255.
+            pdu: Function code and data, 1 to 253 bytes.
+            transaction_id: Ignored (ASCII has none).
+
+        Returns:
+            ``b":" + HEX + b"\\r\\n"`` with upper-case hex digits.
+
+        Raises:
+            ProtocolArgumentError: If an argument is out of range.
+        """
+        _check_unit(unit)
+        _check_pdu(pdu)
+        body = bytes((unit,)) + pdu
+        return b":" + binascii.hexlify(body + bytes((lrc(body),))).upper() + b"\r\n"
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add received bytes and return the frames they complete.
+
+        Args:
+            data: The bytes, in any chunking.
+
+        Returns:
+            The complete frames with a valid LRC, oldest first.
+        """
+        buf = self._buffer + data if self._buffer else data
+        frames: list[Frame] = []
+        while buf:
+            start = buf.find(b":")
+            if start < 0:
+                self.dropped += len(buf)
+                buf = b""
+                break
+            if start:
+                self.dropped += start
+                buf = buf[start:]
+            end = buf.find(b"\r\n")
+            restart = buf.find(b":", 1, end if end >= 0 else len(buf))
+            if restart > 0:
+                self.dropped += restart
+                buf = buf[restart:]
+                continue
+            if end < 0:
+                if len(buf) > ASCII_MAX_FRAME:
+                    self.dropped += len(buf)
+                    buf = b""
+                break
+            frame = self._decode(buf[1:end])
+            if frame is None:
+                self.dropped += end + 2
+            else:
+                frames.append(frame)
+            buf = buf[end + 2 :]
+        self._buffer = buf
+        return frames
+
+    @staticmethod
+    def _decode(text: bytes) -> Frame | None:
+        if len(text) < 6 or len(text) % 2:
+            return None
+        try:
+            raw = binascii.unhexlify(text)
+        except (binascii.Error, ValueError):
+            return None
+        if lrc(raw[:-1]) != raw[-1] or len(raw) - 2 > MAX_PDU:
+            return None
+        return Frame(raw[0], raw[1:-1])
+
+    def pending(self) -> int:
+        """Return the number of buffered bytes of a partial frame."""
+        return len(self._buffer)
+
+    def discard_partial(self) -> int:
+        """Drop a partial frame and count its bytes.
+
+        Returns:
+            The number of bytes dropped.
+        """
+        count = len(self._buffer)
+        self.dropped += count
+        self._buffer = b""
+        return count
+
+    def reset(self) -> None:
+        """Forget the buffered bytes without counting them."""
+        self._buffer = b""
