@@ -1,0 +1,610 @@
+"""``ModbusDevice``: the data model of a Modbus server, answering request PDUs (no I/O).
+
+A device holds the four tables of the Modbus data model, device identification and
+diagnostic counters, and turns one request PDU into one response PDU with
+:meth:`ModbusDevice.handle`. The servers in :mod:`eq1_network.protocols.modbus.server`
+feed it from TCP connections or a serial line; tests can call it directly::
+
+    device = ModbusDevice(holding_registers=[1, 2, 3], coils=16)
+    device.handle(bytes.fromhex("03 0000 0002"))  # -> b"\\x03\\x04\\x00\\x01\\x00\\x02"
+    device.holding_registers[2] = 7               # the application updates a value
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolTypeError
+from eq1_network.protocols.modbus._identity import (
+    COUNTER_SUB_FUNCTIONS,
+    DiagnosticCounters,
+    conformity_level,
+    identification_objects,
+    stream_objects,
+)
+from eq1_network.protocols.modbus._spec import (
+    EXCEPTION_BIT,
+    MAX_PDU,
+    MAX_READ_BITS,
+    MAX_READ_REGISTERS,
+    MAX_RW_READ_REGISTERS,
+    MAX_RW_WRITE_REGISTERS,
+    MAX_WRITE_BITS,
+    MAX_WRITE_REGISTERS,
+    MEI_READ_DEVICE_ID,
+    ExceptionCode,
+    FunctionCode,
+)
+from eq1_network.protocols.modbus._tables import (
+    TABLE_NAMES,
+    DataTable,
+    ReadCallback,
+    RequestRefusedError,
+    TableName,
+    WriteCallback,
+    table_values,
+)
+
+__all__ = [
+    "BROADCAST_FUNCTIONS",
+    "DataTable",
+    "DiagnosticCounters",
+    "Faults",
+    "FunctionHandler",
+    "ModbusDevice",
+    "ReadCallback",
+    "RequestRefusedError",
+    "TableName",
+    "WriteCallback",
+]
+
+logger = logging.getLogger(__name__)
+
+FunctionHandler = Callable[[bytes], "bytes | None"]
+"""``handler(pdu)`` of a custom function code: the response PDU, or ``None`` for no answer."""
+
+BROADCAST_FUNCTIONS = frozenset(
+    {
+        FunctionCode.WRITE_SINGLE_COIL,
+        FunctionCode.WRITE_SINGLE_REGISTER,
+        FunctionCode.WRITE_MULTIPLE_COILS,
+        FunctionCode.WRITE_MULTIPLE_REGISTERS,
+        FunctionCode.MASK_WRITE_REGISTER,
+    }
+)
+"""Functions a broadcast (unit 0) executes; other broadcast requests are ignored."""
+
+_VALUE = ExceptionCode.ILLEGAL_DATA_VALUE
+_ADDRESS = ExceptionCode.ILLEGAL_DATA_ADDRESS
+_FUNCTION = ExceptionCode.ILLEGAL_FUNCTION
+_COIL_ON, _COIL_OFF = 0xFF00, 0x0000
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Misbehaviour a device shows on purpose, to test clients. The default is none.
+
+    Replace the whole object to change it while a server runs
+    (``device.faults = Faults(delay=0.5)``); the server reads it once per request.
+    ``silent`` and ``exception`` act in :meth:`ModbusDevice.handle`; the others act
+    where the server frames and sends the answer.
+
+    Attributes:
+        delay: Seconds the server waits before answering. The server's single I/O
+            thread waits, so other clients and units wait too.
+        exception: Answer every request with this exception code instead.
+        silent: Neither execute nor answer requests (a dead unit).
+        garbage: Bytes sent just before each answer.
+        bad_crc: Corrupt the CRC (RTU) or LRC (ASCII) of each answer; Modbus TCP has
+            no checksum, so the TCP server ignores it.
+        chunk_size: Send each answer in pieces of this many bytes (0: at once).
+        chunk_delay: Seconds between two pieces.
+
+    Raises:
+        ProtocolArgumentError: If a value is out of range.
+    """
+
+    delay: float = 0.0
+    exception: int | None = None
+    silent: bool = False
+    garbage: bytes = b""
+    bad_crc: bool = False
+    chunk_size: int = 0
+    chunk_delay: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("delay", "chunk_delay"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0 <= value <= 60:
+                raise ProtocolArgumentError(f"Faults.{name} must be 0..60 seconds, got {value!r}")
+        if self.exception is not None and (
+            not isinstance(self.exception, int) or not 1 <= self.exception <= 0xFF
+        ):
+            raise ProtocolArgumentError(
+                f"Faults.exception must be an exception code 1..255 or None, got {self.exception!r}"
+            )
+        if not isinstance(self.garbage, bytes):
+            raise ProtocolTypeError(f"Faults.garbage must be bytes, got {self.garbage!r}")
+        if not isinstance(self.chunk_size, int) or self.chunk_size < 0:
+            raise ProtocolArgumentError(
+                f"Faults.chunk_size must be an int >= 0 (0: no split), got {self.chunk_size!r}"
+            )
+
+
+NO_FAULTS = Faults()
+
+
+def exception_pdu(function_code: int, exception_code: int) -> bytes:
+    """The exception response PDU ``function | 0x80, exception_code``."""
+    return bytes(((function_code | EXCEPTION_BIT) & 0xFF, exception_code))
+
+
+class ModbusDevice:
+    """A Modbus server's data model (a unit), answering request PDUs.
+
+    Functions answered: 01, 02, 03, 04 (reads), 05, 06, 0F, 10 (writes), 07 (read
+    exception status), 08 (diagnostics: 00 return query data, 01 restart
+    communications, 02 diagnostic register, 0A clear counters, 0B..12 counters, 14
+    clear overrun), 11 (report server id), 16 (mask write register), 17 (read/write
+    registers), 2B/0E (read device identification: basic, regular, extended
+    streams with "more follows", and individual objects), and any code given to
+    :meth:`set_function`. Other codes are answered with ILLEGAL FUNCTION; counts
+    outside the specification's limits and malformed requests with ILLEGAL DATA
+    VALUE; addresses outside a table with ILLEGAL DATA ADDRESS.
+
+    **Threads.** Every method is thread-safe. :meth:`handle` holds :attr:`lock`
+    (a re-entrant lock) for the whole request, so a request never sees half of an
+    update made through the tables, and callbacks run under it (they may use the
+    tables). Hold ``device.lock`` to make several updates appear at once.
+
+    **Callbacks.** :meth:`on_read` and :meth:`on_write` register callbacks for
+    addresses of a table, called on the server's I/O thread while a request is
+    served; keep them short. A callback that raises :class:`RequestRefusedError`
+    makes the device answer with its exception code and store nothing of the
+    request; any other exception is logged and answered with SERVER DEVICE FAILURE.
+
+    Args:
+        coils: Size of the coil table (all off), or its initial values.
+        discrete_inputs: Size or initial values of the discrete inputs.
+        holding_registers: Size or initial values (0..65535) of the holding registers.
+        input_registers: Size or initial values of the input registers.
+        identification: Device identification objects, id (0..255) -> text or bytes;
+            objects 0..2 (vendor name, product code, revision) default to this
+            library's.
+        server_id: The server id answered by function 0x11 (a run indicator of ON
+            follows it).
+        exception_status: The byte answered by function 0x07.
+
+    Raises:
+        ProtocolArgumentError: If a size or value is out of range.
+        ProtocolTypeError: If an argument has the wrong type.
+    """
+
+    def __init__(
+        self,
+        *,
+        coils: int | Sequence[int | bool] = 0,
+        discrete_inputs: int | Sequence[int | bool] = 0,
+        holding_registers: int | Sequence[int] = 0,
+        input_registers: int | Sequence[int] = 0,
+        identification: Mapping[int, str | bytes] | None = None,
+        server_id: bytes | str = b"EQ1",
+        exception_status: int = 0,
+    ) -> None:
+        self.lock = threading.RLock()
+        specs = (coils, discrete_inputs, holding_registers, input_registers)
+        self._tables: dict[str, DataTable] = {}
+        for name, spec in zip(TABLE_NAMES, specs, strict=True):
+            bits = name in ("coils", "discrete_inputs")
+            values = table_values(name, spec, bits=bits)
+            self._tables[name] = DataTable(name, values, bits=bits, lock=self.lock)
+        self._identification = identification_objects(identification)
+        self.server_id = server_id
+        self.exception_status = exception_status
+        self.faults: Faults = NO_FAULTS
+        self._counters = DiagnosticCounters()
+        self._custom: dict[int, FunctionHandler] = {}
+        self._functions: dict[int, Callable[[bytes], bytes]] = {
+            0x01: self._read_bits,
+            0x02: self._read_bits,
+            0x03: self._read_registers,
+            0x04: self._read_registers,
+            0x05: self._write_coil,
+            0x06: self._write_register,
+            0x07: self._read_exception_status,
+            0x08: self._diagnostics,
+            0x0F: self._write_coils,
+            0x10: self._write_registers,
+            0x11: self._report_server_id,
+            0x16: self._mask_write,
+            0x17: self._read_write,
+            0x2B: self._encapsulated,
+        }
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(table)}" for name, table in self._tables.items())
+        return f"ModbusDevice({sizes})"
+
+    # -- data ----------------------------------------------------------------------
+
+    @property
+    def coils(self) -> DataTable:
+        """The coils (read/write bits, functions 01, 05, 0F)."""
+        return self._tables["coils"]
+
+    @property
+    def discrete_inputs(self) -> DataTable:
+        """The discrete inputs (read-only bits on the bus, function 02)."""
+        return self._tables["discrete_inputs"]
+
+    @property
+    def holding_registers(self) -> DataTable:
+        """The holding registers (read/write, functions 03, 06, 10, 16, 17)."""
+        return self._tables["holding_registers"]
+
+    @property
+    def input_registers(self) -> DataTable:
+        """The input registers (read-only on the bus, function 04)."""
+        return self._tables["input_registers"]
+
+    def table(self, name: TableName) -> DataTable:
+        """Return a table by name.
+
+        Raises:
+            ProtocolArgumentError: If ``name`` is not one of the four tables.
+        """
+        try:
+            return self._tables[name]
+        except (KeyError, TypeError):
+            raise ProtocolArgumentError(
+                f"table must be one of {', '.join(TABLE_NAMES)}; got {name!r}"
+            ) from None
+
+    @property
+    def identification(self) -> Mapping[int, bytes]:
+        """The device identification objects, by id (read-only)."""
+        return MappingProxyType(self._identification)
+
+    @property
+    def server_id(self) -> bytes:
+        """The server id answered by function 0x11."""
+        return self._server_id
+
+    @server_id.setter
+    def server_id(self, value: bytes | str) -> None:
+        data = value.encode() if isinstance(value, str) else value
+        if not isinstance(data, bytes) or len(data) > MAX_PDU - 3:
+            raise ProtocolArgumentError(
+                f"server_id must be str or bytes of at most {MAX_PDU - 3} bytes, got {value!r}"
+            )
+        self._server_id = data
+
+    @property
+    def exception_status(self) -> int:
+        """The byte answered by function 0x07 (0..255)."""
+        return self._exception_status
+
+    @exception_status.setter
+    def exception_status(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFF:
+            raise ProtocolArgumentError(f"exception_status must be an int 0..255, got {value!r}")
+        self._exception_status = value
+
+    @property
+    def counters(self) -> DiagnosticCounters:
+        """A copy of the diagnostic counters."""
+        with self.lock:
+            return DiagnosticCounters(**vars(self._counters))
+
+    def count_bus(self, messages: int = 0, errors: int = 0) -> None:
+        """Add bus traffic seen by the server to the diagnostic counters.
+
+        Args:
+            messages: Frames seen on the bus, for any unit.
+            errors: Frames dropped as corrupt.
+        """
+        with self.lock:
+            self._counters.bus_messages += messages
+            self._counters.bus_errors += errors
+
+    # -- callbacks -------------------------------------------------------------------
+
+    def on_read(
+        self,
+        table: TableName,
+        callback: ReadCallback | None,
+        addresses: int | Iterable[int] | None = None,
+    ) -> None:
+        """Call ``callback(address)`` when a request reads ``addresses`` of ``table``.
+
+        The callback returns the value to answer (a bool or 0/1 for bits, 0..65535
+        for registers; it is not stored), or ``None`` to answer the stored value.
+
+        Args:
+            table: The table.
+            callback: The callback; ``None`` removes the callbacks of ``addresses``.
+            addresses: An address or several; ``None`` for every address without a
+                callback of its own.
+
+        Raises:
+            ProtocolArgumentError: If the table is unknown or an address is outside it.
+            ProtocolTypeError: If ``callback`` is not callable.
+        """
+        self.table(table).set_callback("read", callback, addresses)
+
+    def on_write(
+        self,
+        table: Literal["coils", "holding_registers"],
+        callback: WriteCallback | None,
+        addresses: int | Iterable[int] | None = None,
+    ) -> None:
+        """Call ``callback(address, value)`` before a request writes ``addresses``.
+
+        The callback runs for each address of the request, in order, before any of
+        them is stored; raising :class:`RequestRefusedError` refuses the whole
+        request. Bits are passed as ``bool``.
+
+        Args:
+            table: ``"coils"`` or ``"holding_registers"`` (the others are read-only).
+            callback: The callback; ``None`` removes the callbacks of ``addresses``.
+            addresses: An address or several; ``None`` for every address without a
+                callback of its own.
+
+        Raises:
+            ProtocolArgumentError: If the table is not writable or an address is
+                outside it.
+            ProtocolTypeError: If ``callback`` is not callable.
+        """
+        if table not in ("coils", "holding_registers"):
+            raise ProtocolArgumentError(
+                f"on_write table must be 'coils' or 'holding_registers' (the others are "
+                f"read-only on the bus); got {table!r}"
+            )
+        self.table(table).set_callback("write", callback, addresses)
+
+    def set_function(self, function_code: int, handler: FunctionHandler | None) -> None:
+        """Answer ``function_code`` with ``handler(pdu)`` (or restore the default with ``None``).
+
+        The handler receives the whole request PDU and returns the response PDU (or
+        ``None`` for no answer); it runs under :attr:`lock`. A built-in function
+        may be replaced too.
+
+        Raises:
+            ProtocolArgumentError: If ``function_code`` is not in 1..127.
+            ProtocolTypeError: If ``handler`` is not callable.
+        """
+        if isinstance(function_code, bool) or not isinstance(function_code, int):
+            raise ProtocolTypeError(f"function_code must be an int, got {function_code!r}")
+        if not 1 <= function_code <= 0x7F:
+            raise ProtocolArgumentError(f"function_code must be in 1..127, got {function_code}")
+        if handler is not None and not callable(handler):
+            raise ProtocolTypeError(f"handler must be callable or None, got {handler!r}")
+        with self.lock:
+            if handler is None:
+                self._custom.pop(function_code, None)
+            else:
+                self._custom[function_code] = handler
+
+    # -- requests ----------------------------------------------------------------------
+
+    def handle(self, pdu: bytes, *, broadcast: bool = False) -> bytes | None:
+        """Execute one request PDU and return the response PDU.
+
+        Args:
+            pdu: The request: function code and data.
+            broadcast: The request was sent to unit 0: only the write functions of
+                :data:`BROADCAST_FUNCTIONS` are executed, and nothing is answered.
+
+        Returns:
+            The response PDU (an exception response is ``function | 0x80, code``), or
+            ``None`` when nothing must be answered (broadcast, ``Faults.silent``, an
+            empty PDU, or a custom handler that returned ``None``).
+        """
+        if not pdu:
+            return None
+        faults = self.faults
+        with self.lock:
+            counters = self._counters
+            if faults.silent:
+                counters.no_responses += 1
+                return None
+            counters.server_messages += 1
+            function_code = pdu[0]
+            if broadcast and function_code not in BROADCAST_FUNCTIONS:
+                counters.no_responses += 1
+                return None
+            if faults.exception is not None:
+                response: bytes | None = exception_pdu(function_code, faults.exception)
+            else:
+                response = self._execute(function_code, bytes(pdu))
+            if broadcast or response is None:
+                counters.no_responses += 1
+                return None
+            if response and response[0] & EXCEPTION_BIT:
+                counters.exceptions += 1
+            return response
+
+    def _execute(self, function_code: int, pdu: bytes) -> bytes | None:
+        custom = self._custom.get(function_code)
+        try:
+            if custom is not None:
+                return custom(pdu)
+            function = self._functions.get(function_code)
+            if function is None:
+                return exception_pdu(function_code, _FUNCTION)
+            return function(pdu)
+        except RequestRefusedError as refusal:
+            if refusal.reason:
+                logger.debug("function 0x%02X refused: %s", function_code, refusal)
+            return exception_pdu(function_code, refusal.exception_code)
+        except Exception:
+            logger.exception(
+                "%r failed to serve function 0x%02X (answered SERVER DEVICE FAILURE)",
+                self,
+                function_code,
+            )
+            return exception_pdu(function_code, ExceptionCode.SERVER_DEVICE_FAILURE)
+
+    # -- function codes (called with the lock held) ----------------------------------------
+
+    def _read_bits(self, pdu: bytes) -> bytes:
+        address, count = _fields(pdu, ">HH")
+        _check_count(count, MAX_READ_BITS)
+        table = self.coils if pdu[0] == FunctionCode.READ_COILS else self.discrete_inputs
+        packed = pack_bits(table.read_request(address, count))
+        return bytes((pdu[0], len(packed))) + packed
+
+    def _read_registers(self, pdu: bytes) -> bytes:
+        address, count = _fields(pdu, ">HH")
+        _check_count(count, MAX_READ_REGISTERS)
+        table = (
+            self.holding_registers
+            if pdu[0] == FunctionCode.READ_HOLDING_REGISTERS
+            else self.input_registers
+        )
+        values = table.read_request(address, count)
+        return bytes((pdu[0], 2 * count)) + struct.pack(f">{count}H", *values)
+
+    def _write_coil(self, pdu: bytes) -> bytes:
+        address, value = _fields(pdu, ">HH")
+        if value not in (_COIL_ON, _COIL_OFF):
+            raise RequestRefusedError(_VALUE, f"coil value 0x{value:04X} is not 0xFF00 or 0x0000")
+        self.coils.write_request(address, [int(value == _COIL_ON)])
+        return pdu
+
+    def _write_register(self, pdu: bytes) -> bytes:
+        address, value = _fields(pdu, ">HH")
+        self.holding_registers.write_request(address, [value])
+        return pdu
+
+    def _write_coils(self, pdu: bytes) -> bytes:
+        address, count, byte_count = _head(pdu, ">HHB")
+        _check_count(count, MAX_WRITE_BITS)
+        if byte_count != (count + 7) // 8 or len(pdu) != 6 + byte_count:
+            raise RequestRefusedError(_VALUE, "byte count does not match the coil count")
+        self.coils.write_request(address, unpack_bits(pdu[6:], count))
+        return pdu[:5]
+
+    def _write_registers(self, pdu: bytes) -> bytes:
+        address, count, byte_count = _head(pdu, ">HHB")
+        _check_count(count, MAX_WRITE_REGISTERS)
+        if byte_count != 2 * count or len(pdu) != 6 + byte_count:
+            raise RequestRefusedError(_VALUE, "byte count does not match the register count")
+        self.holding_registers.write_request(address, struct.unpack_from(f">{count}H", pdu, 6))
+        return pdu[:5]
+
+    def _mask_write(self, pdu: bytes) -> bytes:
+        address, and_mask, or_mask = _fields(pdu, ">HHH")
+        table = self.holding_registers
+        table.check_range(address, 1)
+        current = int(table[address])
+        table.write_request(address, [(current & and_mask) | (or_mask & ~and_mask & 0xFFFF)])
+        return pdu
+
+    def _read_write(self, pdu: bytes) -> bytes:
+        read_address, read_count, write_address, write_count, byte_count = _head(pdu, ">HHHHB")
+        _check_count(read_count, MAX_RW_READ_REGISTERS)
+        _check_count(write_count, MAX_RW_WRITE_REGISTERS)
+        if byte_count != 2 * write_count or len(pdu) != 10 + byte_count:
+            raise RequestRefusedError(_VALUE, "byte count does not match the write count")
+        table = self.holding_registers
+        table.check_range(read_address, read_count)
+        values = struct.unpack_from(f">{write_count}H", pdu, 10)
+        table.write_request(write_address, values)
+        read = table.read_request(read_address, read_count)
+        return bytes((pdu[0], 2 * read_count)) + struct.pack(f">{read_count}H", *read)
+
+    def _read_exception_status(self, pdu: bytes) -> bytes:
+        _fields(pdu, ">")
+        return bytes((pdu[0], self._exception_status))
+
+    def _report_server_id(self, pdu: bytes) -> bytes:
+        _fields(pdu, ">")
+        data = self._server_id + b"\xff"
+        return bytes((pdu[0], len(data))) + data
+
+    def _diagnostics(self, pdu: bytes) -> bytes:
+        (sub_function,) = _head(pdu, ">H")
+        if sub_function == 0x00:
+            return pdu
+        (data,) = _fields(pdu, ">HH")[1:]
+        counters = self._counters
+        if sub_function in COUNTER_SUB_FUNCTIONS:
+            _check_zero(data)
+            return pdu[:3] + struct.pack(">H", counters.by_sub_function(sub_function))
+        if sub_function == 0x01:  # restart communications: echo, clear the counters
+            if data not in (_COIL_OFF, _COIL_ON):
+                raise RequestRefusedError(_VALUE, "restart data must be 0x0000 or 0xFF00")
+            counters.clear()
+            return pdu
+        if sub_function == 0x02:  # diagnostic register (none kept: 0)
+            _check_zero(data)
+            return pdu[:3] + b"\x00\x00"
+        if sub_function in (0x0A, 0x14):  # clear counters / clear overrun counter
+            _check_zero(data)
+            if sub_function == 0x0A:
+                counters.clear()
+            else:
+                counters.overruns = 0
+            return pdu
+        raise RequestRefusedError(_FUNCTION, f"diagnostics sub-function 0x{sub_function:04X}")
+
+    def _encapsulated(self, pdu: bytes) -> bytes:
+        if len(pdu) < 2 or pdu[1] != MEI_READ_DEVICE_ID:
+            raise RequestRefusedError(_FUNCTION, "only MEI type 0x0E is served")
+        if len(pdu) != 4 or not 1 <= pdu[2] <= 4:
+            raise RequestRefusedError(_VALUE, "read device id code must be 1..4")
+        code, object_id = pdu[2], pdu[3]
+        objects = self._identification
+        head = pdu[:3] + bytes((conformity_level(objects),))
+        if code == 4:
+            value = objects.get(object_id)
+            if value is None:
+                raise RequestRefusedError(_ADDRESS, f"no identification object 0x{object_id:02X}")
+            return head + bytes((0x00, 0x00, 1, object_id, len(value))) + value
+        tail, _ = stream_objects(objects, code, object_id)
+        return head + tail
+
+
+def pack_bits(bits: Sequence[int]) -> bytes:
+    """Pack bits into bytes, the first bit in the least significant bit of the first byte."""
+    packed = bytearray((len(bits) + 7) // 8)
+    for index, bit in enumerate(bits):
+        if bit:
+            packed[index >> 3] |= 1 << (index & 7)
+    return bytes(packed)
+
+
+def unpack_bits(data: bytes, count: int) -> list[int]:
+    """Unpack ``count`` bits packed as by :func:`pack_bits`."""
+    return [(data[index >> 3] >> (index & 7)) & 1 for index in range(count)]
+
+
+def _fields(pdu: bytes, layout: str) -> tuple[int, ...]:
+    """Unpack a fixed-size request after its function code; a wrong size is ILLEGAL DATA VALUE."""
+    if len(pdu) != 1 + struct.calcsize(layout):
+        raise RequestRefusedError(_VALUE, f"request of {len(pdu)} bytes has the wrong length")
+    return struct.unpack_from(layout, pdu, 1)
+
+
+def _head(pdu: bytes, layout: str) -> tuple[int, ...]:
+    """Unpack the fixed head of a variable-size request; too short is ILLEGAL DATA VALUE."""
+    if len(pdu) < 1 + struct.calcsize(layout):
+        raise RequestRefusedError(_VALUE, f"request of {len(pdu)} bytes is too short")
+    return struct.unpack_from(layout, pdu, 1)
+
+
+def _check_count(count: int, limit: int) -> None:
+    if not 1 <= count <= limit:
+        raise RequestRefusedError(_VALUE, f"quantity {count} outside 1..{limit}")
+
+
+def _check_zero(data: int) -> None:
+    if data != 0:
+        raise RequestRefusedError(_VALUE, f"diagnostics data 0x{data:04X} must be 0x0000")
