@@ -1,0 +1,536 @@
+"""Modbus servers (simulators): :class:`ModbusTCPServer` and :class:`ModbusRTUServer`.
+
+Each server runs one named daemon I/O thread that reads requests, hands each PDU to
+the :class:`~eq1_network.protocols.modbus.device.ModbusDevice` of the addressed unit
+and sends the answer. The TCP server runs over the TCP plugin's ``TCPServer`` (many
+clients, one framer per connection); the RTU server over the serial plugin's
+``SerialProtocol``. Example::
+
+    device = ModbusDevice(holding_registers=100)
+    with ModbusTCPServer("127.0.0.1", 0, units={1: device}) as server:
+        host, port = server.address  # the port the system picked
+        ...
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from eq1_network.common.exceptions import (
+    ProtocolArgumentError,
+    ProtocolConnectionError,
+    ProtocolError,
+    ProtocolTypeError,
+)
+from eq1_network.protocols.ethernet.tcp_server import TCPServer
+from eq1_network.protocols.modbus._spec import ExceptionCode
+from eq1_network.protocols.modbus.device import Faults, ModbusDevice, exception_pdu
+from eq1_network.protocols.modbus.framers import ASCIIFramer, Frame, MBAPFramer, RTUFramer
+from eq1_network.protocols.serial.serial_protocol import SerialProtocol
+
+if TYPE_CHECKING:
+    from eq1_network.protocols.ethernet import Peer
+
+__all__ = ["ModbusRTUServer", "ModbusTCPServer", "ServerStats", "Units"]
+
+logger = logging.getLogger(__name__)
+
+Units = Mapping[int, ModbusDevice] | ModbusDevice
+"""The ``units`` argument: unit id -> device, or one device."""
+
+_POLL = 0.1
+"""Seconds the I/O thread waits for data before it looks at the stop flag again."""
+_JOIN_TIMEOUT = 5.0
+_RECONNECT_PAUSE = 1.0
+
+
+class _Framer(Protocol):
+    dropped: int
+
+    def encode(self, unit: int, pdu: bytes, transaction_id: int = 0) -> bytes: ...
+    def feed(self, data: bytes) -> list[Frame]: ...
+
+
+@dataclass
+class ServerStats:
+    """What a server has seen since it was made.
+
+    Attributes:
+        requests: Valid frames received (any unit, broadcasts included).
+        answers: Answers sent.
+        broadcasts: Broadcast requests (unit 0) executed on every unit.
+        unknown_unit: Requests for a unit the server does not have.
+        dropped_bytes: Bytes discarded by the framers (bad CRC/LRC, bad MBAP header,
+            noise, partial frames ended by a silence).
+        bad_frames: Reads that contained discarded bytes (each counts once).
+        failures: Requests whose handling raised (answered SERVER DEVICE FAILURE).
+    """
+
+    requests: int = 0
+    answers: int = 0
+    broadcasts: int = 0
+    unknown_unit: int = 0
+    dropped_bytes: int = 0
+    bad_frames: int = 0
+    failures: int = 0
+
+
+def _check_units(units: Units, *, serial: bool) -> tuple[dict[int, ModbusDevice], bool]:
+    """Return ``(unit -> device, serves every unit)`` from the ``units`` argument."""
+    if isinstance(units, ModbusDevice):
+        return ({1: units}, False) if serial else ({}, True)
+    if not isinstance(units, Mapping) or not units:
+        raise ProtocolTypeError(
+            f"units must be a ModbusDevice or a non-empty mapping of unit id -> ModbusDevice, "
+            f"got {units!r}"
+        )
+    low, high = (1, 247) if serial else (0, 255)
+    checked: dict[int, ModbusDevice] = {}
+    for unit, device in units.items():
+        if isinstance(unit, bool) or not isinstance(unit, int) or not low <= unit <= high:
+            raise ProtocolArgumentError(
+                f"units: unit id {unit!r} must be an int in {low}..{high}"
+                + (" (0 is the broadcast address on a serial line)" if serial else "")
+            )
+        if not isinstance(device, ModbusDevice):
+            raise ProtocolTypeError(f"units[{unit}] must be a ModbusDevice, got {device!r}")
+        checked[unit] = device
+    return checked, False
+
+
+class _ModbusServer:
+    """What both servers share: units, answering a frame, faults, the I/O thread."""
+
+    _thread_name = "eq1-modbus-server"
+
+    def __init__(self, units: Units, *, serial: bool) -> None:
+        self._units, self._any_unit = _check_units(units, serial=serial)
+        self._single = units if isinstance(units, ModbusDevice) else None
+        every = [self._single] if self._single is not None else list(self._units.values())
+        self._devices = list({id(device): device for device in every}.values())
+        self._stats = ServerStats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def units(self) -> Mapping[int, ModbusDevice]:
+        """Unit id -> device (empty when one device answers every unit id)."""
+        return dict(self._units)
+
+    @property
+    def stats(self) -> ServerStats:
+        """A copy of the server's counters."""
+        return replace(self._stats)
+
+    @property
+    def dropped(self) -> int:
+        """Bytes discarded as invalid by the framers (see :attr:`stats`)."""
+        return self._stats.dropped_bytes
+
+    def is_running(self) -> bool:
+        """Tell whether the I/O thread runs."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the transport and start the I/O thread; does nothing if running.
+
+        Raises:
+            ProtocolConnectionError: If the transport cannot be opened (port in use,
+                missing serial device, ...).
+        """
+        with self._lock:
+            if self.is_running():
+                return
+            self._open()
+            self._stop.clear()
+            thread = threading.Thread(target=self._run_guarded, name=self._thread_name, daemon=True)
+            self._thread = thread
+            thread.start()
+
+    def stop(self) -> None:
+        """Stop the I/O thread (bounded wait) and close the transport; idempotent."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(_JOIN_TIMEOUT)
+                if thread.is_alive():
+                    logger.warning("%s did not stop within %g s", thread.name, _JOIN_TIMEOUT)
+            self._close()
+
+    def __enter__(self) -> _ModbusServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _run_guarded(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._run()
+            except ProtocolConnectionError as exc:
+                logger.warning("%s: %s", self, exc)
+                self._stop.wait(_POLL)
+            except Exception:
+                logger.exception("%s: unexpected error in the I/O loop; it goes on", self)
+                self._stop.wait(_POLL)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _feed(self, framer: _Framer, data: bytes) -> list[Frame]:
+        """Frames completed by ``data``; discarded bytes are counted on the devices too."""
+        before = framer.dropped
+        frames = framer.feed(data)
+        self._count_drops(framer.dropped - before)
+        return frames
+
+    def _count_drops(self, dropped: int) -> None:
+        if dropped > 0:
+            self._stats.dropped_bytes += dropped
+            self._stats.bad_frames += 1
+            for device in self._devices:
+                device.count_bus(errors=1)
+
+    def _answer(self, frame: Frame) -> tuple[bytes | None, Faults]:
+        """Execute one request; return the response PDU (or ``None``) and the unit's faults."""
+        stats = self._stats
+        stats.requests += 1
+        for each in self._devices:
+            each.count_bus(messages=1)
+        device = self._single if self._any_unit else self._units.get(frame.unit)
+        if device is None:
+            if frame.unit == 0:
+                self._broadcast(frame.pdu)
+                return None, Faults()
+            stats.unknown_unit += 1
+            return self._unknown_unit(frame), Faults()
+        faults = device.faults
+        try:
+            return device.handle(frame.pdu), faults
+        except Exception:
+            stats.failures += 1
+            logger.exception("%s: unit %d failed on %s", self, frame.unit, frame.pdu.hex(" "))
+            return exception_pdu(frame.pdu[0], ExceptionCode.SERVER_DEVICE_FAILURE), faults
+
+    def _broadcast(self, pdu: bytes) -> None:
+        self._stats.broadcasts += 1
+        for device in self._devices:
+            try:
+                device.handle(pdu, broadcast=True)
+            except Exception:
+                logger.exception("%s: broadcast %s failed", self, pdu.hex(" "))
+
+    def _unknown_unit(self, frame: Frame) -> bytes | None:
+        return None
+
+    def _emit(self, send: Callable[[bytes], object], adu: bytes, faults: Faults) -> bool:
+        """Send one answer with the unit's faults applied; ``False`` if stopped meanwhile."""
+        if faults.delay and self._stop.wait(faults.delay):
+            return False
+        data = faults.garbage + adu
+        size = faults.chunk_size or len(data)
+        for start in range(0, len(data), size):
+            if start and faults.chunk_delay and self._stop.wait(faults.chunk_delay):
+                return False
+            send(data[start : start + size])
+        self._stats.answers += 1
+        return True
+
+
+def _corrupt(adu: bytes, framing: str) -> bytes:
+    """The answer with a wrong CRC (RTU) or LRC (ASCII); MBAP has no checksum."""
+    if framing == "rtu":
+        return adu[:-1] + bytes((adu[-1] ^ 0x5A,))
+    if framing == "ascii":
+        wrong = int(adu[-4:-2], 16) ^ 0x5A
+        return adu[:-4] + f"{wrong:02X}".encode() + adu[-2:]
+    return adu
+
+
+def _make_framer(framing: str) -> _Framer:
+    if framing == "rtu":
+        return RTUFramer(side="server")
+    if framing == "ascii":
+        return ASCIIFramer(side="server")
+    return MBAPFramer()
+
+
+class ModbusTCPServer(_ModbusServer):
+    """A Modbus TCP server answering many clients, for several unit ids.
+
+    Each connection has its own framer, so requests split across TCP segments, or
+    several in one segment, are all answered, in order. The answer echoes the
+    request's transaction id and unit id.
+
+    **Units.** With one device, it answers every unit id. With a mapping, a request
+    for unit 0 that is not in the mapping is a broadcast: writes are executed on
+    every device and nothing is answered. A request for another unknown unit is
+    answered with GATEWAY TARGET DEVICE FAILED TO RESPOND (``unknown_unit="gateway"``,
+    as a gateway would) or not at all (``"ignore"``, the client times out).
+
+    Args:
+        host: Address to listen on.
+        port: Port to listen on; 0 lets the system pick one (see :attr:`address`).
+        units: Unit id (0..255) -> device, or one device for every unit id.
+        framer: ``"mbap"`` (Modbus TCP), or ``"rtu"``/``"ascii"`` frames over TCP
+            (what a serial gateway in transparent mode speaks).
+        unknown_unit: ``"gateway"`` or ``"ignore"``, see above.
+        max_clients: Most simultaneous clients; ``None`` for no limit.
+        write_timeout: Seconds a client may take to accept an answer before it is
+            dropped.
+
+    Raises:
+        ProtocolArgumentError: If an argument is out of range.
+        ProtocolTypeError: If an argument has the wrong type.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 502,
+        *,
+        units: Units,
+        framer: Literal["mbap", "rtu", "ascii"] = "mbap",
+        unknown_unit: Literal["gateway", "ignore"] = "gateway",
+        max_clients: int | None = None,
+        write_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(units, serial=False)
+        if framer not in ("mbap", "rtu", "ascii"):
+            raise ProtocolArgumentError(f"framer must be 'mbap', 'rtu' or 'ascii', got {framer!r}")
+        if unknown_unit not in ("gateway", "ignore"):
+            raise ProtocolArgumentError(
+                f"unknown_unit must be 'gateway' or 'ignore', got {unknown_unit!r}"
+            )
+        self.framer = framer
+        self.unknown_unit = unknown_unit
+        self._tcp = TCPServer(
+            host,
+            port,
+            timeout=None,
+            write_timeout=write_timeout,
+            max_clients=max_clients,
+            on_disconnect=self._forget,
+        )
+        self._framers: dict[int, _Framer] = {}
+        self._thread_name = f"eq1-modbus-tcp-server-{self._tcp.where}"
+
+    def __repr__(self) -> str:
+        return f"ModbusTCPServer({self._tcp.where}, framer={self.framer!r})"
+
+    def __enter__(self) -> ModbusTCPServer:
+        self.start()
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)``; after :meth:`start`, the port actually bound."""
+        return self._tcp.host, self._tcp.port
+
+    @property
+    def clients(self) -> int:
+        """The number of connected clients."""
+        return len(self._tcp.peers())
+
+    def _open(self) -> None:
+        self._tcp.connect()
+        self._thread_name = f"eq1-modbus-tcp-server-{self._tcp.where}"
+        logger.info("Modbus TCP server on %s (%s)", self._tcp.where, self.framer)
+
+    def _close(self) -> None:
+        self._tcp.disconnect()
+        self._framers.clear()
+
+    def _forget(self, peer: Peer) -> None:
+        self._framers.pop(peer.id, None)
+
+    def _unknown_unit(self, frame: Frame) -> bytes | None:
+        if self.unknown_unit == "ignore":
+            return None
+        return exception_pdu(frame.pdu[0], ExceptionCode.GATEWAY_TARGET_FAILED_TO_RESPOND)
+
+    def _run(self) -> None:
+        tcp = self._tcp
+        while not self._stop.is_set():
+            message = tcp.receive(_POLL)
+            if message is None:
+                continue
+            peer = message.peer
+            framer = self._framers.get(peer.id)
+            if framer is None:
+                framer = self._framers[peer.id] = _make_framer(self.framer)
+            for frame in self._feed(framer, message.data):
+                if self._stop.is_set():
+                    return
+                response, faults = self._answer(frame)
+                if response is None:
+                    continue
+                adu = framer.encode(frame.unit, response, frame.transaction_id)
+                if faults.bad_crc:
+                    adu = _corrupt(adu, self.framer)
+                try:
+                    self._emit(functools.partial(tcp.send_to, peer), adu, faults)
+                except ProtocolError as exc:
+                    logger.info("%s: answer to client %s not sent: %s", self, peer, exc)
+                    break
+
+
+class ModbusRTUServer(_ModbusServer):
+    """A Modbus RTU (or ASCII) server on a serial line, for several unit ids.
+
+    Frames are found by their length and CRC (or LRC), not by timing, so a pty or a
+    USB adapter that batches bytes works; bytes that start no valid frame are
+    dropped and counted. Requests for units the server does not have are not
+    answered (another device on the bus may answer them). Unit 0 is broadcast:
+    writes are executed on every device and nothing is answered.
+
+    The line is opened by :meth:`start`; if it is lost (device unplugged), the I/O
+    thread tries to reopen it every second until :meth:`stop`.
+
+    Args:
+        port: Serial device or pyserial URL, e.g. ``"/dev/ttyUSB0"``.
+        baudrate: Bits per second.
+        units: Unit id (1..247) -> device, or one device as unit 1.
+        parity: ``"N"``, ``"E"`` or ``"O"`` (the specification's default is even).
+        bytesize: Data bits.
+        stopbits: Stop bits.
+        framer: ``"rtu"`` or ``"ascii"``.
+        frame_silence: Seconds of silence after which a partial frame is dropped;
+            ``None`` keeps it (a valid frame after it is still found).
+        exclusive: Refuse to share the serial device with another program.
+
+    Raises:
+        ProtocolArgumentError: If an argument is out of range.
+        ProtocolConfigurationError: If a serial setting is invalid.
+        ProtocolTypeError: If an argument has the wrong type.
+    """
+
+    def __init__(
+        self,
+        port: str | os.PathLike[str],
+        baudrate: int = 19200,
+        *,
+        units: Units,
+        parity: str = "N",
+        bytesize: int = 8,
+        stopbits: float = 1,
+        framer: Literal["rtu", "ascii"] = "rtu",
+        frame_silence: float | None = None,
+        exclusive: bool = True,
+    ) -> None:
+        super().__init__(units, serial=True)
+        if framer not in ("rtu", "ascii"):
+            raise ProtocolArgumentError(f"framer must be 'rtu' or 'ascii', got {framer!r}")
+        if frame_silence is not None and not 0 < frame_silence <= 60:
+            raise ProtocolArgumentError(
+                f"frame_silence must be None or 0..60 seconds, got {frame_silence!r}"
+            )
+        self.framer = framer
+        self.frame_silence = frame_silence
+        self._serial = SerialProtocol(
+            port,
+            baudrate,
+            timeout=None,
+            parity=parity,
+            bytesize=bytesize,
+            stopbits=stopbits,
+            exclusive=exclusive,
+        )
+        self._framer = _make_framer(framer)
+        self._thread_name = f"eq1-modbus-{framer}-server-{self._serial.port}"
+
+    def __repr__(self) -> str:
+        return f"ModbusRTUServer({self._serial.port!r}, framer={self.framer!r})"
+
+    def __enter__(self) -> ModbusRTUServer:
+        self.start()
+        return self
+
+    @property
+    def port(self) -> str:
+        """The serial device the server listens on."""
+        return self._serial.port
+
+    def _open(self) -> None:
+        self._serial.connect()
+        self._framer = _make_framer(self.framer)
+        logger.info("Modbus %s server on %s", self.framer.upper(), self._serial.port)
+
+    def _close(self) -> None:
+        self._serial.disconnect()
+
+    def _run(self) -> None:
+        serial = self._serial
+        last_byte = time.monotonic()
+        while not self._stop.is_set():
+            if not serial.is_connected() and not self._reopen():
+                continue
+            if not serial.wait_readable(_POLL):
+                self._on_silence(time.monotonic() - last_byte)
+                continue
+            ok, data = serial.read()
+            if not ok or not data:
+                continue
+            last_byte = time.monotonic()
+            for frame in self._feed(self._framer, data):
+                if self._stop.is_set():
+                    return
+                self._serve(frame)
+
+    def _serve(self, frame: Frame) -> None:
+        response, faults = self._answer(frame)
+        if response is None or frame.unit == 0:
+            return
+        adu = self._framer.encode(frame.unit, response)
+        if faults.bad_crc:
+            adu = _corrupt(adu, self.framer)
+        try:
+            self._emit(self._serial.send, adu, faults)
+        except ProtocolError as exc:
+            logger.warning("%s: answer not sent: %s", self, exc)
+
+    def _on_silence(self, silent_for: float) -> None:
+        framer = self._framer
+        limit = self.frame_silence
+        if limit is None or silent_for < limit or not isinstance(framer, RTUFramer | ASCIIFramer):
+            return
+        if framer.pending():
+            self._count_drops(framer.discard_partial())
+
+    def _reopen(self) -> bool:
+        try:
+            self._serial.connect()
+        except ProtocolError as exc:
+            logger.debug("%s: cannot reopen the line yet: %s", self, exc)
+            self._stop.wait(_RECONNECT_PAUSE)
+            return False
+        logger.info("%s: line reopened", self)
+        self._framer = _make_framer(self.framer)
+        return True
