@@ -145,7 +145,7 @@ def test_tcp_schemes_are_registered() -> None:
     with pytest.raises(
         ProtocolNotFoundError, match=r"tcp-listen:// \(tcp-server, eq1-network-tcp\)"
     ):
-        eq1_network.from_url("udp://127.0.0.1:5000")
+        eq1_network.from_url("sctp://127.0.0.1:5000")
 
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "urls.md"

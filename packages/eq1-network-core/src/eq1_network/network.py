@@ -42,6 +42,21 @@ peers are unaffected. A reply (a typed message with ``reply_to`` set) goes to th
 that sent the message it answers; other messages go to the protocol's default
 destination (for ``tcp-server``, the client read last).
 
+Message transports
+------------------
+A protocol that sets ``max_message_size`` (``udp``, ``udp-server``) moves whole
+messages that may be lost, duplicated or reordered. The handler puts only whole frames
+in each message and splits a typed message that does not fit one into fragments of
+that size. A message that is not whole frames is dropped and reported in an ERROR event;
+the link stays up. Without acknowledged mode, nothing is retried: a lost message, or a
+lost fragment of a split one, is lost (an incomplete split message is reported when
+``reassembly_timeout`` passes), and repeats are delivered. In acknowledged mode the
+receiver delivers each sender's messages in order, once each, and the sender writes
+every unacknowledged message again when none was acknowledged for
+``NetworkConfig.ack_timeout`` seconds: nothing is lost or duplicated while both run.
+Keep ``max_unacknowledged`` within what the receiver's socket buffer holds, since a
+resend writes them all at once.
+
 Worker failure
 --------------
 If a worker thread ends on an unexpected exception, the handler reports it in an ERROR
@@ -93,7 +108,7 @@ from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
 from eq1_network.worker.peers import ReplyRouter
-from eq1_network.worker.requester import QueuedMessage, Requester
+from eq1_network.worker.requester import QueuedMessage, Requester, message_payload_limit
 from eq1_network.worker.send_queue import BatchQueue
 
 __all__ = [
@@ -153,6 +168,9 @@ class NetworkConfig:
         reassembly_timeout: Seconds an incomplete split message is kept.
         peer_frame_timeout: Over a protocol serving many peers: seconds a peer may take
             to finish a frame it began before it is disconnected.
+        ack_timeout: Acknowledged mode over a message transport (a protocol whose
+            ``max_message_size`` is set, such as UDP): seconds without an
+            acknowledgement after which every unacknowledged message is written again.
 
     Raises:
         ProtocolConfigurationError: If a value is invalid.
@@ -176,6 +194,7 @@ class NetworkConfig:
     reassembly_max_bytes: int = DEFAULT_REASSEMBLY_BYTES
     reassembly_timeout: float = DEFAULT_REASSEMBLY_TIMEOUT
     peer_frame_timeout: float = 30.0
+    ack_timeout: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.protocol, (str, ReqResProtocol)):
@@ -203,6 +222,11 @@ class NetworkConfig:
         if self.send_timeout < 0:
             raise ProtocolConfigurationError(
                 f"NetworkConfig.send_timeout must be non-negative, got {self.send_timeout}"
+            )
+        if not self.ack_timeout > 0:
+            raise ProtocolConfigurationError(
+                "NetworkConfig.ack_timeout must be a positive number of seconds, "
+                f"got {self.ack_timeout!r}"
             )
         if not self.peer_frame_timeout > 0:
             raise ProtocolConfigurationError(
@@ -404,6 +428,7 @@ class NetworkHandler:
         if cfg.acknowledged:
             self._window = AckWindow(cfg.max_unacknowledged)
             self._ledger = DeliveryLedger(cfg.ack_state_path)
+        self._fit_messages(link.protocol)
         if link.multi_peer is not None:
             self._router = ReplyRouter()
             self._direct_limit = None  # every send goes through _submit, which routes replies
@@ -415,8 +440,19 @@ class NetworkHandler:
         self._state = "running"
         logger.info("handler started on %r", link.protocol)
 
+    def _fit_messages(self, protocol: ReqResProtocol) -> None:
+        """Over a message transport, frame typed messages to fit one message each."""
+        size = protocol.max_message_size
+        if size is None or self._frame_limit is None:
+            return
+        limit = message_payload_limit(self._package.packet_structure, size)
+        self._frame_limit = min(self._frame_limit, limit)
+        if self._direct_limit is not None:
+            self._direct_limit = self._frame_limit
+
     def _create_workers(self, link: Link) -> tuple[Requester, Listener]:
         cfg = self.config
+        max_message = link.protocol.max_message_size
         name = f"eq1-{type(link.protocol).__name__}"
         requester = Requester(
             queue=self._queue,
@@ -428,6 +464,8 @@ class NetworkHandler:
             max_batch=cfg.max_batch,
             max_write_bytes=cfg.max_write_bytes,
             sent_events=cfg.sent_events,
+            max_message=max_message,
+            retransmit_after=cfg.ack_timeout if max_message is not None else None,
             router=self._router,
             on_failure=self._worker_failed,
             name=f"{name}-requester",
@@ -447,6 +485,7 @@ class NetworkHandler:
             ),
             router=self._router,
             peer_frame_timeout=cfg.peer_frame_timeout,
+            messages=max_message is not None,
             on_failure=self._worker_failed,
             name=f"{name}-listener",
         )

@@ -180,12 +180,22 @@ class ReqResProtocol(BaseProtocol):
     One reader at a time: a protocol does not support concurrent readers; reading
     from two threads at once may split or reorder an answer.
 
+    Message transports: a transport that moves whole messages (datagrams) rather than
+    a byte stream sets :attr:`max_message_size`. Each ``send()`` is then one message of
+    at most that many bytes, each read returns one whole message, and a message may be
+    lost, duplicated or reordered: :class:`~eq1_network.NetworkHandler` puts only whole
+    frames in each message and, in acknowledged mode, writes unacknowledged messages
+    again after ``NetworkConfig.ack_timeout``.
+
     Attributes:
         timeout: Default deadline in seconds used when waiting for data; ``None``
             lets the caller decide.
+        max_message_size: Largest number of bytes one ``send()`` carries as one
+            message, for a message transport; ``None`` (the default) for a byte stream.
     """
 
     timeout: float | None = None
+    max_message_size: int | None = None
     _pushback: bytes = b""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

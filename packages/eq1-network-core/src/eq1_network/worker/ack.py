@@ -3,14 +3,19 @@
 Protocol (both handlers must run in acknowledged mode):
 
 * After every (re)connection the sender writes a *hello*: a typed message with flags
-  ``ACK | ACK_REQUESTED``, sequence 0 and its 8-byte *epoch* (a random number fixed for
-  the sender's lifetime) as the BINARY value.
+  ``ACK | ACK_REQUESTED``, sequence 0, its 8-byte *epoch* (a random number fixed for
+  the sender's lifetime) as the BINARY value, and as ``reply_to`` its *floor*: every
+  sequence up to it was acknowledged or will never be sent (it could not be encoded).
 * Data messages carry the sender's sequence numbers 1, 2, 3, ... The receiver delivers
   each number once per epoch, drops repeats, and answers with an *ack*: flags ``ACK`` and
   ``reply_to`` = the highest sequence delivered so far (cumulative). It also answers the
   hello with such an ack.
 * The sender keeps every written message until it is acknowledged and writes the kept
-  ones again, in order, after a reconnection.
+  ones again, in order, after a hello, after a reconnection, and, over a message
+  transport (which may lose or reorder messages), when no acknowledgement came for a
+  while. Over such a transport the receiver delivers only the next sequence
+  (``last + 1``, or the first above the hello's floor) and drops the others, which come
+  again.
 
 With a ``state_path`` the receiver appends each delivered number to a file before it
 acknowledges it, so a restarted receiver process still drops what it delivered before.
@@ -22,6 +27,7 @@ import logging
 import os
 import struct
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -43,11 +49,12 @@ _COMPACT_BYTES = 256 * 1024
 _T = TypeVar("_T")
 
 
-def hello_message(epoch: int) -> Message:
-    """Build the hello a sender writes after each connection.
+def hello_message(epoch: int, floor: int = 0) -> Message:
+    """Build the hello a sender writes after each connection (and before each resend).
 
     Args:
         epoch: The sender's epoch.
+        floor: Every sequence up to this one was acknowledged or will never be sent.
 
     Returns:
         The control message.
@@ -57,6 +64,7 @@ def hello_message(epoch: int) -> Message:
         message_type=MessageType.STATUS,
         data_format=DataFormat.BINARY,
         flags=_HELLO_FLAGS,
+        reply_to=floor,
     )
 
 
@@ -103,11 +111,37 @@ class AckWindow(Generic[_T]):
         self._items: OrderedDict[int, tuple[_T, list[bytes]]] = OrderedDict()
         self._cond = threading.Condition()
         self._aborted = False
+        self._highest = 0
+        self._progress = time.monotonic()
 
     def add(self, sequence: int, item: _T, frames: list[bytes]) -> None:
         """Keep a written message until it is acknowledged."""
         with self._cond:
+            if not self._items:
+                self._progress = time.monotonic()
             self._items[sequence] = (item, frames)
+            self._highest = max(self._highest, sequence)
+
+    def floor(self) -> int:
+        """Return the highest sequence below which nothing is kept any more.
+
+        Every sequence up to it was acknowledged, or never added (it could not be
+        encoded): the hello carries it so that a receiver does not wait for those.
+        """
+        with self._cond:
+            if self._items:
+                return next(iter(self._items)) - 1
+            return self._highest
+
+    def stalled(self, after: float) -> bool:
+        """Tell whether messages are kept and nothing was acknowledged for ``after`` seconds."""
+        with self._cond:
+            return bool(self._items) and time.monotonic() - self._progress >= after
+
+    def touch(self) -> None:
+        """Restart the :meth:`stalled` clock (after the kept messages were written again)."""
+        with self._cond:
+            self._progress = time.monotonic()
 
     def acknowledge(self, sequence: int) -> int:
         """Forget every message up to ``sequence`` (cumulative).
@@ -124,6 +158,7 @@ class AckWindow(Generic[_T]):
                 del self._items[first]
                 released += 1
             if released:
+                self._progress = time.monotonic()
                 self._cond.notify_all()
         return released
 

@@ -87,6 +87,10 @@ class Listener(Worker):
         router: Told which peer sent each message, when the protocol serves many peers.
         peer_frame_timeout: Seconds a peer of a protocol serving many peers may take to
             complete a frame it began before it is disconnected.
+        messages: The link is a message transport (its protocol sets
+            ``max_message_size``): a read that is not whole frames is dropped alone and
+            reported (the link stays up), and in acknowledged mode only the next
+            sequence of each sender is delivered; others are dropped and come again.
         on_failure: Called with the exception that ended the worker, if one did.
         name: Thread name.
     """
@@ -107,6 +111,7 @@ class Listener(Worker):
         max_buffer: int | None = None,
         router: ReplyRouter | None = None,
         peer_frame_timeout: float = 30.0,
+        messages: bool = False,
         on_failure: Callable[[BaseException], None] | None = None,
         name: str = "eq1-listener",
     ) -> None:
@@ -124,6 +129,7 @@ class Listener(Worker):
         self._max_buffer = max_buffer
         self._router = router
         self._frame_timeout = peer_frame_timeout
+        self._messages = messages
         self._state = self._new_state(None)
         self._states: dict[object, StreamState] = {}
 
@@ -189,10 +195,15 @@ class Listener(Worker):
                 else:
                     self._take(self._state.stream.feed_payloads(data))
             except PacketError as exc:
+                if self._messages:
+                    self._bad_message(exc)
+                    continue
                 logger.error("corrupt byte stream from %r: %s", protocol, exc)
                 self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
                 link.mark_down(exc)
                 continue
+            if self._messages and self._state.stream.buffered:
+                self._bad_message(MalformedPacketError("a message ended inside a frame"))
             if self._state.ack_due:
                 self._send_ack()
             if self._after_batch is not None:
@@ -201,6 +212,12 @@ class Listener(Worker):
                 # Straight back to waiting: the read that would find nothing, and the
                 # interpreter lock hand-offs its system calls cause, are saved.
                 protocol.wait_readable(_IDLE)
+
+    def _bad_message(self, exc: PacketError) -> None:
+        """Drop one message of a message transport that was not whole frames; go on."""
+        self._state.stream.reset()
+        logger.warning("dropping a message from %r: %s", self._link.protocol, exc)
+        self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
 
     def _serve_peers(self) -> None:
         link, protocol = self._link, self._link.protocol
@@ -256,7 +273,10 @@ class Listener(Worker):
         except PacketError as exc:
             self._drop(state, exc, "sent bytes that are not a valid stream")
             return
-        if stream.buffered:
+        if stream.buffered and self._messages:
+            error = MalformedPacketError(f"a message from {peer} ended inside a frame")
+            self._bad_message(error)
+        elif stream.buffered:
             state.track(new_frame)
         elif state.since is not None:
             state.since = None
@@ -371,9 +391,14 @@ class Listener(Worker):
         if ledger is None:
             self._deliver(received)
             return
-        if sequence and sequence <= ledger.last(state.epoch):
+        last = ledger.last(state.epoch)
+        if sequence and sequence <= last:
             logger.debug("dropping duplicate %d of epoch %d", sequence, state.epoch)
-            state.ack_due = ledger.last(state.epoch) or state.ack_due
+            state.ack_due = last or state.ack_due
+            return
+        if sequence and self._messages and sequence != last + 1:
+            logger.debug("dropping %d of epoch %d: %d is due", sequence, state.epoch, last + 1)
+            state.ack_due = last or -1
             return
         self._deliver(received)
         if sequence:
@@ -391,8 +416,11 @@ class Listener(Worker):
         epoch = parse_hello(message)
         if epoch is not None:
             state.epoch = epoch
-            if self._ledger is not None:
-                state.ack_due = self._ledger.last(epoch) or -1
+            ledger = self._ledger
+            if ledger is not None:
+                if message.reply_to > ledger.last(epoch):
+                    ledger.record(epoch, message.reply_to)  # the sender's floor
+                state.ack_due = ledger.last(epoch) or -1
             return
         if self._on_ack is not None:
             self._on_ack(message.reply_to)

@@ -9,9 +9,17 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
-from eq1_network.common.exceptions import PacketSizeError, ProtocolConnectionError, ProtocolError
+from eq1_network.common.exceptions import (
+    PacketSizeError,
+    PayloadTooLargeError,
+    ProtocolConnectionError,
+    ProtocolError,
+)
 from eq1_network.data import SendData
+from eq1_network.packets._binding import bind_structure
 from eq1_network.packets.fragmentation import split_message
+from eq1_network.packets.message import Message
+from eq1_network.packets.send import TypedSendData
 from eq1_network.worker.ack import AckWindow, hello_message
 from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
@@ -19,7 +27,7 @@ from eq1_network.worker.link import Link
 from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.send_queue import BatchQueue
 
-__all__ = ["QueuedMessage", "Requester"]
+__all__ = ["QueuedMessage", "Requester", "message_payload_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +45,20 @@ _IDLE = 0.1
 
 
 _second = operator.itemgetter(1)
+
+
+def message_payload_limit(structure: object, max_message: int) -> int:
+    """Return the largest frame payload whose frame fits one message of a message transport.
+
+    Args:
+        structure: The package's packet structure.
+        max_message: The transport's ``max_message_size``.
+
+    Returns:
+        ``max_message`` minus the structure's framing overhead.
+    """
+    overhead = len(bind_structure(structure).to_packet(b""))
+    return max_message - overhead
 
 
 def _frames_of(batch: list[_Encoded]) -> list[bytes]:
@@ -83,6 +105,12 @@ class Requester(Worker):
         max_batch: Most messages taken from the queue at once.
         max_write_bytes: Most bytes joined into one ``send`` call.
         sent_events: Emit a SENT event per message.
+        max_message: The transport's ``max_message_size`` (a message transport): every
+            write then holds whole frames of at most this many bytes in all, and typed
+            messages are split to fit.
+        retransmit_after: Acknowledged mode over a message transport: seconds without
+            an acknowledgement after which the hello and every unacknowledged message
+            are written again.
         router: Where replies go, when the protocol serves many peers.
         on_failure: Called with the exception that ended the worker, if one did.
         name: Thread name.
@@ -100,6 +128,8 @@ class Requester(Worker):
         max_batch: int = 1024,
         max_write_bytes: int = 1 << 20,
         sent_events: bool = True,
+        max_message: int | None = None,
+        retransmit_after: float | None = None,
         router: ReplyRouter | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
         name: str = "eq1-requester",
@@ -113,6 +143,12 @@ class Requester(Worker):
         self._epoch = epoch
         self._max_batch = max_batch
         self._max_write_bytes = max_write_bytes
+        self._max_message = max_message
+        self._max_payload: int | None = None
+        if max_message is not None:
+            self._max_write_bytes = min(max_write_bytes, max_message)
+            self._max_payload = message_payload_limit(package.packet_structure, max_message)
+        self._retransmit_after = retransmit_after if window is not None else None
         self._sent_events = sent_events
         self._stop_requested = threading.Event()
         self._abort = threading.Event()
@@ -153,6 +189,8 @@ class Requester(Worker):
             if self._link.generation != seen_generation:
                 seen_generation = self._link.generation
                 fresh = self._window is not None
+            elif not fresh and self._stalled():
+                fresh = True  # unacknowledged for too long: hello and resend
             resend = fresh and self._window is not None and len(self._window) > 0
             if not self._pending and not resend and not self._queue.wait_items(_IDLE):
                 if self._stop_requested.is_set():
@@ -177,6 +215,15 @@ class Requester(Worker):
                 fresh = True
                 self._resend_due.extend(self._pending)
                 self._pending = []
+
+    def _stalled(self) -> bool:
+        """Acknowledged mode over a message transport: tell whether a resend is due."""
+        after, window = self._retransmit_after, self._window
+        if after is None or window is None or not window.stalled(after):
+            return False
+        logger.info("no acknowledgement for %g s: writing %d message(s) again", after, len(window))
+        window.touch()
+        return True
 
     def _write_pending(self, fresh: bool) -> bool:
         """Write the pending batch (after a hello and the resend, if ``fresh``); lock held.
@@ -296,10 +343,14 @@ class Requester(Worker):
         if not entries:
             return []
         encoded: list[_Encoded]
-        if None in map(_second, entries):
+        limit = self._max_message
+        if None in map(_second, entries) or (
+            limit is not None and max(len(frame or b"") for _, frame in entries) > limit
+        ):
             encoded = []
             for item, frame in entries:
-                done = self._encode(item) if frame is None else (item, frame)
+                fits = frame is not None and (limit is None or len(frame) <= limit)
+                done = (item, frame) if frame is not None and fits else self._encode(item)
                 if done is not None:
                     encoded.append(done)
         else:
@@ -314,18 +365,36 @@ class Requester(Worker):
     def _encode(self, item: SendData) -> _Encoded | None:
         try:
             try:
-                return item, self._package.encode(item)
+                frame: bytes = self._package.encode(item)
+                if self._max_message is None or len(frame) <= self._max_message:
+                    return item, frame
             except PacketSizeError:
-                return item, list(self._package.encode_frames(item))
+                if self._max_payload is None:
+                    return item, list(self._package.encode_frames(item))
+            return item, self._split_to_fit(item)
         except (ProtocolError, ValueError, TypeError) as exc:
             logger.error("cannot encode %r: %s", item, exc)
             self.rejected.append(item)
             self._emit(NetworkEvent(NetworkEventType.ERROR, data=item, error=exc))
             return None
 
+    def _split_to_fit(self, item: SendData) -> list[bytes]:
+        """Split a typed message into frames that fit one message of the transport each."""
+        if not isinstance(item, (TypedSendData, Message)):
+            raise PayloadTooLargeError(
+                f"a {type(item).__name__} does not fit the transport's messages of "
+                f"{self._max_message} bytes, and only typed messages can be split"
+            )
+        return split_message(
+            item, structure=self._package.packet_structure, max_payload=self._max_payload
+        )
+
     def _hello_and_unacknowledged(self) -> list[bytes]:
         assert self._window is not None
-        hello = split_message(hello_message(self._epoch), structure=self._package.packet_structure)
+        hello = split_message(
+            hello_message(self._epoch, self._window.floor()),
+            structure=self._package.packet_structure,
+        )
         unacknowledged = self._window.frames()
         if unacknowledged:
             logger.info("re-sending %d unacknowledged frame(s)", len(unacknowledged))
