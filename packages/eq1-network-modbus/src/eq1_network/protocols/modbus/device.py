@@ -12,8 +12,8 @@ feed it from TCP connections or a serial line; tests can call it directly::
 
 from __future__ import annotations
 
+import functools
 import logging
-import struct
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,26 +21,10 @@ from types import MappingProxyType
 from typing import Literal
 
 from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolTypeError
-from eq1_network.protocols.modbus._identity import (
-    COUNTER_SUB_FUNCTIONS,
-    DiagnosticCounters,
-    conformity_level,
-    identification_objects,
-    stream_objects,
-)
-from eq1_network.protocols.modbus._spec import (
-    EXCEPTION_BIT,
-    MAX_PDU,
-    MAX_READ_BITS,
-    MAX_READ_REGISTERS,
-    MAX_RW_READ_REGISTERS,
-    MAX_RW_WRITE_REGISTERS,
-    MAX_WRITE_BITS,
-    MAX_WRITE_REGISTERS,
-    MEI_READ_DEVICE_ID,
-    ExceptionCode,
-    FunctionCode,
-)
+from eq1_network.protocols.modbus import _functions
+from eq1_network.protocols.modbus._functions import exception_pdu, pack_bits, unpack_bits
+from eq1_network.protocols.modbus._identity import DiagnosticCounters, identification_objects
+from eq1_network.protocols.modbus._spec import EXCEPTION_BIT, MAX_PDU, ExceptionCode, FunctionCode
 from eq1_network.protocols.modbus._tables import (
     TABLE_NAMES,
     DataTable,
@@ -53,6 +37,9 @@ from eq1_network.protocols.modbus._tables import (
 
 __all__ = [
     "BROADCAST_FUNCTIONS",
+    "exception_pdu",
+    "pack_bits",
+    "unpack_bits",
     "DataTable",
     "DiagnosticCounters",
     "Faults",
@@ -80,10 +67,21 @@ BROADCAST_FUNCTIONS = frozenset(
 )
 """Functions a broadcast (unit 0) executes; other broadcast requests are ignored."""
 
-_VALUE = ExceptionCode.ILLEGAL_DATA_VALUE
-_ADDRESS = ExceptionCode.ILLEGAL_DATA_ADDRESS
-_FUNCTION = ExceptionCode.ILLEGAL_FUNCTION
-_COIL_ON, _COIL_OFF = 0xFF00, 0x0000
+_DEVICE_FUNCTIONS: dict[int, Callable[[ModbusDevice, bytes], bytes]] = {
+    0x01: _functions.read_bits,
+    0x02: _functions.read_bits,
+    0x03: _functions.read_registers,
+    0x04: _functions.read_registers,
+    0x05: _functions.write_coil,
+    0x06: _functions.write_register,
+    0x07: _functions.read_exception_status,
+    0x0F: _functions.write_coils,
+    0x10: _functions.write_registers,
+    0x11: _functions.report_server_id,
+    0x16: _functions.mask_write,
+    0x17: _functions.read_write,
+}
+"""Function code -> handler taking the device; 08 and 2B are bound to the device's state."""
 
 
 @dataclass(frozen=True)
@@ -138,11 +136,6 @@ class Faults:
 
 
 NO_FAULTS = Faults()
-
-
-def exception_pdu(function_code: int, exception_code: int) -> bytes:
-    """The exception response PDU ``function | 0x80, exception_code``."""
-    return bytes(((function_code | EXCEPTION_BIT) & 0xFF, exception_code))
 
 
 class ModbusDevice:
@@ -211,21 +204,12 @@ class ModbusDevice:
         self._counters = DiagnosticCounters()
         self._custom: dict[int, FunctionHandler] = {}
         self._functions: dict[int, Callable[[bytes], bytes]] = {
-            0x01: self._read_bits,
-            0x02: self._read_bits,
-            0x03: self._read_registers,
-            0x04: self._read_registers,
-            0x05: self._write_coil,
-            0x06: self._write_register,
-            0x07: self._read_exception_status,
-            0x08: self._diagnostics,
-            0x0F: self._write_coils,
-            0x10: self._write_registers,
-            0x11: self._report_server_id,
-            0x16: self._mask_write,
-            0x17: self._read_write,
-            0x2B: self._encapsulated,
+            code: functools.partial(function, self) for code, function in _DEVICE_FUNCTIONS.items()
         }
+        self._functions[0x08] = functools.partial(_functions.diagnostics, self._counters)
+        self._functions[0x2B] = functools.partial(
+            _functions.read_device_identification, self._identification
+        )
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{name}={len(table)}" for name, table in self._tables.items())
@@ -437,7 +421,7 @@ class ModbusDevice:
                 return custom(pdu)
             function = self._functions.get(function_code)
             if function is None:
-                return exception_pdu(function_code, _FUNCTION)
+                return exception_pdu(function_code, ExceptionCode.ILLEGAL_FUNCTION)
             return function(pdu)
         except RequestRefusedError as refusal:
             if refusal.reason:
@@ -450,161 +434,3 @@ class ModbusDevice:
                 function_code,
             )
             return exception_pdu(function_code, ExceptionCode.SERVER_DEVICE_FAILURE)
-
-    # -- function codes (called with the lock held) ----------------------------------------
-
-    def _read_bits(self, pdu: bytes) -> bytes:
-        address, count = _fields(pdu, ">HH")
-        _check_count(count, MAX_READ_BITS)
-        table = self.coils if pdu[0] == FunctionCode.READ_COILS else self.discrete_inputs
-        packed = pack_bits(table.read_request(address, count))
-        return bytes((pdu[0], len(packed))) + packed
-
-    def _read_registers(self, pdu: bytes) -> bytes:
-        address, count = _fields(pdu, ">HH")
-        _check_count(count, MAX_READ_REGISTERS)
-        table = (
-            self.holding_registers
-            if pdu[0] == FunctionCode.READ_HOLDING_REGISTERS
-            else self.input_registers
-        )
-        values = table.read_request(address, count)
-        return bytes((pdu[0], 2 * count)) + struct.pack(f">{count}H", *values)
-
-    def _write_coil(self, pdu: bytes) -> bytes:
-        address, value = _fields(pdu, ">HH")
-        if value not in (_COIL_ON, _COIL_OFF):
-            raise RequestRefusedError(_VALUE, f"coil value 0x{value:04X} is not 0xFF00 or 0x0000")
-        self.coils.write_request(address, [int(value == _COIL_ON)])
-        return pdu
-
-    def _write_register(self, pdu: bytes) -> bytes:
-        address, value = _fields(pdu, ">HH")
-        self.holding_registers.write_request(address, [value])
-        return pdu
-
-    def _write_coils(self, pdu: bytes) -> bytes:
-        address, count, byte_count = _head(pdu, ">HHB")
-        _check_count(count, MAX_WRITE_BITS)
-        if byte_count != (count + 7) // 8 or len(pdu) != 6 + byte_count:
-            raise RequestRefusedError(_VALUE, "byte count does not match the coil count")
-        self.coils.write_request(address, unpack_bits(pdu[6:], count))
-        return pdu[:5]
-
-    def _write_registers(self, pdu: bytes) -> bytes:
-        address, count, byte_count = _head(pdu, ">HHB")
-        _check_count(count, MAX_WRITE_REGISTERS)
-        if byte_count != 2 * count or len(pdu) != 6 + byte_count:
-            raise RequestRefusedError(_VALUE, "byte count does not match the register count")
-        self.holding_registers.write_request(address, struct.unpack_from(f">{count}H", pdu, 6))
-        return pdu[:5]
-
-    def _mask_write(self, pdu: bytes) -> bytes:
-        address, and_mask, or_mask = _fields(pdu, ">HHH")
-        table = self.holding_registers
-        table.check_range(address, 1)
-        current = int(table[address])
-        table.write_request(address, [(current & and_mask) | (or_mask & ~and_mask & 0xFFFF)])
-        return pdu
-
-    def _read_write(self, pdu: bytes) -> bytes:
-        read_address, read_count, write_address, write_count, byte_count = _head(pdu, ">HHHHB")
-        _check_count(read_count, MAX_RW_READ_REGISTERS)
-        _check_count(write_count, MAX_RW_WRITE_REGISTERS)
-        if byte_count != 2 * write_count or len(pdu) != 10 + byte_count:
-            raise RequestRefusedError(_VALUE, "byte count does not match the write count")
-        table = self.holding_registers
-        table.check_range(read_address, read_count)
-        values = struct.unpack_from(f">{write_count}H", pdu, 10)
-        table.write_request(write_address, values)
-        read = table.read_request(read_address, read_count)
-        return bytes((pdu[0], 2 * read_count)) + struct.pack(f">{read_count}H", *read)
-
-    def _read_exception_status(self, pdu: bytes) -> bytes:
-        _fields(pdu, ">")
-        return bytes((pdu[0], self._exception_status))
-
-    def _report_server_id(self, pdu: bytes) -> bytes:
-        _fields(pdu, ">")
-        data = self._server_id + b"\xff"
-        return bytes((pdu[0], len(data))) + data
-
-    def _diagnostics(self, pdu: bytes) -> bytes:
-        (sub_function,) = _head(pdu, ">H")
-        if sub_function == 0x00:
-            return pdu
-        (data,) = _fields(pdu, ">HH")[1:]
-        counters = self._counters
-        if sub_function in COUNTER_SUB_FUNCTIONS:
-            _check_zero(data)
-            return pdu[:3] + struct.pack(">H", counters.by_sub_function(sub_function))
-        if sub_function == 0x01:  # restart communications: echo, clear the counters
-            if data not in (_COIL_OFF, _COIL_ON):
-                raise RequestRefusedError(_VALUE, "restart data must be 0x0000 or 0xFF00")
-            counters.clear()
-            return pdu
-        if sub_function == 0x02:  # diagnostic register (none kept: 0)
-            _check_zero(data)
-            return pdu[:3] + b"\x00\x00"
-        if sub_function in (0x0A, 0x14):  # clear counters / clear overrun counter
-            _check_zero(data)
-            if sub_function == 0x0A:
-                counters.clear()
-            else:
-                counters.overruns = 0
-            return pdu
-        raise RequestRefusedError(_FUNCTION, f"diagnostics sub-function 0x{sub_function:04X}")
-
-    def _encapsulated(self, pdu: bytes) -> bytes:
-        if len(pdu) < 2 or pdu[1] != MEI_READ_DEVICE_ID:
-            raise RequestRefusedError(_FUNCTION, "only MEI type 0x0E is served")
-        if len(pdu) != 4 or not 1 <= pdu[2] <= 4:
-            raise RequestRefusedError(_VALUE, "read device id code must be 1..4")
-        code, object_id = pdu[2], pdu[3]
-        objects = self._identification
-        head = pdu[:3] + bytes((conformity_level(objects),))
-        if code == 4:
-            value = objects.get(object_id)
-            if value is None:
-                raise RequestRefusedError(_ADDRESS, f"no identification object 0x{object_id:02X}")
-            return head + bytes((0x00, 0x00, 1, object_id, len(value))) + value
-        tail, _ = stream_objects(objects, code, object_id)
-        return head + tail
-
-
-def pack_bits(bits: Sequence[int]) -> bytes:
-    """Pack bits into bytes, the first bit in the least significant bit of the first byte."""
-    packed = bytearray((len(bits) + 7) // 8)
-    for index, bit in enumerate(bits):
-        if bit:
-            packed[index >> 3] |= 1 << (index & 7)
-    return bytes(packed)
-
-
-def unpack_bits(data: bytes, count: int) -> list[int]:
-    """Unpack ``count`` bits packed as by :func:`pack_bits`."""
-    return [(data[index >> 3] >> (index & 7)) & 1 for index in range(count)]
-
-
-def _fields(pdu: bytes, layout: str) -> tuple[int, ...]:
-    """Unpack a fixed-size request after its function code; a wrong size is ILLEGAL DATA VALUE."""
-    if len(pdu) != 1 + struct.calcsize(layout):
-        raise RequestRefusedError(_VALUE, f"request of {len(pdu)} bytes has the wrong length")
-    return struct.unpack_from(layout, pdu, 1)
-
-
-def _head(pdu: bytes, layout: str) -> tuple[int, ...]:
-    """Unpack the fixed head of a variable-size request; too short is ILLEGAL DATA VALUE."""
-    if len(pdu) < 1 + struct.calcsize(layout):
-        raise RequestRefusedError(_VALUE, f"request of {len(pdu)} bytes is too short")
-    return struct.unpack_from(layout, pdu, 1)
-
-
-def _check_count(count: int, limit: int) -> None:
-    if not 1 <= count <= limit:
-        raise RequestRefusedError(_VALUE, f"quantity {count} outside 1..{limit}")
-
-
-def _check_zero(data: int) -> None:
-    if data != 0:
-        raise RequestRefusedError(_VALUE, f"diagnostics data 0x{data:04X} must be 0x0000")

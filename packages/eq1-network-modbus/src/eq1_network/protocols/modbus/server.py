@@ -17,23 +17,23 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
-from eq1_network.common.exceptions import (
-    ProtocolArgumentError,
-    ProtocolConnectionError,
-    ProtocolError,
-    ProtocolTypeError,
-)
+from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolError
 from eq1_network.protocols.ethernet.tcp_server import TCPServer
+from eq1_network.protocols.modbus._server_base import (
+    POLL,
+    Framer,
+    ModbusServerBase,
+    ServerStats,
+    Units,
+    corrupt,
+    make_framer,
+)
 from eq1_network.protocols.modbus._spec import ExceptionCode
-from eq1_network.protocols.modbus.device import Faults, ModbusDevice, exception_pdu
-from eq1_network.protocols.modbus.framers import ASCIIFramer, Frame, MBAPFramer, RTUFramer
+from eq1_network.protocols.modbus.device import exception_pdu
+from eq1_network.protocols.modbus.framers import ASCIIFramer, Frame, RTUFramer
 from eq1_network.protocols.serial.serial_protocol import SerialProtocol
 
 if TYPE_CHECKING:
@@ -43,246 +43,10 @@ __all__ = ["ModbusRTUServer", "ModbusTCPServer", "ServerStats", "Units"]
 
 logger = logging.getLogger(__name__)
 
-Units = Mapping[int, ModbusDevice] | ModbusDevice
-"""The ``units`` argument: unit id -> device, or one device."""
-
-_POLL = 0.1
-"""Seconds the I/O thread waits for data before it looks at the stop flag again."""
-_JOIN_TIMEOUT = 5.0
 _RECONNECT_PAUSE = 1.0
 
 
-class _Framer(Protocol):
-    dropped: int
-
-    def encode(self, unit: int, pdu: bytes, transaction_id: int = 0) -> bytes: ...
-    def feed(self, data: bytes) -> list[Frame]: ...
-
-
-@dataclass
-class ServerStats:
-    """What a server has seen since it was made.
-
-    Attributes:
-        requests: Valid frames received (any unit, broadcasts included).
-        answers: Answers sent.
-        broadcasts: Broadcast requests (unit 0) executed on every unit.
-        unknown_unit: Requests for a unit the server does not have.
-        dropped_bytes: Bytes discarded by the framers (bad CRC/LRC, bad MBAP header,
-            noise, partial frames ended by a silence).
-        bad_frames: Reads that contained discarded bytes (each counts once).
-        failures: Requests whose handling raised (answered SERVER DEVICE FAILURE).
-    """
-
-    requests: int = 0
-    answers: int = 0
-    broadcasts: int = 0
-    unknown_unit: int = 0
-    dropped_bytes: int = 0
-    bad_frames: int = 0
-    failures: int = 0
-
-
-def _check_units(units: Units, *, serial: bool) -> tuple[dict[int, ModbusDevice], bool]:
-    """Return ``(unit -> device, serves every unit)`` from the ``units`` argument."""
-    if isinstance(units, ModbusDevice):
-        return ({1: units}, False) if serial else ({}, True)
-    if not isinstance(units, Mapping) or not units:
-        raise ProtocolTypeError(
-            f"units must be a ModbusDevice or a non-empty mapping of unit id -> ModbusDevice, "
-            f"got {units!r}"
-        )
-    low, high = (1, 247) if serial else (0, 255)
-    checked: dict[int, ModbusDevice] = {}
-    for unit, device in units.items():
-        if isinstance(unit, bool) or not isinstance(unit, int) or not low <= unit <= high:
-            raise ProtocolArgumentError(
-                f"units: unit id {unit!r} must be an int in {low}..{high}"
-                + (" (0 is the broadcast address on a serial line)" if serial else "")
-            )
-        if not isinstance(device, ModbusDevice):
-            raise ProtocolTypeError(f"units[{unit}] must be a ModbusDevice, got {device!r}")
-        checked[unit] = device
-    return checked, False
-
-
-class _ModbusServer:
-    """What both servers share: units, answering a frame, faults, the I/O thread."""
-
-    _thread_name = "eq1-modbus-server"
-
-    def __init__(self, units: Units, *, serial: bool) -> None:
-        self._units, self._any_unit = _check_units(units, serial=serial)
-        self._single = units if isinstance(units, ModbusDevice) else None
-        every = [self._single] if self._single is not None else list(self._units.values())
-        self._devices = list({id(device): device for device in every}.values())
-        self._stats = ServerStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def units(self) -> Mapping[int, ModbusDevice]:
-        """Unit id -> device (empty when one device answers every unit id)."""
-        return dict(self._units)
-
-    @property
-    def stats(self) -> ServerStats:
-        """A copy of the server's counters."""
-        return replace(self._stats)
-
-    @property
-    def dropped(self) -> int:
-        """Bytes discarded as invalid by the framers (see :attr:`stats`)."""
-        return self._stats.dropped_bytes
-
-    def is_running(self) -> bool:
-        """Tell whether the I/O thread runs."""
-        thread = self._thread
-        return thread is not None and thread.is_alive()
-
-    # -- life cycle ------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Open the transport and start the I/O thread; does nothing if running.
-
-        Raises:
-            ProtocolConnectionError: If the transport cannot be opened (port in use,
-                missing serial device, ...).
-        """
-        with self._lock:
-            if self.is_running():
-                return
-            self._open()
-            self._stop.clear()
-            thread = threading.Thread(target=self._run_guarded, name=self._thread_name, daemon=True)
-            self._thread = thread
-            thread.start()
-
-    def stop(self) -> None:
-        """Stop the I/O thread (bounded wait) and close the transport; idempotent."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-            if thread is not None and thread is not threading.current_thread():
-                thread.join(_JOIN_TIMEOUT)
-                if thread.is_alive():
-                    logger.warning("%s did not stop within %g s", thread.name, _JOIN_TIMEOUT)
-            self._close()
-
-    def __enter__(self) -> _ModbusServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def _open(self) -> None:
-        raise NotImplementedError
-
-    def _close(self) -> None:
-        raise NotImplementedError
-
-    def _run(self) -> None:
-        raise NotImplementedError
-
-    def _run_guarded(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._run()
-            except ProtocolConnectionError as exc:
-                logger.warning("%s: %s", self, exc)
-                self._stop.wait(_POLL)
-            except Exception:
-                logger.exception("%s: unexpected error in the I/O loop; it goes on", self)
-                self._stop.wait(_POLL)
-
-    # -- requests ----------------------------------------------------------------------
-
-    def _feed(self, framer: _Framer, data: bytes) -> list[Frame]:
-        """Frames completed by ``data``; discarded bytes are counted on the devices too."""
-        before = framer.dropped
-        frames = framer.feed(data)
-        self._count_drops(framer.dropped - before)
-        return frames
-
-    def _count_drops(self, dropped: int) -> None:
-        if dropped > 0:
-            self._stats.dropped_bytes += dropped
-            self._stats.bad_frames += 1
-            for device in self._devices:
-                device.count_bus(errors=1)
-
-    def _answer(self, frame: Frame) -> tuple[bytes | None, Faults]:
-        """Execute one request; return the response PDU (or ``None``) and the unit's faults."""
-        stats = self._stats
-        stats.requests += 1
-        for each in self._devices:
-            each.count_bus(messages=1)
-        device = self._single if self._any_unit else self._units.get(frame.unit)
-        if device is None:
-            if frame.unit == 0:
-                self._broadcast(frame.pdu)
-                return None, Faults()
-            stats.unknown_unit += 1
-            return self._unknown_unit(frame), Faults()
-        faults = device.faults
-        try:
-            return device.handle(frame.pdu), faults
-        except Exception:
-            stats.failures += 1
-            logger.exception("%s: unit %d failed on %s", self, frame.unit, frame.pdu.hex(" "))
-            return exception_pdu(frame.pdu[0], ExceptionCode.SERVER_DEVICE_FAILURE), faults
-
-    def _broadcast(self, pdu: bytes) -> None:
-        self._stats.broadcasts += 1
-        for device in self._devices:
-            try:
-                device.handle(pdu, broadcast=True)
-            except Exception:
-                logger.exception("%s: broadcast %s failed", self, pdu.hex(" "))
-
-    def _unknown_unit(self, frame: Frame) -> bytes | None:
-        return None
-
-    def _emit(self, send: Callable[[bytes], object], adu: bytes, faults: Faults) -> bool:
-        """Send one answer with the unit's faults applied; ``False`` if stopped meanwhile."""
-        if faults.delay and self._stop.wait(faults.delay):
-            return False
-        data = faults.garbage + adu
-        size = faults.chunk_size or len(data)
-        for start in range(0, len(data), size):
-            if start and faults.chunk_delay and self._stop.wait(faults.chunk_delay):
-                return False
-            send(data[start : start + size])
-        self._stats.answers += 1
-        return True
-
-
-def _corrupt(adu: bytes, framing: str) -> bytes:
-    """The answer with a wrong CRC (RTU) or LRC (ASCII); MBAP has no checksum."""
-    if framing == "rtu":
-        return adu[:-1] + bytes((adu[-1] ^ 0x5A,))
-    if framing == "ascii":
-        wrong = int(adu[-4:-2], 16) ^ 0x5A
-        return adu[:-4] + f"{wrong:02X}".encode() + adu[-2:]
-    return adu
-
-
-def _make_framer(framing: str) -> _Framer:
-    if framing == "rtu":
-        return RTUFramer(side="server")
-    if framing == "ascii":
-        return ASCIIFramer(side="server")
-    return MBAPFramer()
-
-
-class ModbusTCPServer(_ModbusServer):
+class ModbusTCPServer(ModbusServerBase):
     """A Modbus TCP server answering many clients, for several unit ids.
 
     Each connection has its own framer, so requests split across TCP segments, or
@@ -339,7 +103,7 @@ class ModbusTCPServer(_ModbusServer):
             max_clients=max_clients,
             on_disconnect=self._forget,
         )
-        self._framers: dict[int, _Framer] = {}
+        self._framers: dict[int, Framer] = {}
         self._thread_name = f"eq1-modbus-tcp-server-{self._tcp.where}"
 
     def __repr__(self) -> str:
@@ -379,13 +143,13 @@ class ModbusTCPServer(_ModbusServer):
     def _run(self) -> None:
         tcp = self._tcp
         while not self._stop.is_set():
-            message = tcp.receive(_POLL)
+            message = tcp.receive(POLL)
             if message is None:
                 continue
             peer = message.peer
             framer = self._framers.get(peer.id)
             if framer is None:
-                framer = self._framers[peer.id] = _make_framer(self.framer)
+                framer = self._framers[peer.id] = make_framer(self.framer)
             for frame in self._feed(framer, message.data):
                 if self._stop.is_set():
                     return
@@ -394,7 +158,7 @@ class ModbusTCPServer(_ModbusServer):
                     continue
                 adu = framer.encode(frame.unit, response, frame.transaction_id)
                 if faults.bad_crc:
-                    adu = _corrupt(adu, self.framer)
+                    adu = corrupt(adu, self.framer)
                 try:
                     self._emit(functools.partial(tcp.send_to, peer), adu, faults)
                 except ProtocolError as exc:
@@ -402,7 +166,7 @@ class ModbusTCPServer(_ModbusServer):
                     break
 
 
-class ModbusRTUServer(_ModbusServer):
+class ModbusRTUServer(ModbusServerBase):
     """A Modbus RTU (or ASCII) server on a serial line, for several unit ids.
 
     Frames are found by their length and CRC (or LRC), not by timing, so a pty or a
@@ -463,7 +227,7 @@ class ModbusRTUServer(_ModbusServer):
             stopbits=stopbits,
             exclusive=exclusive,
         )
-        self._framer = _make_framer(framer)
+        self._framer = make_framer(framer)
         self._thread_name = f"eq1-modbus-{framer}-server-{self._serial.port}"
 
     def __repr__(self) -> str:
@@ -480,7 +244,7 @@ class ModbusRTUServer(_ModbusServer):
 
     def _open(self) -> None:
         self._serial.connect()
-        self._framer = _make_framer(self.framer)
+        self._framer = make_framer(self.framer)
         logger.info("Modbus %s server on %s", self.framer.upper(), self._serial.port)
 
     def _close(self) -> None:
@@ -492,7 +256,7 @@ class ModbusRTUServer(_ModbusServer):
         while not self._stop.is_set():
             if not serial.is_connected() and not self._reopen():
                 continue
-            if not serial.wait_readable(_POLL):
+            if not serial.wait_readable(POLL):
                 self._on_silence(time.monotonic() - last_byte)
                 continue
             ok, data = serial.read()
@@ -510,7 +274,7 @@ class ModbusRTUServer(_ModbusServer):
             return
         adu = self._framer.encode(frame.unit, response)
         if faults.bad_crc:
-            adu = _corrupt(adu, self.framer)
+            adu = corrupt(adu, self.framer)
         try:
             self._emit(self._serial.send, adu, faults)
         except ProtocolError as exc:
@@ -532,5 +296,5 @@ class ModbusRTUServer(_ModbusServer):
             self._stop.wait(_RECONNECT_PAUSE)
             return False
         logger.info("%s: line reopened", self)
-        self._framer = _make_framer(self.framer)
+        self._framer = make_framer(self.framer)
         return True
