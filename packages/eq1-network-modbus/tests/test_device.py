@@ -441,6 +441,15 @@ def test_custom_function_handler(device: ModbusDevice) -> None:
         device.set_function(0x80, lambda pdu: pdu)
 
 
+@pytest.mark.parametrize("answer", ["text", b"", b"x" * 254, 5])
+def test_custom_handler_returning_no_pdu_answers_device_failure(
+    device: ModbusDevice, answer: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    device.set_function(0x41, lambda pdu: answer)  # type: ignore[arg-type,return-value]
+    assert device.handle(h("41")) == exc(0x41, 4)
+    assert "expected a PDU" in caplog.text
+
+
 # -- broadcast and faults ---------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ from eq1_network.common.exceptions import ProtocolArgumentError
 from eq1_network.protocols.modbus.device import Faults, ModbusDevice
 from eq1_network.protocols.modbus.framers import crc16
 from eq1_network.protocols.modbus.server import ModbusRTUServer
-from eq1_network.testing import DEFAULT_TIMEOUT, wait_until
+from eq1_network.testing import DEFAULT_TIMEOUT, pty_pair, wait_until
 
 
 def make_device(unit: int) -> ModbusDevice:
@@ -265,3 +265,23 @@ def test_one_device_is_unit_1_and_the_thread_is_named(pty_pair_ends: tuple[Path,
 def test_arguments_are_checked(kwargs: dict[str, object]) -> None:
     with pytest.raises(ProtocolArgumentError):
         ModbusRTUServer("/dev/null", **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_line_is_reopened_after_the_device_came_back(tmp_path: Path) -> None:
+    pair = pty_pair(tmp_path, ("server", "client")).start()
+    try:
+        server_end, client_end = pair.links
+        with ModbusRTUServer(str(server_end), units=make_device(1)) as server:
+            pair.stop()
+            pair.start()
+            with serial.Serial(str(client_end), 19200, timeout=0.5) as port:
+                expected = rtu(1, "03 02 03E8")
+
+                def answered() -> bool:
+                    port.write(rtu(1, "03 0000 0001"))
+                    return port.read(len(expected)) == expected
+
+                wait_until(answered, what="the server to reopen the line and answer")
+            assert server.is_running()
+    finally:
+        pair.stop()

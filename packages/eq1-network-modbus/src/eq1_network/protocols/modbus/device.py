@@ -418,7 +418,7 @@ class ModbusDevice:
         custom = self._custom.get(function_code)
         try:
             if custom is not None:
-                return custom(pdu)
+                return _checked_answer(function_code, custom(pdu))
             function = self._functions.get(function_code)
             if function is None:
                 return exception_pdu(function_code, ExceptionCode.ILLEGAL_FUNCTION)
@@ -434,3 +434,19 @@ class ModbusDevice:
                 function_code,
             )
             return exception_pdu(function_code, ExceptionCode.SERVER_DEVICE_FAILURE)
+
+
+def _checked_answer(function_code: int, answer: object) -> bytes | None:
+    """The answer of a custom handler, or SERVER DEVICE FAILURE if it is not a PDU."""
+    if answer is None:
+        return None
+    if isinstance(answer, (bytes, bytearray, memoryview)) and 1 <= len(answer) <= MAX_PDU:
+        return bytes(answer)
+    logger.error(
+        "handler of function 0x%02X returned %r; expected a PDU of 1..%d bytes or None "
+        "(answered SERVER DEVICE FAILURE)",
+        function_code,
+        answer,
+        MAX_PDU,
+    )
+    return exception_pdu(function_code, ExceptionCode.SERVER_DEVICE_FAILURE)
