@@ -22,6 +22,22 @@ that every ``read()`` returns exactly one whole message::
     class TestMyDatagrams(ReqResContract):
         preserves_boundaries = True
         max_message_size = 1472
+
+A protocol whose peer echoes only messages of a given shape (a fieldbus whose
+diagnostic request is answered with the same bytes) overrides :meth:`ReqResContract.to_message`
+and :meth:`ReqResContract.from_message`: the suite wraps every test payload before
+``send()`` and unwraps every message read::
+
+    class TestMyFieldbus(ReqResContract):
+        preserves_boundaries = True
+        max_message_size = 250
+
+        def to_message(self, payload: bytes) -> bytes:
+            return b"\x08\x00\x00" + payload
+
+        def from_message(self, message: bytes) -> bytes:
+            assert message[:3] == b"\x08\x00\x00"
+            return message[3:]
 """
 
 from __future__ import annotations
@@ -79,6 +95,38 @@ class ReqResContract:
         self.after_connect(protocol)
         return protocol
 
+    def to_message(self, payload: bytes) -> bytes:
+        """Wrap a test payload into the message the protocol sends; default: as is.
+
+        Args:
+            payload: The test's bytes, at most :attr:`max_message_size` long.
+
+        Returns:
+            The bytes passed to ``send()``.
+        """
+        return payload
+
+    def from_message(self, message: bytes) -> bytes:
+        """Unwrap a message read back into the test payload; default: as is.
+
+        Args:
+            message: One message returned by a read.
+
+        Returns:
+            The payload it carries.
+        """
+        return message
+
+    def send_payload(self, protocol: ReqResProtocol, payload: bytes) -> None:
+        """Send one payload as :meth:`to_message` wraps it; assert the whole message went.
+
+        Args:
+            protocol: A connected protocol.
+            payload: The test's bytes.
+        """
+        message = self.to_message(payload)
+        assert protocol.send(message) == len(message)
+
     def chunks(self, data: bytes) -> list[bytes]:
         """Split ``data`` into pieces of at most :attr:`max_message_size` bytes.
 
@@ -98,14 +146,14 @@ class ReqResContract:
             protocol: A connected protocol.
 
         Returns:
-            The message.
+            The message's payload (see :meth:`from_message`).
 
         Raises:
             AssertionError: If no message arrived in time.
         """
         message = protocol.read_within(self.timeout)
         assert message is not None, f"no message within {self.timeout} s"
-        return message
+        return self.from_message(message)
 
     def echo(self, protocol: ReqResProtocol, data: bytes) -> bytes:
         """Send ``data`` and return what came back.
@@ -125,7 +173,7 @@ class ReqResContract:
             return read_exactly(protocol, len(data), self.timeout)
         back = bytearray()
         for piece in self.chunks(data):
-            assert protocol.send(piece) == len(piece)
+            self.send_payload(protocol, piece)
             message = self.read_message(protocol)
             assert message == piece, f"message of {len(piece)} bytes came back as {len(message)}"
             back += message
@@ -190,7 +238,7 @@ class ReqResContract:
             try:
                 barrier.wait(timeout=self.timeout)
                 for _ in range(records):
-                    protocol.send(bytes([tag]) * size)
+                    self.send_payload(protocol, bytes([tag]) * size)
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
@@ -219,9 +267,11 @@ class ReqResContract:
         assert protocol.read_within(0.05) is None
         assert time.monotonic() - started >= 0.04
         assert protocol.read_within(0.0) is None
-        assert protocol.send(b"within") == 6
+        self.send_payload(protocol, b"within")
         if self.preserves_boundaries:
-            assert protocol.read_within(self.timeout) == b"within"
+            message = protocol.read_within(self.timeout)
+            assert message is not None
+            assert self.from_message(message) == b"within"
             return
         got = b""
         deadline = time.monotonic() + self.timeout
@@ -233,7 +283,7 @@ class ReqResContract:
         self.connected(protocol)
         sent = [b"first", b"second message", b"3"]
         for message in sent:
-            assert protocol.send(message) == len(message)
+            self.send_payload(protocol, message)
         if self.preserves_boundaries:
             assert [self.read_message(protocol) for _ in sent] == sent
         else:
@@ -244,10 +294,11 @@ class ReqResContract:
         manager.register("contract", protocol)
         assert manager.connect("contract") is True
         self.after_connect(protocol)
-        assert manager.send("contract", b"PING") == 4
+        message = self.to_message(b"PING")
+        assert manager.send("contract", message) == len(message)
         got = manager.read("contract", timeout=self.timeout)
-        while len(got) < 4 and not self.preserves_boundaries:
+        while len(got) < len(message) and not self.preserves_boundaries:
             got += manager.read("contract", timeout=self.timeout)
-        assert got == b"PING"
+        assert self.from_message(got) == b"PING"
         manager.disconnect("contract")
         manager.unregister("contract")

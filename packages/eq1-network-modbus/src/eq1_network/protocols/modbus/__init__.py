@@ -1,1 +1,103 @@
-"""EQ-1 Network Modbus: TCP, RTU and ASCII clients and servers on a sans-I/O codec."""
+"""EQ-1 Network Modbus: TCP, RTU and ASCII clients and servers on a sans-I/O codec.
+
+The names below are imported lazily, so that listing protocols (which imports the
+plugin module only) never imports the transports::
+
+    from eq1_network.protocols.modbus import ModbusProtocol, ModbusTCPServer, ModbusDevice
+
+Layers, each its own module: :mod:`.pdu` (requests and the decoders of their
+answers), :mod:`.framers` (MBAP, RTU, ASCII), :mod:`.values` (typed values in
+registers), :mod:`.client` and :mod:`.transports` (the clients), :mod:`.device` and
+:mod:`.server` (the server side).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eq1_network.protocols.modbus._spec import ExceptionCode, FunctionCode
+    from eq1_network.protocols.modbus.client import ModbusClient
+    from eq1_network.protocols.modbus.device import Faults, ModbusDevice
+    from eq1_network.protocols.modbus.errors import ModbusExceptionError
+    from eq1_network.protocols.modbus.framers import (
+        ASCIIFramer,
+        Frame,
+        MBAPFramer,
+        RTUFramer,
+        crc16,
+        lrc,
+    )
+    from eq1_network.protocols.modbus.pdu import DeviceIdentification, Request
+    from eq1_network.protocols.modbus.server import ModbusRTUServer, ModbusTCPServer
+    from eq1_network.protocols.modbus.transports import (
+        ModbusASCIIProtocol,
+        ModbusProtocol,
+        ModbusRTUOverTCPProtocol,
+        ModbusRTUProtocol,
+    )
+    from eq1_network.protocols.modbus.values import ByteOrder, ValueType
+
+__all__ = [
+    "ASCIIFramer",
+    "ByteOrder",
+    "DeviceIdentification",
+    "ExceptionCode",
+    "Faults",
+    "Frame",
+    "FunctionCode",
+    "MBAPFramer",
+    "ModbusASCIIProtocol",
+    "ModbusClient",
+    "ModbusDevice",
+    "ModbusExceptionError",
+    "ModbusProtocol",
+    "ModbusRTUOverTCPProtocol",
+    "ModbusRTUProtocol",
+    "ModbusRTUServer",
+    "ModbusTCPServer",
+    "RTUFramer",
+    "Request",
+    "ValueType",
+    "crc16",
+    "lrc",
+]
+
+_HOMES = {
+    "ExceptionCode": "_spec",
+    "FunctionCode": "_spec",
+    "ModbusClient": "client",
+    "Faults": "device",
+    "ModbusDevice": "device",
+    "ModbusExceptionError": "errors",
+    "ASCIIFramer": "framers",
+    "Frame": "framers",
+    "MBAPFramer": "framers",
+    "RTUFramer": "framers",
+    "crc16": "framers",
+    "lrc": "framers",
+    "DeviceIdentification": "pdu",
+    "Request": "pdu",
+    "ModbusRTUServer": "server",
+    "ModbusTCPServer": "server",
+    "ModbusASCIIProtocol": "transports",
+    "ModbusProtocol": "transports",
+    "ModbusRTUOverTCPProtocol": "transports",
+    "ModbusRTUProtocol": "transports",
+    "ByteOrder": "values",
+    "ValueType": "values",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,12 +1,67 @@
-"""Registers the Modbus protocols through the ``eq1_network.protocols`` entry point."""
+"""Registers the Modbus protocols through the ``eq1_network.protocols`` entry point.
+
+This module is imported whenever protocols are listed, so it imports nothing of
+the transports: factories are ``"module:Class"`` strings.
+"""
 
 from __future__ import annotations
 
-from eq1_network.plugins import ProtocolSpec
+from eq1_network.interfaces.protocol import ProtocolKind
+from eq1_network.plugins import ProtocolSpec, hookimpl
 
 __all__ = ["eq1_network_register_protocols"]
 
+_HOME = "eq1_network.protocols.modbus"
 
+
+def _spec(name: str, factory: str, schemes: tuple[str, ...], summary: str) -> ProtocolSpec:
+    return ProtocolSpec(
+        name=name,
+        factory=f"{_HOME}.{factory}",
+        kind=ProtocolKind.REQRES,
+        schemes=schemes,
+        summary=summary,
+    )
+
+
+@hookimpl
 def eq1_network_register_protocols() -> list[ProtocolSpec]:
-    """Return the specs of the Modbus protocols (none until the clients exist)."""
-    return []
+    """Return the specs of the Modbus clients and servers.
+
+    Returns:
+        The specs.
+    """
+    return [
+        _spec("modbus", "transports:ModbusProtocol", ("modbus", "modbus+tcp"), "Modbus TCP client"),
+        _spec("modbus-tcp", "transports:ModbusProtocol", (), "Modbus TCP client (alias of modbus)"),
+        _spec(
+            "modbus-rtu",
+            "transports:ModbusRTUProtocol",
+            ("modbus+rtu",),
+            "Modbus RTU client on a serial port",
+        ),
+        _spec(
+            "modbus-ascii",
+            "transports:ModbusASCIIProtocol",
+            ("modbus+ascii",),
+            "Modbus ASCII client on a serial port",
+        ),
+        _spec(
+            "modbus-rtu-tcp",
+            "transports:ModbusRTUOverTCPProtocol",
+            ("modbus+rtu+tcp",),
+            "Modbus RTU frames over TCP (serial device servers)",
+        ),
+        _spec(
+            "modbus-tcp-server",
+            "server:ModbusTCPServer",
+            (),
+            "Modbus TCP server / device simulator",
+        ),
+        _spec(
+            "modbus-rtu-server",
+            "server:ModbusRTUServer",
+            (),
+            "Modbus RTU/ASCII server / device simulator on a serial port",
+        ),
+    ]
