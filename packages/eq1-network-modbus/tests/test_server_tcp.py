@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from modbus_peers import mbpoll_argv, parse_mbpoll, run_mbpoll
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
@@ -384,3 +386,43 @@ def test_stop_is_prompt_during_a_long_fault_delay(
 def test_arguments_are_checked(kwargs: dict[str, object], error: type[Exception]) -> None:
     with pytest.raises(error):
         ModbusTCPServer(HOST, 0, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[ModbusTCPServer]:
+    with ModbusTCPServer(HOST, 0, units={1: make_device(1)}) as running:
+        yield running
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    addresses=st.lists(st.integers(0, 39), min_size=1, max_size=20),
+    cuts=st.lists(st.integers(1, 400), max_size=10),
+)
+def test_any_chunking_of_a_request_stream_is_answered_in_order(
+    shared_server: ModbusTCPServer, addresses: list[int], cuts: list[int]
+) -> None:
+    stream = b"".join(
+        mbap(n, 1, struct.pack(">BHH", 3, address, 1)) for n, address in enumerate(addresses)
+    )
+    with socket.create_connection(shared_server.address, timeout=DEFAULT_TIMEOUT) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        start = 0
+        for cut in [*sorted(cuts), len(stream)]:
+            if cut > start:
+                sock.sendall(stream[start:cut])
+                start = cut
+        for n, address in enumerate(addresses):
+            assert read_mbap(sock) == (n, 1, b"\x03\x02" + struct.pack(">H", 1000 + address))
+
+
+@pytest.mark.parametrize("framing", ["rtu", "ascii"])
+def test_serial_framing_over_tcp_raw(framing: str) -> None:
+    with ModbusTCPServer(HOST, 0, units={1: make_device(1)}, framer=framing) as server:  # type: ignore[arg-type]
+        with socket.create_connection(server.address, timeout=DEFAULT_TIMEOUT) as sock:
+            if framing == "ascii":
+                sock.sendall(b":010300000001FB\r\n")
+                assert recv_exactly(sock, 15) == b":01030203E80F\r\n"
+            else:
+                sock.sendall(bytes.fromhex("01 03 0000 0001 840A"))
+                assert recv_exactly(sock, 7) == bytes.fromhex("01 03 02 03E8 B8FA")
