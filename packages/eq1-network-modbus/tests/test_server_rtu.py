@@ -285,3 +285,9 @@ def test_the_line_is_reopened_after_the_device_came_back(tmp_path: Path) -> None
             assert server.is_running()
     finally:
         pair.stop()
+
+
+def test_the_rtu_server_is_registered() -> None:
+    from eq1_network.plugins.registry import get_protocol
+
+    assert get_protocol("modbus-rtu-server") is ModbusRTUServer

@@ -15,7 +15,12 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ModbusIOException
 from pymodbus.framer import FramerType
 
-from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolTypeError
+from eq1_network.common.exceptions import (
+    ProtocolArgumentError,
+    ProtocolTypeError,
+    ProtocolUsageError,
+)
+from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus.device import Faults, ModbusDevice, RequestRefusedError
 from eq1_network.protocols.modbus.server import ModbusTCPServer
 from eq1_network.testing import DEFAULT_TIMEOUT, recv_exactly, wait_until
@@ -426,3 +431,20 @@ def test_serial_framing_over_tcp_raw(framing: str) -> None:
             else:
                 sock.sendall(bytes.fromhex("01 03 0000 0001 840A"))
                 assert recv_exactly(sock, 7) == bytes.fromhex("01 03 02 03E8 B8FA")
+
+
+def test_the_server_is_a_registered_reqres_protocol() -> None:
+    from eq1_network.plugins.registry import get_protocol
+
+    assert get_protocol("modbus-tcp-server") is ModbusTCPServer
+    server = ModbusTCPServer(HOST, 0, units=make_device())
+    assert isinstance(server, ReqResProtocol)
+    with server:
+        assert server.is_connected() and server.address[1] != 0
+        assert server.read() == (False, None)
+        with pytest.raises(ProtocolUsageError, match="answers requests by itself"):
+            server.send(b"\x00")
+    assert not server.is_connected()
+    assert server.connect() is True
+    server.disconnect()
+    assert not server.is_running()

@@ -6,14 +6,15 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Protocol
 
 from eq1_network.common.exceptions import (
     ProtocolArgumentError,
     ProtocolConnectionError,
     ProtocolTypeError,
+    ProtocolUsageError,
 )
+from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus._spec import ExceptionCode
 from eq1_network.protocols.modbus.device import Faults, ModbusDevice, exception_pdu
 from eq1_network.protocols.modbus.framers import ASCIIFramer, Frame, MBAPFramer, RTUFramer
@@ -95,8 +96,16 @@ def check_units(units: Units, *, serial: bool) -> tuple[dict[int, ModbusDevice],
     return checked, False
 
 
-class ModbusServerBase:
-    """What both servers share: units, answering a frame, faults, the I/O thread."""
+class ModbusServerBase(ReqResProtocol):
+    """What both servers share: units, answering a frame, faults, the I/O thread.
+
+    A server is a :class:`~eq1_network.interfaces.ReqResProtocol`, so a manager can
+    hold it: ``connect()`` starts it and ``disconnect()`` stops it. It answers
+    requests by itself: ``read()`` never returns data and ``send()`` raises; change
+    what it answers through its devices.
+    """
+
+    timeout: float | None = None
 
     _thread_name = "eq1-modbus-server"
 
@@ -159,17 +168,35 @@ class ModbusServerBase:
                     logger.warning("%s did not stop within %g s", thread.name, _JOIN_TIMEOUT)
             self._close()
 
-    def __enter__(self) -> ModbusServerBase:
-        self.start()
-        return self
+    def connect(self) -> bool:
+        """Start the server (see :meth:`start`).
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+        Returns:
+            ``True``.
+        """
+        self.start()
+        return True
+
+    def disconnect(self) -> None:
+        """Stop the server (see :meth:`stop`)."""
         self.stop()
+
+    def is_connected(self) -> bool:
+        """Tell whether the server runs (see :meth:`is_running`)."""
+        return self.is_running()
+
+    def _link_ready(self) -> bool:
+        return self.is_running()
+
+    def _read_raw(self) -> bytes | None:
+        """Nothing to read: the server answers requests by itself."""
+        return None
+
+    def _send_raw(self, data: bytes) -> int:
+        raise ProtocolUsageError(
+            f"send() on {self!r}: a Modbus server answers requests by itself; change what "
+            "it answers through its devices (device.holding_registers[0] = 1, faults, callbacks)"
+        )
 
     def _open(self) -> None:
         raise NotImplementedError

@@ -53,6 +53,11 @@ class ModbusTCPServer(ModbusServerBase):
     several in one segment, are all answered, in order. The answer echoes the
     request's transaction id and unit id.
 
+    ``start()``/``stop()``, ``with server:`` and, as a
+    :class:`~eq1_network.interfaces.ReqResProtocol`, ``connect()``/``disconnect()``
+    run and stop it; ``read()`` never returns data and ``send()`` raises, because the
+    server answers by itself.
+
     **Units.** With one device, it answers every unit id. With a mapping, a request
     for unit 0 that is not in the mapping is a broadcast: writes are executed on
     every device and nothing is answered. A request for another unknown unit is
@@ -74,6 +79,8 @@ class ModbusTCPServer(ModbusServerBase):
         ProtocolArgumentError: If an argument is out of range.
         ProtocolTypeError: If an argument has the wrong type.
     """
+
+    protocol_name = "modbus-tcp-server"
 
     def __init__(
         self,
@@ -108,10 +115,6 @@ class ModbusTCPServer(ModbusServerBase):
 
     def __repr__(self) -> str:
         return f"ModbusTCPServer({self._tcp.where}, framer={self.framer!r})"
-
-    def __enter__(self) -> ModbusTCPServer:
-        self.start()
-        return self
 
     @property
     def address(self) -> tuple[str, int]:
@@ -176,7 +179,8 @@ class ModbusRTUServer(ModbusServerBase):
     writes are executed on every device and nothing is answered.
 
     The line is opened by :meth:`start`; if it is lost (device unplugged), the I/O
-    thread tries to reopen it every second until :meth:`stop`.
+    thread tries to reopen it every second until :meth:`stop`. As for
+    :class:`ModbusTCPServer`, ``connect()``/``disconnect()`` start and stop it.
 
     Args:
         port: Serial device or pyserial URL, e.g. ``"/dev/ttyUSB0"``.
@@ -195,6 +199,8 @@ class ModbusRTUServer(ModbusServerBase):
         ProtocolConfigurationError: If a serial setting is invalid.
         ProtocolTypeError: If an argument has the wrong type.
     """
+
+    protocol_name = "modbus-rtu-server"
 
     def __init__(
         self,
@@ -232,10 +238,6 @@ class ModbusRTUServer(ModbusServerBase):
 
     def __repr__(self) -> str:
         return f"ModbusRTUServer({self._serial.port!r}, framer={self.framer!r})"
-
-    def __enter__(self) -> ModbusRTUServer:
-        self.start()
-        return self
 
     @property
     def port(self) -> str:
