@@ -255,10 +255,11 @@ class ModbusRTUServer(ModbusServerBase):
     def _run(self) -> None:
         serial = self._serial
         last_byte = time.monotonic()
+        slice_ = POLL if self.frame_silence is None else min(POLL, self.frame_silence / 2)
         while not self._stop.is_set():
             if not serial.is_connected() and not self._reopen():
                 continue
-            if not serial.wait_readable(POLL):
+            if not serial.wait_readable(slice_):
                 self._on_silence(time.monotonic() - last_byte)
                 continue
             ok, data = serial.read()
