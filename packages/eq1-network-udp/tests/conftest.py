@@ -2,14 +2,15 @@
 
 Peers are started by the tests themselves on free ports: ``socat`` echo processes
 (``UDP-RECVFROM:PORT,fork PIPE``: one process per datagram, each echoing that one
-datagram; socat does not echo empty datagrams), raw-socket echo threads and UDPServer
-instances. Every fixture stops what it started (threads joined, processes reaped,
-sockets closed).
+datagram; socat does not echo empty datagrams), raw-socket echo threads, UDPServer
+instances and a lossy relay that drops a share of the datagrams it forwards. Every
+fixture stops what it started (threads joined, processes reaped, sockets closed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -168,3 +169,85 @@ def clients() -> Iterator[list[UDPClient]]:
     yield made
     for client in made:
         client.disconnect()
+
+
+class LossyRelay:
+    """A UDP relay on 127.0.0.1 that drops a share of the datagrams, in both directions.
+
+    Clients send to :attr:`port`; the relay forwards to ``target`` and sends what
+    ``target`` answers back to the client heard last. Each datagram is dropped with
+    probability ``loss``, and held back until the next one is forwarded with probability
+    ``reorder`` (a seeded generator: the same run drops the same datagrams).
+    """
+
+    def __init__(self, target: int, loss: float, seed: int = 1, reorder: float = 0.0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, BUFFER)
+        self.sock.bind((LOCALHOST, 0))
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self.target = (LOCALHOST, target)
+        self.loss = loss
+        self.reorder = reorder
+        self.held: tuple[bytes, tuple[str, int]] | None = None
+        self.reordered = 0
+        self.forwarded = 0
+        self.dropped = 0
+        self._random = random.Random(seed)
+        self._client: tuple[str, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lossy-udp-relay", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, sender = self.sock.recvfrom(65_536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            destination: tuple[str, int] | None = self.target
+            if sender == self.target:
+                destination = self._client
+            else:
+                self._client = sender
+            if destination is None:
+                continue
+            if self._random.random() < self.loss:
+                self.dropped += 1
+                continue
+            if self.held is None and self._random.random() < self.reorder:
+                self.held = (data, destination)  # sent after the next datagram
+                self.reordered += 1
+                continue
+            self._forward(data, destination)
+            if self.held is not None:
+                self._forward(*self.held)
+                self.held = None
+
+    def _forward(self, data: bytes, destination: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.sendto(data, destination)
+            self.forwarded += 1
+
+    def stop(self) -> None:
+        """Stop the thread and close the socket."""
+        self._stop.set()
+        self._thread.join(DEADLINE)
+        self.sock.close()
+
+
+@pytest.fixture
+def lossy_relay() -> Iterator[Callable[..., LossyRelay]]:
+    """Make :class:`LossyRelay` instances (``make(target_port, loss, seed, reorder)``);
+    all are stopped at the end."""
+    made: list[LossyRelay] = []
+
+    def make(target: int, loss: float, seed: int = 1, reorder: float = 0.0) -> LossyRelay:
+        made.append(LossyRelay(target, loss, seed, reorder))
+        return made[-1]
+
+    yield make
+    for relay in made:
+        relay.stop()

@@ -396,7 +396,8 @@ class Listener(Worker):
             logger.debug("dropping duplicate %d of epoch %d", sequence, state.epoch)
             state.ack_due = last or state.ack_due
             return
-        if sequence and self._messages and sequence != last + 1:
+        if sequence and self._messages and (state.epoch == 0 or sequence != last + 1):
+            # Not the next one, or its sender's hello was lost: it comes again.
             logger.debug("dropping %d of epoch %d: %d is due", sequence, state.epoch, last + 1)
             state.ack_due = last or -1
             return

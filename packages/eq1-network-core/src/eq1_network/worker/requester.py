@@ -194,6 +194,11 @@ class Requester(Worker):
             resend = fresh and self._window is not None and len(self._window) > 0
             if not self._pending and not resend and not self._queue.wait_items(_IDLE):
                 if self._stop_requested.is_set():
+                    if self._retransmit_after is not None and self._window:
+                        # Over a message transport, the last acknowledgements may be lost:
+                        # keep writing again until they come (or the stop aborts).
+                        self._abort.wait(min(self._retransmit_after, _IDLE))
+                        continue
                     self._report_written()
                     return
                 continue
