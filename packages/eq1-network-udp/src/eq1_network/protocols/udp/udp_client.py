@@ -234,7 +234,8 @@ class UDPClient(ReqResProtocol):
     # -- hooks ----------------------------------------------------------------------
 
     def _send_raw(self, data: bytes) -> int:
-        check_size(len(data), self._limit, self.where)
+        if len(data) > self._limit:
+            check_size(len(data), self._limit, self.where)
         sock = self._sock
         if sock is None:
             raise self._not_connected_error("send()")
@@ -277,7 +278,10 @@ class UDPClient(ReqResProtocol):
             return False
 
     def _read_within_raw(self, timeout: float) -> bytes | None:
-        deadline = time.monotonic() + timeout
+        data = self._wait_datagram(timeout)  # the same timeout each call: set once
+        if data is None or data:
+            return data
+        deadline = time.monotonic() + timeout  # an empty datagram came: wait on
         while True:
             data = self._wait_datagram(max(deadline - time.monotonic(), 0.0))
             if data:
