@@ -40,6 +40,7 @@ def main(family: str) -> int:
         multicast_interface=cfg["interface"],
     )
     sender.connect()
+    assert sender.max_message_size == (65_527 if family == "ipv6" else 65_507)
     sender.send(b"to the group")
     for name, server in (("first", first), ("second", second)):
         datagram = server.receive(WAIT)
