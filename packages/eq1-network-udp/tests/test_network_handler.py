@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from eq1_network import ProtocolTimeoutError
-from eq1_network.network import NetworkConfig, NetworkHandler
+from eq1_network.network import NetworkConfig, NetworkEventType, NetworkHandler, ReconnectPolicy
 from eq1_network.package import BINARY_PACKAGE, TEXT_PACKAGE
 from eq1_network.packets import BinarySendData, MessageType, TextSendData
 from eq1_network.protocols.udp import UDPClient, UDPServer
+from eq1_network.testing import EventLog
 
 LOCALHOST = "127.0.0.1"
 DEADLINE = 60.0
@@ -38,8 +39,10 @@ def handlers() -> Iterator[Callable[..., NetworkHandler]]:
     """Start handlers over given protocols; all are stopped at the end."""
     made: list[NetworkHandler] = []
 
-    def start(protocol: UDPClient | UDPServer, **config: Any) -> NetworkHandler:
-        handler = NetworkHandler(NetworkConfig(protocol=protocol, **config))
+    def start(
+        protocol: UDPClient | UDPServer, callback: Any = None, **config: Any
+    ) -> NetworkHandler:
+        handler = NetworkHandler(NetworkConfig(protocol=protocol, **config), callback)
         handler.start()
         made.append(handler)
         return handler
@@ -143,3 +146,32 @@ def test_acknowledged_mode_through_a_lossy_relay(
     with pytest.raises(ProtocolTimeoutError):
         receiver.receive(timeout=0.5)  # no late duplicate either
     assert relay.dropped >= 5, f"the relay dropped {relay.dropped}: the test proved little"
+
+
+@pytest.mark.timeout(120)
+def test_acknowledged_mode_with_a_server_that_starts_late(
+    handlers: Callable[..., NetworkHandler], free_port_udp: Callable[[], int]
+) -> None:
+    port = free_port_udp()
+    ack = {"acknowledged": True, "ack_timeout": 0.2, "max_unacknowledged": 64}
+    policy = ReconnectPolicy(initial_delay=0.05, max_delay=0.2)
+    events = EventLog()
+    sender = handlers(
+        UDPClient(LOCALHOST, port, receive_buffer=BUFFER),
+        events,
+        package=TEXT_PACKAGE,
+        reconnect=policy,
+        **ack,
+    )
+    for i in range(20):
+        sender.send_data(TextSendData(f"early {i}"))
+    # Nothing listens yet: the host answers port-unreachable, which the client reports
+    # as a broken link; the policy reconnects and the window is written again.
+    lost = events.wait_for(NetworkEventType.DISCONNECTED, 1, timeout=DEADLINE)
+    assert "port unreachable" in str(lost[0].error)
+    server = UDPServer(LOCALHOST, port, receive_buffer=BUFFER)
+    receiver = handlers(server, package=TEXT_PACKAGE, receive_queue=True, **ack)
+    assert [receiver.receive(timeout=DEADLINE).value for _ in range(20)] == [
+        f"early {i}" for i in range(20)
+    ]
+    assert sender.stop(timeout=DEADLINE).complete
