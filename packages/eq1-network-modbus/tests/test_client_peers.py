@@ -235,3 +235,15 @@ def test_requirements_example_raw_face(libmodbus_tcp: ModbusPeer) -> None:
         assert modbus.read_within(TIMEOUT) == bytes.fromhex("03 04 0000 0001")
     finally:
         modbus.disconnect()
+
+
+def test_pipelined_requests_come_back_in_order(libmodbus_tcp: ModbusPeer) -> None:
+    from eq1_network.protocols.modbus import pdu
+
+    with client_for(libmodbus_tcp, max_outstanding=8) as client:
+        requests = [pdu.read_holding_registers(i, 5) for i in range(20)]
+        answers = client.execute_many(requests)
+        assert answers == [expect.holding_registers(1, i, 5) for i in range(20)]
+        with pytest.raises(ModbusExceptionError, match="ILLEGAL DATA ADDRESS"):
+            client.execute_many([pdu.read_coils(0, 2), pdu.read_coils(expect.TABLE_SIZE, 2)])
+        assert client.execute_many([pdu.read_coils(0, 2)]) == [expect.coils(1, 0, 2)]

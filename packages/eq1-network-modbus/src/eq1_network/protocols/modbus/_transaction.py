@@ -107,6 +107,7 @@ class StreamEngine:
         self._waiting: dict[int, _Waiter] = {}
         self._next_id = 0
         self._single = threading.Lock() if max_outstanding == 1 else None
+        self.max_outstanding = max_outstanding
         self.stale = 0
 
     def execute(self, unit: int, pdu: bytes, timeout: float) -> bytes:
@@ -154,37 +155,113 @@ class StreamEngine:
         finally:
             self._slots.release()
 
+    def execute_many(self, unit: int, pdus: list[bytes], timeout: float) -> list[bytes]:
+        """Send requests in windows of ``max_outstanding``, one write per window.
+
+        Args:
+            unit: The unit identifier.
+            pdus: The request PDUs.
+            timeout: Seconds to wait for each window's answers.
+
+        Returns:
+            The response PDUs, in the order of ``pdus``.
+
+        Raises:
+            ProtocolTimeoutError: If an answer did not come in time.
+            ProtocolConnectionError: If the link broke.
+        """
+        if self._single is not None:
+            return [self.execute(unit, pdu, timeout) for pdu in pdus]
+        answers: list[bytes] = []
+        for start in range(0, len(pdus), self.max_outstanding):
+            window = pdus[start : start + self.max_outstanding]
+            answers += self._execute_window(unit, window, timeout)
+        return answers
+
+    def _execute_window(self, unit: int, pdus: list[bytes], timeout: float) -> list[bytes]:
+        deadline = time.monotonic() + timeout
+        taken = 0
+        try:
+            for _ in pdus:
+                if not self._slots.acquire(timeout=max(deadline - time.monotonic(), 0.0)):
+                    raise ProtocolTimeoutError(f"no free request slot within {timeout} s")
+                taken += 1
+            entries: list[tuple[int, _Waiter]] = []
+            with self._lock:
+                for pdu in pdus:
+                    tid = self._next_id = (self._next_id + 1) & 0xFFFF
+                    waiter = _Waiter(unit, pdu[0])
+                    self._waiting[tid] = waiter
+                    entries.append((tid, waiter))
+            try:
+                frames = b"".join(
+                    self._framer.encode(unit, pdu, tid)
+                    for pdu, (tid, _) in zip(pdus, entries, strict=True)
+                )
+                with self._send_lock:
+                    self._link.send(frames)
+                return [self._await(tid, waiter, deadline, timeout) for tid, waiter in entries]
+            finally:
+                with self._lock:
+                    for tid, _ in entries:
+                        self._waiting.pop(tid, None)
+        finally:
+            for _ in range(taken):
+                self._slots.release()
+
     def _execute_alone(self, unit: int, pdu: bytes, timeout: float) -> bytes:
         """One request at a time: the caller reads the link itself, no hand-over."""
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
         single = self._single
         assert single is not None
-        if not single.acquire(timeout=timeout):
+        if not single.acquire(True, timeout):
             raise ProtocolTimeoutError(f"the connection stayed busy for {timeout} s")
         try:
             tid = self._next_id = (self._next_id + 1) & 0xFFFF
             if self._lenient:
                 self._drain_stale()
-            self._link.send(self._framer.encode(unit, pdu, tid))
-            waiter = _Waiter(unit, pdu[0])
-            self._waiting[tid] = waiter
-            try:
-                wait = timeout  # the same value each time spares the transport a syscall
-                while waiter.pdu is None:
-                    if wait <= 0:
-                        raise self._timed_out(tid, waiter, timeout)
-                    self._read_once(wait)
-                    wait = deadline - time.monotonic()
-                return waiter.pdu
-            finally:
-                del self._waiting[tid]
+            link = self._link
+            link.send(self._framer.encode(unit, pdu, tid))
+            accepted = (tid, 0, (tid + 1) & 0xFFFF) if self._lenient else (tid,)
+            function = pdu[0]
+            wait = timeout  # the same value each time spares the transport a syscall
+            while True:
+                if wait <= 0:
+                    raise self._timed_out(tid, unit, function, timeout)
+                data = link.read_within(wait)
+                if data:
+                    answer = self._match(data, accepted, unit, function)
+                    if answer is not None:
+                        return answer
+                wait = started + timeout - time.monotonic()
+        except ProtocolConnectionError:
+            self._framer.reset()
+            raise
         finally:
             single.release()
 
-    def _timed_out(self, tid: int, waiter: _Waiter, timeout: float) -> ProtocolTimeoutError:
+    def _match(
+        self, data: bytes, accepted: tuple[int, ...], unit: int, function: int
+    ) -> bytes | None:
+        answer = None
+        for frame in self._framer.feed(data):
+            if (
+                answer is None
+                and frame.transaction_id in accepted
+                and _answers(frame, unit, function)
+            ):
+                answer = frame.pdu
+            else:
+                self.stale += 1
+                logger.debug("dropped an answer nobody waits for: %r", frame)
+        return answer
+
+    def _timed_out(
+        self, tid: int, unit: int, function: int, timeout: float
+    ) -> ProtocolTimeoutError:
         return ProtocolTimeoutError(
-            f"no answer to transaction {tid} (unit {waiter.unit}, function "
-            f"0x{waiter.function:02X}) within {timeout} s from {self._link!r}"
+            f"no answer to transaction {tid} (unit {unit}, function "
+            f"0x{function:02X}) within {timeout} s from {self._link!r}"
         )
 
     def _await(self, tid: int, waiter: _Waiter, deadline: float, timeout: float) -> bytes:
@@ -193,7 +270,7 @@ class StreamEngine:
                 return waiter.pdu
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._timed_out(tid, waiter, timeout)
+                raise self._timed_out(tid, waiter.unit, waiter.function, timeout)
             if self._read_role.acquire(blocking=False):
                 try:
                     if waiter.pdu is None:
@@ -217,10 +294,6 @@ class StreamEngine:
         if not data:
             return
         frames = self._framer.feed(data)
-        if self._single is not None:
-            for frame in frames:
-                self._deliver(frame)
-            return
         with self._lock:
             for frame in frames:
                 self._deliver(frame)

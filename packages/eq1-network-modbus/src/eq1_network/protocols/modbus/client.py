@@ -195,22 +195,64 @@ class ModbusClient(ReqResProtocol):
             ProtocolArgumentError: If ``unit`` is out of range, or 0 for a read.
         """
         target = self.unit if unit is None else _check_unit("unit", unit, broadcast=True)
-        timeout = 1.0 if self.timeout is None else self.timeout
+        timeout = self.timeout or 1.0
         if target == 0:
             return self._broadcast(request, timeout)
-        attempts = 1 + (self.retries if self.retry_writes or not request.writes else 0)
-        for attempt in range(attempts):
+        try:
+            answer = self._engine.execute(target, request.pdu, timeout)
+        except ProtocolTimeoutError:
+            if not self.retries or (request.writes and not self.retry_writes):
+                raise
+            answer = self._retry(request, target, timeout)
+        try:
+            return request.decode(answer)
+        except ModbusExceptionError as exc:
+            raise ModbusExceptionError(exc.function_code, exc.exception_code, target) from None
+
+    def _retry(self, request: _pdu.Request[T], target: int, timeout: float) -> bytes:
+        """Repeat a request that timed out, ``retries`` times at most."""
+        for attempt in range(self.retries):
             try:
-                answer = self._engine.execute(target, request.pdu, timeout)
+                return self._engine.execute(target, request.pdu, timeout)
             except ProtocolTimeoutError:
-                if attempt + 1 == attempts:
+                if attempt + 1 == self.retries:
                     raise
-                continue
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def execute_many(
+        self, requests: Sequence[_pdu.Request[T]], *, unit: int | None = None
+    ) -> list[T]:
+        """Run several requests, pipelined on a Modbus TCP client.
+
+        With ``max_outstanding`` above 1, the requests go out in windows of that
+        many, each window in one write, and the answers are matched by transaction
+        id; otherwise (and on a serial line) they run one after the other. No
+        request is retried: a timeout fails the whole call.
+
+        Args:
+            requests: Requests built by :mod:`eq1_network.protocols.modbus.pdu`.
+            unit: The unit; ``None`` uses :attr:`unit`. Broadcast is not allowed.
+
+        Returns:
+            The decoded answers, in the order of ``requests``.
+
+        Raises:
+            ModbusExceptionError: If the server refused one of them (the first such).
+            ProtocolTimeoutError: If an answer did not come in time.
+            ProtocolArgumentError: If ``unit`` is out of range or 0.
+        """
+        target = self.unit if unit is None else _check_unit("unit", unit, broadcast=False)
+        timeout = 1.0 if self.timeout is None else self.timeout
+        if not isinstance(self._engine, StreamEngine):
+            return [self.execute(request, unit=target) for request in requests]
+        answers = self._engine.execute_many(target, [r.pdu for r in requests], timeout)
+        results: list[T] = []
+        for request, answer in zip(requests, answers, strict=True):
             try:
-                return request.decode(answer)
+                results.append(request.decode(answer))
             except ModbusExceptionError as exc:
                 raise ModbusExceptionError(exc.function_code, exc.exception_code, target) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+        return results
 
     def _broadcast(self, request: _pdu.Request[T], timeout: float) -> T:
         if not request.writes:

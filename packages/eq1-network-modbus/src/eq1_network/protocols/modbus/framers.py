@@ -137,6 +137,10 @@ class MBAPFramer:
         Raises:
             ProtocolArgumentError: If an argument is out of range.
         """
+        size = len(pdu)
+        if type(transaction_id) is int and 0 <= transaction_id <= 0xFFFF and 0 < size <= MAX_PDU:
+            if type(unit) is int and 0 <= unit <= 255:
+                return _MBAP.pack(transaction_id, 0, size + 1, unit) + pdu
         _check_unit(unit)
         _check_pdu(pdu)
         if type(transaction_id) is not int or not 0 <= transaction_id <= 0xFFFF:

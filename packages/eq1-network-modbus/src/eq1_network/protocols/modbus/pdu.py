@@ -20,9 +20,9 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
 from eq1_network.common.exceptions import MalformedPacketError, ProtocolArgumentError
@@ -64,9 +64,9 @@ __all__ = [
 
 T = TypeVar("T")
 _HH = struct.Struct(">HH")
+_FHH = struct.Struct(">BHH")
 
 
-@dataclass(frozen=True)
 class Request(Generic[T]):
     """One request PDU and the decoder of its response.
 
@@ -77,9 +77,15 @@ class Request(Generic[T]):
             unless the client opts in; allowed as a broadcast).
     """
 
-    pdu: bytes
-    decode: Callable[[bytes], T]
-    writes: bool = False
+    __slots__ = ("decode", "pdu", "writes")
+
+    def __init__(self, pdu: bytes, decode: Callable[[bytes], T], writes: bool = False) -> None:
+        self.pdu = pdu
+        self.decode = decode
+        self.writes = writes
+
+    def __repr__(self) -> str:
+        return f"Request(pdu={self.pdu.hex(' ')!r}, writes={self.writes})"
 
     @property
     def function_code(self) -> int:
@@ -112,6 +118,14 @@ def _int(name: str, value: object, low: int, high: int, rule: str = "") -> int:
 
 
 def _span(address: int, count: int, limit: int, what: str) -> tuple[int, int]:
+    if (
+        type(address) is int
+        and type(count) is int
+        and 0 <= address
+        and 1 <= count <= limit
+        and address + count <= MAX_ADDRESS + 1
+    ):
+        return address, count
     address = _int("address", address, 0, MAX_ADDRESS)
     count = _int("count", count, 1, limit, f" ({what} per request)")
     if address + count - 1 > MAX_ADDRESS:
@@ -158,7 +172,11 @@ def _expect(function: int, pdu: bytes, size: int | None = None) -> None:
 
 def _read_bits(function: FunctionCode, address: int, count: int) -> Request[list[bool]]:
     address, count = _span(address, count, MAX_READ_BITS, "bits")
+    return Request(bytes((function,)) + _HH.pack(address, count), _bits_decoder(function, count))
 
+
+@functools.lru_cache(maxsize=1024)
+def _bits_decoder(function: int, count: int) -> Callable[[bytes], list[bool]]:
     def decode(pdu: bytes) -> list[bool]:
         size = (count + 7) // 8
         _expect(function, pdu, 2 + size)
@@ -167,24 +185,24 @@ def _read_bits(function: FunctionCode, address: int, count: int) -> Request[list
         bits = int.from_bytes(pdu[2:], "little")
         return [bool(bits >> i & 1) for i in range(count)]
 
-    return Request(bytes((function,)) + _HH.pack(address, count), decode)
+    return decode
 
 
 def _read_regs(function: FunctionCode, address: int, count: int) -> Request[list[int]]:
     address, count = _span(address, count, MAX_READ_REGISTERS, "registers")
-    return Request(
-        bytes((function,)) + _HH.pack(address, count), _registers_decoder(function, count)
-    )
+    return Request(_FHH.pack(function, address, count), _registers_decoder(function, count))
 
 
+@functools.lru_cache(maxsize=1024)
 def _registers_decoder(function: int, count: int) -> Callable[[bytes], list[int]]:
-    fmt = struct.Struct(f">{count}H")
+    unpack = struct.Struct(f">{count}H").unpack_from
+    size = 2 + 2 * count
 
     def decode(pdu: bytes) -> list[int]:
-        _expect(function, pdu, 2 + 2 * count)
-        if pdu[1] != 2 * count:
-            raise _malformed(function, f"has byte count {pdu[1]}, expected {2 * count}", pdu)
-        return list(fmt.unpack_from(pdu, 2))
+        if len(pdu) == size and pdu[0] == function and pdu[1] == size - 2:
+            return list(unpack(pdu, 2))
+        _expect(function, pdu, size)
+        raise _malformed(function, f"has byte count {pdu[1]}, expected {size - 2}", pdu)
 
     return decode
 
@@ -247,6 +265,10 @@ def write_register(address: int, value: int) -> Request[None]:
 def write_coils(address: int, values: Sequence[bool]) -> Request[None]:
     """Build Write Multiple Coils (0x0F): 1 to 1968 coils from ``address``."""
     values = list(values)
+    if not 1 <= len(values) <= MAX_WRITE_BITS:
+        raise ProtocolArgumentError(
+            f"values holds {len(values)} coils: 1 to {MAX_WRITE_BITS} are allowed per request"
+        )
     address, count = _span(address, len(values), MAX_WRITE_BITS, "coils")
     bits = 0
     for i, value in enumerate(values):

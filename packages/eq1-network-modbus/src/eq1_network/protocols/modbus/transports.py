@@ -58,7 +58,8 @@ class ModbusProtocol(ModbusClient):
         timeout: Seconds to wait for each answer (and for the connection).
         unit: Default unit identifier (1; gateways route by it, most servers ignore it).
         max_outstanding: Requests that may wait for answers at once on this
-            connection, matched by transaction id (1: one at a time).
+            connection, matched by transaction id (1: one at a time). Above 1,
+            received data is acknowledged at once (``TCPClient``'s ``quickack``).
         transaction_ids: ``"strict"`` (answers must carry their request's id; late
             answers to timed-out requests are dropped) or ``"lenient"`` (also accept
             0 or id + 1, for gateways that do not echo the id).
@@ -97,6 +98,8 @@ class ModbusProtocol(ModbusClient):
             tls=tls,
             reconnect=reconnect,
             keepalive=keepalive,
+            # Pipelined answers must not wait for delayed acknowledgements.
+            quickack=max_outstanding != 1,
         )
         framer = MBAPFramer()
         engine = StreamEngine(

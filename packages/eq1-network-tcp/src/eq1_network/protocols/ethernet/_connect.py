@@ -24,6 +24,7 @@ def open_stream(
     server_hostname: str | None,
     nodelay: bool,
     keepalive: KeepAlive,
+    quickack: bool = False,
 ) -> SocketStream:
     """Connect to ``host:port`` and return the ready stream.
 
@@ -36,6 +37,7 @@ def open_stream(
             when ``None``).
         nodelay: Set ``TCP_NODELAY``.
         keepalive: Keep-alive settings.
+        quickack: Acknowledge received data at once (see ``SocketStream.quickack``).
 
     Returns:
         The connected, non-blocking stream.
@@ -68,7 +70,9 @@ def open_stream(
         if context is not None:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
             sock = context.wrap_socket(sock, server_hostname=server_hostname or host)
-        return SocketStream(sock, kernel_waits=True)
+        stream = SocketStream(sock, kernel_waits=True)
+        stream.quickack = quickack
+        return stream
     except ssl.SSLCertVerificationError as exc:
         _close(sock)
         raise ProtocolAuthenticationError(

@@ -19,6 +19,8 @@ import time
 
 from eq1_network.protocols.ethernet._wait import select_poll, wait_socket
 
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+
 __all__ = ["READ_CHUNK", "SendTimeoutError", "SocketStream"]
 
 READ_CHUNK = 64 * 1024
@@ -76,6 +78,10 @@ class SocketStream:
         flags: Flags to pass to every ``send``/``recv`` call on :attr:`sock`
             (``MSG_DONTWAIT`` in kernel-wait mode, else ``0``).
         kernel_waits: Whether :meth:`recv_wait` waits inside ``recv``.
+        quickack: Whether every read that returned data re-arms ``TCP_QUICKACK``
+            (Linux), so that the peer's next segments are acknowledged at once
+            instead of after the delayed-ACK timer (set by :class:`TCPClient`'s
+            ``quickack`` option).
     """
 
     __slots__ = (
@@ -86,6 +92,7 @@ class SocketStream:
         "eof",
         "flags",
         "kernel_waits",
+        "quickack",
         "sock",
         "tls",
     )
@@ -95,6 +102,7 @@ class SocketStream:
         self.kernel_waits = kernel_waits and KERNEL_WAITS and not self.tls
         sock.setblocking(self.kernel_waits)
         self.flags = socket.MSG_DONTWAIT if self.kernel_waits else 0
+        self.quickack = False
         self._rcvtimeo = 0.0
         self.sock = sock
         self.eof = False
@@ -184,6 +192,8 @@ class SocketStream:
             if not chunk:
                 self.eof = True
                 return b""
+            if self.quickack:
+                self.ack_now()
             if len(chunk) < ask or len(chunk) >= limit:
                 return chunk
             return self.recv_more(chunk, limit)
@@ -262,7 +272,20 @@ class SocketStream:
             return None
         if not chunk:
             self.eof = True
+        elif self.quickack:
+            self.ack_now()
         return chunk
+
+    def ack_now(self) -> None:
+        """Re-arm ``TCP_QUICKACK``: acknowledge the next segments without delay.
+
+        Linux falls back to delayed acknowledgements after a while, so the option
+        is set again after each read. Where the option does not exist, nothing
+        happens.
+        """
+        if _QUICKACK is not None:
+            with contextlib.suppress(OSError):
+                self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
 
     def wait_readable(self, timeout: float) -> bool:
         """Wait until the socket is readable or ``timeout`` seconds pass.
