@@ -6,10 +6,13 @@ the transports: factories are ``"module:Class"`` strings.
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
+
 from eq1_network.interfaces.protocol import ProtocolKind
 from eq1_network.plugins import ProtocolSpec, hookimpl
 
-__all__ = ["eq1_network_register_protocols"]
+__all__ = ["eq1_network_add_cli_commands", "eq1_network_register_protocols"]
 
 _HOME = "eq1_network.protocols.modbus"
 
@@ -65,3 +68,15 @@ def eq1_network_register_protocols() -> list[ProtocolSpec]:
             "Modbus RTU/ASCII server / device simulator on a serial port",
         ),
     ]
+
+
+@hookimpl
+def eq1_network_add_cli_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``modbus`` sub-command (``read``, ``write``, ``serve``).
+
+    Args:
+        subparsers: The command line's sub-command collection.
+    """
+    from eq1_network.protocols.modbus._cli_args import add_modbus_command
+
+    add_modbus_command(subparsers)
