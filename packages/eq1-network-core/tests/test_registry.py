@@ -84,7 +84,7 @@ def test_module_level_get_protocol_and_manager() -> None:
 
 def test_unknown_protocol_lists_available_names() -> None:
     with pytest.raises(ProtocolNotFoundError, match=r"available protocols: .*loopback.*memory"):
-        get_protocol("modbus")
+        get_protocol("profinet")
     with pytest.raises(LookupError):
         ProtocolRegistry().get_protocol("nope")
 

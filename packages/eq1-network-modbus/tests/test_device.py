@@ -10,13 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolTypeError
-from eq1_network.protocols.modbus.device import (
-    Faults,
-    ModbusDevice,
-    RequestRefusedError,
-    pack_bits,
-    unpack_bits,
-)
+from eq1_network.protocols.modbus.device import Faults, ModbusDevice, RequestRefusedError
+from eq1_network.protocols.modbus.values import pack_bits, unpack_bits
 
 
 def h(text: str) -> bytes:

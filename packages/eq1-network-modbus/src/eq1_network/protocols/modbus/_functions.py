@@ -9,7 +9,7 @@ raised as :class:`RequestRefusedError`. The device calls them with its lock held
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from eq1_network.protocols.modbus._identity import (
@@ -31,6 +31,7 @@ from eq1_network.protocols.modbus._spec import (
     FunctionCode,
 )
 from eq1_network.protocols.modbus._tables import RequestRefusedError
+from eq1_network.protocols.modbus.values import pack_bits, unpack_bits
 
 if TYPE_CHECKING:
     from eq1_network.protocols.modbus.device import ModbusDevice
@@ -39,14 +40,12 @@ __all__ = [
     "diagnostics",
     "exception_pdu",
     "mask_write",
-    "pack_bits",
     "read_bits",
     "read_device_identification",
     "read_exception_status",
     "read_registers",
     "read_write",
     "report_server_id",
-    "unpack_bits",
     "write_coil",
     "write_coils",
     "write_register",
@@ -202,20 +201,6 @@ def read_device_identification(objects: Mapping[int, bytes], pdu: bytes) -> byte
         return head + bytes((0x00, 0x00, 1, object_id, len(value))) + value
     tail, _ = stream_objects(objects, code, object_id)
     return head + tail
-
-
-def pack_bits(bits: Sequence[int]) -> bytes:
-    """Pack bits into bytes, the first bit in the least significant bit of the first byte."""
-    packed = bytearray((len(bits) + 7) // 8)
-    for index, bit in enumerate(bits):
-        if bit:
-            packed[index >> 3] |= 1 << (index & 7)
-    return bytes(packed)
-
-
-def unpack_bits(data: bytes, count: int) -> list[int]:
-    """Unpack ``count`` bits packed as by :func:`pack_bits`."""
-    return [(data[index >> 3] >> (index & 7)) & 1 for index in range(count)]
 
 
 def _fields(pdu: bytes, layout: str) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ from typing import Literal
 
 from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolTypeError
 from eq1_network.protocols.modbus import _functions
-from eq1_network.protocols.modbus._functions import exception_pdu, pack_bits, unpack_bits
+from eq1_network.protocols.modbus._functions import exception_pdu
 from eq1_network.protocols.modbus._identity import DiagnosticCounters, identification_objects
 from eq1_network.protocols.modbus._spec import EXCEPTION_BIT, MAX_PDU, ExceptionCode, FunctionCode
 from eq1_network.protocols.modbus._tables import (
@@ -38,8 +38,6 @@ from eq1_network.protocols.modbus._tables import (
 __all__ = [
     "BROADCAST_FUNCTIONS",
     "exception_pdu",
-    "pack_bits",
-    "unpack_bits",
     "DataTable",
     "DiagnosticCounters",
     "Faults",

@@ -40,6 +40,7 @@ from eq1_network.protocols.modbus._spec import (
     FunctionCode,
 )
 from eq1_network.protocols.modbus.errors import ModbusExceptionError
+from eq1_network.protocols.modbus.values import pack_bits, unpack_bits
 
 __all__ = [
     "DeviceIdentification",
@@ -182,8 +183,7 @@ def _bits_decoder(function: int, count: int) -> Callable[[bytes], list[bool]]:
         _expect(function, pdu, 2 + size)
         if pdu[1] != size:
             raise _malformed(function, f"has byte count {pdu[1]}, expected {size}", pdu)
-        bits = int.from_bytes(pdu[2:], "little")
-        return [bool(bits >> i & 1) for i in range(count)]
+        return unpack_bits(pdu[2:], count)
 
     return decode
 
@@ -270,17 +270,15 @@ def write_coils(address: int, values: Sequence[bool]) -> Request[None]:
             f"values holds {len(values)} coils: 1 to {MAX_WRITE_BITS} are allowed per request"
         )
     address, count = _span(address, len(values), MAX_WRITE_BITS, "coils")
-    bits = 0
     for i, value in enumerate(values):
         if not isinstance(value, (bool, int)) or value not in (0, 1):
             raise ProtocolArgumentError(f"values[{i}]={value!r} must be a bool")
-        bits |= bool(value) << i
     size = (count + 7) // 8
     pdu = (
         bytes((FunctionCode.WRITE_MULTIPLE_COILS,))
         + _HH.pack(address, count)
         + bytes((size,))
-        + bits.to_bytes(size, "little")
+        + pack_bits(values)
     )
     return Request(pdu, _prefix_decoder(pdu[0], pdu), writes=True)
 
