@@ -404,6 +404,29 @@ def test_rtu_bad_crc_dropped_and_next_frame_found(side: str, data: st.DataObject
     assert framer.pending() == 0
 
 
+@pytest.mark.parametrize("side", ["client", "server"])
+@given(data=st.data())
+@SETTINGS
+def test_rtu_noise_inside_a_frame_loses_only_that_frame(side: str, data: st.DataObject) -> None:
+    pdus = RESPONSE_PDUS if side == "client" else REQUEST_PDUS
+    framer = RTUFramer(side=side)  # type: ignore[arg-type]
+    hit = framer.encode(data.draw(UNITS), data.draw(pdus))
+    at = data.draw(st.integers(1, len(hit) - 1))
+    bad = hit[:at] + data.draw(st.binary(min_size=1, max_size=4)) + hit[at:]
+    messages = data.draw(st.lists(st.tuples(UNITS, pdus), min_size=1, max_size=3))
+    good = [framer.encode(unit, pdu) for unit, pdu in messages]
+    stream = bad + b"".join(good)
+    spans, pos = [], len(bad)
+    for frame in good:
+        spans.append((pos, len(frame)))
+        pos += len(frame)
+    assume(not _rtu_ambiguous(stream, spans, side))
+    cuts = data.draw(st.lists(st.integers(1, len(stream) - 1), max_size=10))
+    frames = _feed_chunks(framer, stream, cuts, 256)
+    assert frames == [Frame(unit, pdu) for unit, pdu in messages]
+    assert framer.dropped == len(bad)
+
+
 @given(data=st.data())
 @SETTINGS
 def test_ascii_bad_lrc_or_digit_dropped_and_next_frame_found(data: st.DataObject) -> None:
