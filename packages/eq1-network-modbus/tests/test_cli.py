@@ -10,6 +10,7 @@ missing serial port, port in use), 4 (a silent unit), 5 (an exception response).
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import struct
 import subprocess
@@ -35,12 +36,13 @@ from eq1_network.testing import DEFAULT_TIMEOUT, PeerProcess, recv_exactly, wait
 
 HOST = "127.0.0.1"
 RUN_TIMEOUT = 60.0
+CLI = [sys.executable, "-m", "eq1_network", "modbus"]
 
 
 def modbus(*argv: object) -> subprocess.CompletedProcess[str]:
     """Run ``python -m eq1_network modbus ARGV`` to its end."""
     return subprocess.run(
-        [sys.executable, "-m", "eq1_network", "modbus", *(str(a) for a in argv)],
+        [*CLI, *(str(a) for a in argv)],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT,
@@ -380,7 +382,7 @@ class Served:
     def __init__(self, tmp_path: Path, url: str, device: object, *extra: str) -> None:
         self.file = tmp_path / "device.json"
         self.file.write_text(json.dumps(device))
-        argv = [sys.executable, "-m", "eq1_network", "modbus", "serve", url]
+        argv = [*CLI, "serve", url]
         argv += ["--device", str(self.file), *extra]
         self.process = PeerProcess(argv, log=tmp_path / "serve.log").start()
         try:
@@ -523,3 +525,87 @@ def test_serve_refuses_bad_urls_and_files(tmp_path: Path) -> None:
     assert "1..247" in error
     missing = failed(modbus("serve", f"modbus://{HOST}:0", "--device", tmp_path / "none.json"), 2)
     assert "cannot read" in missing
+
+
+def test_serve_rtu_over_tcp_and_broadcast(serve: Any) -> None:
+    served = serve(f"modbus+rtu+tcp://{HOST}:0")
+    target = f"modbus+rtu+tcp://{served.where}"
+    assert lines(modbus("read", target, "holding", 0, 2, "--unit", 2)) == {0: "200", 1: "201"}
+    assert modbus("write", target, "register", 1, 5, "--unit", 0).returncode == 0
+    assert lines(modbus("read", target, "holding", 1)) == {1: "5"}
+    assert lines(modbus("read", target, "holding", 1, "--unit", 2)) == {1: "5"}
+
+
+def test_non_finite_floats_are_json_strings(serve: Any) -> None:
+    served = serve(f"modbus://{HOST}:0", {"units": {"1": {"holding_registers": 6}}})
+    target = f"modbus://{served.where}"
+    written = modbus(
+        "write", target, "registers", 0, "--type", "float32", "--", "nan", "inf", "-inf"
+    )
+    assert written.returncode == 0, written.stderr
+    result = modbus("read", target, "holding", 0, 3, "--type", "float32", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["values"] == ["NaN", "Infinity", "-Infinity"]
+    assert lines(modbus("read", target, "holding", 0, 3, "--type", "float32")) == {
+        0: "nan",
+        2: "inf",
+        4: "-inf",
+    }
+
+
+def test_ctrl_c_ends_serve_and_endless_polling_with_0(serve: Any) -> None:
+    served = serve(f"modbus://{HOST}:0")
+    poller = subprocess.Popen(
+        [
+            *CLI,
+            "read",
+            f"modbus://{served.where}",
+            "holding",
+            "0",
+            "--repeat",
+            "0",
+            "--interval",
+            "0.01",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert poller.stdout is not None
+        assert poller.stdout.readline() == "0: 10\n"
+        poller.send_signal(signal.SIGINT)
+        _, errors = poller.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if poller.poll() is None:
+            poller.kill()
+            poller.wait(RUN_TIMEOUT)
+    assert poller.returncode == 0, errors
+    assert "Traceback" not in errors
+    served.process.stop(signal.SIGINT)
+    assert served.process.poll() == 0
+    assert "stopped: " in served.process.log_text()
+
+
+def test_ctrl_c_during_a_transaction_exits_130() -> None:
+    with socket.create_server((HOST, 0)) as listener:
+        port = listener.getsockname()[1]
+        reader = subprocess.Popen(
+            [*CLI, "read", f"modbus://{HOST}:{port}", "holding", "0", "--timeout", "60"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            listener.settimeout(RUN_TIMEOUT)
+            conn, _ = listener.accept()
+            with conn:
+                assert len(recv_exactly(conn, 12)) == 12  # the request: now it waits
+                reader.send_signal(signal.SIGINT)
+                _, errors = reader.communicate(timeout=RUN_TIMEOUT)
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+                reader.wait(RUN_TIMEOUT)
+    assert reader.returncode == 130, errors
+    assert errors.strip() == "error: interrupted"

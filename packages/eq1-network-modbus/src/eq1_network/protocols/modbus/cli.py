@@ -161,18 +161,26 @@ def _read(args: argparse.Namespace) -> int:
             f"read returns at most {MAX_READ_REGISTERS}: pass COUNT<={MAX_READ_REGISTERS // width}"
         )
     with _connected(args) as client:
-        start = time.monotonic()
-        polls = 0
-        while True:
-            values = _poll(client, args, value_type, width)
-            _show(args, client, values, value_type, width, first=polls == 0)
-            polls += 1
-            if args.repeat and polls >= args.repeat:
-                return OK
-            try:
-                time.sleep(max(0.0, start + polls * args.interval - time.monotonic()))
-            except KeyboardInterrupt:
-                return OK
+        try:
+            _polls(client, args, value_type, width)
+        except KeyboardInterrupt:
+            if args.repeat:
+                raise
+    return OK  # --repeat 0 polls until Ctrl-C, its normal end
+
+
+def _polls(
+    client: ModbusClient, args: argparse.Namespace, value_type: ValueType, width: int
+) -> None:
+    start = time.monotonic()
+    polls = 0
+    while True:
+        values = _poll(client, args, value_type, width)
+        _show(args, client, values, value_type, width, first=polls == 0)
+        polls += 1
+        if args.repeat and polls >= args.repeat:
+            return
+        time.sleep(max(0.0, start + polls * args.interval - time.monotonic()))
 
 
 def _poll(
