@@ -52,6 +52,8 @@ class Framer(Protocol):
 
     def reset(self) -> None: ...
 
+    def expect_answer_to(self, pdu: bytes) -> None: ...
+
 
 def _answers(frame: Frame, unit: int, function: int) -> bool:
     return frame.unit == unit and frame.pdu[0] & ~EXCEPTION_BIT == function
@@ -393,6 +395,7 @@ class BusEngine:
         try:
             self._framer.reset()
             self._drop_waiting()
+            self._framer.expect_answer_to(pdu)
             frame = self._framer.encode(unit, pdu)
             self._link.send(frame)
             leftover = self._skip_echo(frame, deadline) if self._echo else b""

@@ -144,6 +144,7 @@ class ModbusClient(ReqResProtocol):
 
     def _send_raw(self, data: bytes) -> int:
         self._raw_tid = (self._raw_tid + 1) & 0xFFFF
+        self._framer.expect_answer_to(data)
         self._link.send(self._framer.encode(self.unit, data, self._raw_tid))
         return len(data)
 

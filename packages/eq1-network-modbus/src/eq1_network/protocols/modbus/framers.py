@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import binascii
+import collections
 import struct
 from typing import Literal, NamedTuple
 
@@ -180,6 +181,9 @@ class MBAPFramer:
         """Return the number of buffered bytes of a partial frame."""
         return len(self._buffer)
 
+    def expect_answer_to(self, pdu: bytes) -> None:
+        """Accept the request hint of :meth:`RTUFramer.expect_answer_to`; MBAP needs none."""
+
     def reset(self) -> None:
         """Forget the buffered bytes (after a reconnection)."""
         self._buffer = b""
@@ -263,7 +267,22 @@ class RTUFramer:
         self.side: Side = side
         self._length = _response_length if side == "client" else _request_length
         self._buffer = b""
+        self._expected: collections.deque[int] = collections.deque(maxlen=256)
         self.dropped = 0
+
+    def expect_answer_to(self, pdu: bytes) -> None:
+        """Name a request whose response is coming (client side).
+
+        A diagnostics response (function 0x08) is as long as its request but its
+        bytes do not say so; knowing the requests in flight, the framer cuts each
+        answer at the right length instead of searching for a CRC. Other requests
+        need no hint.
+
+        Args:
+            pdu: The request PDU just sent.
+        """
+        if pdu[:1] == b"\x08":
+            self._expected.append(len(pdu) + 3)
 
     def encode(self, unit: int, pdu: bytes, transaction_id: int = 0) -> bytes:
         """Return the RTU frame of one PDU.
@@ -314,6 +333,8 @@ class RTUFramer:
                 self.dropped += 1
                 continue
             frames.append(Frame(buf[pos], buf[pos + 1 : pos + length - 2]))
+            if self._expected and buf[pos + 1] & 0x7F == 0x08:
+                self._expected.popleft()
             pos += length
         self._buffer = buf[pos:] if pos else buf
         return frames
@@ -325,7 +346,9 @@ class RTUFramer:
         if length is None:
             return None
         if length < 0:
-            return self._scan(buf, pos, avail)
+            if not self._expected or buf[pos + 1] != 0x08:
+                return self._scan(buf, pos, avail)
+            length = self._expected[0]
         if length > RTU_MAX_FRAME:
             return 0
         if avail < length:
@@ -347,17 +370,23 @@ class RTUFramer:
 
     @staticmethod
     def _scan(buf: bytes, pos: int, avail: int) -> int | None:
-        """Length of the shortest prefix at ``pos`` ending in its own CRC.
+        """Length of the longest prefix at ``pos`` (within the bytes received) ending in its CRC.
 
-        Returns 0 when none is found within the largest frame, None when more
-        bytes could still complete one.
+        The longest, because data bytes can end in a false CRC match (one chance in
+        65536 per position) while a whole frame received in one piece ends at the
+        last match; two frames back to back do not chain into one match. Returns 0
+        when none is found within the largest frame, None when more bytes could
+        still complete one.
         """
         crc = 0xFFFF
         table = _CRC_TABLE
+        found = 0
         for i in range(min(avail, RTU_MAX_FRAME) - 2):
             crc = (crc >> 8) ^ table[(crc ^ buf[pos + i]) & 0xFF]
             if i >= 1 and crc == buf[pos + i + 1] | (buf[pos + i + 2] << 8):
-                return i + 3
+                found = i + 3
+        if found:
+            return found
         return 0 if avail >= RTU_MAX_FRAME else None
 
     def pending(self) -> int:
@@ -376,8 +405,9 @@ class RTUFramer:
         return count
 
     def reset(self) -> None:
-        """Forget the buffered bytes without counting them."""
+        """Forget the buffered bytes, without counting them, and the requests in flight."""
         self._buffer = b""
+        self._expected.clear()
 
 
 class ASCIIFramer:
@@ -475,6 +505,9 @@ class ASCIIFramer:
     def pending(self) -> int:
         """Return the number of buffered bytes of a partial frame."""
         return len(self._buffer)
+
+    def expect_answer_to(self, pdu: bytes) -> None:
+        """Accept the request hint of :meth:`RTUFramer.expect_answer_to`; ASCII needs none."""
 
     def discard_partial(self) -> int:
         """Drop a partial frame and count its bytes.
