@@ -609,3 +609,22 @@ def test_ctrl_c_during_a_transaction_exits_130() -> None:
                 reader.wait(RUN_TIMEOUT)
     assert reader.returncode == 130, errors
     assert errors.strip() == "error: interrupted"
+
+
+def test_a_closed_pipe_ends_polling_quietly(libmodbus_tcp: ModbusPeer) -> None:
+    poller = subprocess.Popen(
+        [*CLI, "read", url(libmodbus_tcp), "holding", "0", "--repeat", "0", "--interval", "0.01"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert poller.stdout is not None and poller.stderr is not None
+        assert poller.stdout.readline() == "0: 0\n"
+        poller.stdout.close()  # as "| head -1" does
+        assert poller.wait(RUN_TIMEOUT) == 0
+        assert poller.stderr.read() == ""
+    finally:
+        if poller.poll() is None:
+            poller.kill()
+            poller.wait(RUN_TIMEOUT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import struct
 import sys
@@ -77,7 +78,7 @@ def exit_code(exc: BaseException) -> int:
         return EXCEPTION
     if isinstance(exc, ProtocolTimeoutError):
         return TIMEOUT
-    if isinstance(exc, ProtocolConnectionError):
+    if isinstance(exc, ConnectionError):
         return CONNECTION
     if isinstance(exc, RemoteProtocolError):
         return OTHER
@@ -92,7 +93,10 @@ def _guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namesp
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return INTERRUPTED
-    except ProtocolError as exc:
+    except BrokenPipeError:  # the reader of standard output left (e.g. "| head -1")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
+    except (ProtocolError, OSError) as exc:
         text = " ".join(str(exc).split())
         sys.stderr.write(f"error: {text}\n")
         return exit_code(exc)
