@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from eq1_network.protocols.modbus._spec import ExceptionCode, FunctionCode
+    from eq1_network.protocols.modbus._tables import RequestRefusedError
     from eq1_network.protocols.modbus.client import ModbusClient
     from eq1_network.protocols.modbus.device import Faults, ModbusDevice
     from eq1_network.protocols.modbus.errors import ModbusExceptionError
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
         lrc,
     )
     from eq1_network.protocols.modbus.pdu import DeviceIdentification, Request
-    from eq1_network.protocols.modbus.server import ModbusRTUServer, ModbusTCPServer
+    from eq1_network.protocols.modbus.server import ModbusRTUServer, ModbusTCPServer, ServerStats
     from eq1_network.protocols.modbus.transports import (
         ModbusASCIIProtocol,
         ModbusProtocol,
@@ -59,6 +60,8 @@ __all__ = [
     "ModbusTCPServer",
     "RTUFramer",
     "Request",
+    "RequestRefusedError",
+    "ServerStats",
     "ValueType",
     "crc16",
     "lrc",
@@ -81,6 +84,8 @@ _HOMES = {
     "Request": "pdu",
     "ModbusRTUServer": "server",
     "ModbusTCPServer": "server",
+    "ServerStats": "server",
+    "RequestRefusedError": "_tables",
     "ModbusASCIIProtocol": "transports",
     "ModbusProtocol": "transports",
     "ModbusRTUOverTCPProtocol": "transports",

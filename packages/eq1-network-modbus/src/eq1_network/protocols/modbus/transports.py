@@ -118,6 +118,8 @@ class ModbusProtocol(ModbusClient):
             retry_writes=retry_writes,
         )
         self.host, self.port = link.host, link.port
+        self.max_outstanding = engine.max_outstanding
+        self.transaction_ids: IdPolicy = transaction_ids
 
     @property
     def stale_answers(self) -> int:
