@@ -286,8 +286,9 @@ def test_message_callback(client_cls: mock.MagicMock, caplog: pytest.LogCaptureF
     message.payload = b"data"
     message.properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     message.properties.SubscriptionIdentifier = 4
+    message.qos, message.retain = 1, True
     adapter._on_message(None, None, message)  # type: ignore[arg-type]
-    listener.on_message.assert_called_once_with("a/b", b"data", (4,))
+    listener.on_message.assert_called_once_with("a/b", b"data", (4,), (1, True, message.properties))
     bad = paho.MQTTMessage(2, b"\xff\xfe")
     adapter._on_message(None, None, bad)  # type: ignore[arg-type]
     assert listener.on_message.call_count == 1 and "not valid UTF-8" in caplog.text

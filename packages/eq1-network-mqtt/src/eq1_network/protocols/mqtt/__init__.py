@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from eq1_network.protocols.mqtt._messages import MQTTMessage
     from eq1_network.protocols.mqtt.config import (
         MQTT_V5,
         MQTT_V31,
@@ -34,6 +35,7 @@ __all__ = [
     "OVERFLOW_REJECT",
     "BrokerConfig",
     "ClientConfig",
+    "MQTTMessage",
     "MQTTProtocol",
     "MQTTPublishHandle",
     "MQTTRefusalError",
@@ -45,6 +47,10 @@ _REFUSALS = frozenset({"MQTTRefusalError", "MQTTValidationRefusalError"})
 
 
 def __getattr__(name: str) -> Any:
+    if name == "MQTTMessage":
+        from eq1_network.protocols.mqtt import _messages
+
+        return _messages.MQTTMessage
     if name in _LAZY:
         from eq1_network.protocols.mqtt import mqtt_protocol
 

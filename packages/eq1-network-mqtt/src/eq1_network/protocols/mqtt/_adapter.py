@@ -41,6 +41,7 @@ from eq1_network.common.exceptions import (
     ProtocolTimeoutError,
 )
 from eq1_network.common.policies import TLSConfig
+from eq1_network.protocols.mqtt._messages import MessageMeta
 from eq1_network.protocols.mqtt._tracking import Completion
 from eq1_network.protocols.mqtt.config import MQTT_V5, MQTT_V31, BrokerConfig, ClientConfig
 from eq1_network.protocols.mqtt.reason_codes import Reason
@@ -127,8 +128,17 @@ class AdapterListener(Protocol):
     def on_connection_closed(self, reason: Reason | None) -> None:
         """The connection ended (lost, refused, or closed by ``disconnect()``)."""
 
-    def on_message(self, topic: str, payload: bytes, subscription_ids: tuple[int, ...]) -> None:
-        """A PUBLISH arrived (already acknowledged as its QoS requires)."""
+    def on_message(
+        self,
+        topic: str,
+        payload: bytes,
+        subscription_ids: tuple[int, ...],
+        meta: MessageMeta | None = None,
+    ) -> None:
+        """A PUBLISH arrived (already acknowledged as its QoS requires).
+
+        ``meta`` is ``(qos, retain, paho properties or None)``.
+        """
 
     def on_publish_result(self, mid: int, reason: Reason, qos: int) -> None:
         """A QoS 1/2 publish was acknowledged (PUBACK / PUBCOMP), possibly with a failure."""
@@ -790,7 +800,8 @@ class PahoAdapter:
             ids = getattr(props, "SubscriptionIdentifier", None)
             if ids:
                 sub_ids = tuple(int(i) for i in ids) if isinstance(ids, list) else (int(ids),)
-        self._listener.on_message(topic, bytes(message.payload), sub_ids)
+        meta = (message.qos, bool(message.retain), props)
+        self._listener.on_message(topic, bytes(message.payload), sub_ids, meta)
 
     def _on_ack(self, mid: int, reason: ReasonCode) -> None:
         qos = 1 if reason.packetType == PacketTypes.PUBACK else 2

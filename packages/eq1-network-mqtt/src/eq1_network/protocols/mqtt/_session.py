@@ -16,6 +16,7 @@ from eq1_network.common.backoff import Backoff
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
 from eq1_network.protocols.mqtt._adapter import PahoAdapter, ServerLimits, Will
 from eq1_network.protocols.mqtt._dispatcher import Dispatcher, Resolver
+from eq1_network.protocols.mqtt._messages import MessageMeta
 from eq1_network.protocols.mqtt._offline_queue import QueuedPublish
 from eq1_network.protocols.mqtt._supervisor import ConnectionSupervisor
 from eq1_network.protocols.mqtt._tracking import AckBook, AckWaiter, PublishTracker
@@ -100,7 +101,7 @@ class Session:
             default_window(config.max_inflight, config.protocol_version == MQTT_V5, None)
         )
         self.dispatcher = Dispatcher(resolve, name=f"eq1-mqtt-dispatch-{client_id}")
-        self._batch: list[tuple[str, bytes, tuple[int, ...]]] = []
+        self._batch: list[tuple[str, bytes, tuple[int, ...], MessageMeta | None]] = []
         self.adapter = adapter_factory(broker, config, client_id, self, will)
         self.supervisor = ConnectionSupervisor(
             self.adapter,
@@ -131,9 +132,15 @@ class Session:
             logger.warning("broker sent DISCONNECT: %s", reason)
         self.supervisor.on_closed(reason)
 
-    def on_message(self, topic: str, payload: bytes, subscription_ids: tuple[int, ...]) -> None:
+    def on_message(
+        self,
+        topic: str,
+        payload: bytes,
+        subscription_ids: tuple[int, ...],
+        meta: MessageMeta | None = None,
+    ) -> None:
         """Collect a received message; the batch goes to the dispatcher after the round."""
-        self._batch.append((topic, payload, subscription_ids))
+        self._batch.append((topic, payload, subscription_ids, meta))
 
     def on_publish_result(self, mid: int, reason: Reason, qos: int) -> None:
         """Settle the handle of an acknowledged (or refused) publish."""

@@ -1,6 +1,6 @@
 """``MQTTProtocol``: the :class:`~eq1_network.interfaces.PubSubProtocol` for MQTT brokers.
 
-Example (the requirements' scenario)::
+Example::
 
     from eq1_network.protocols.mqtt.mqtt_protocol import MQTTProtocol, BrokerConfig, ClientConfig
 
@@ -9,7 +9,9 @@ Example (the requirements' scenario)::
                         ClientConfig())
     mqtt.connect()                      # returns after CONNACK, or raises
     mqtt.subscribe("topic/test", lambda topic, payload: print(topic, payload))
-    mqtt.publish("topic/test", "hello", qos=1, retain=True).wait(5)
+    mqtt.subscribe("topic/#", lambda message: print(message.topic, message.qos, message.retain))
+    mqtt.publish("topic/test", "hello", qos=1).wait(5)
+    mqtt.run_forever(timeout=10)        # callbacks run until disconnect(), Ctrl-C or 10 s
     mqtt.disconnect()
 
 Threads: one network thread (reads, writes, keep-alive, reconnection) and one
@@ -25,8 +27,8 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from eq1_network.common.exceptions import (
     ProtocolArgumentError,
@@ -40,6 +42,7 @@ from eq1_network.common.exceptions import (
 from eq1_network.interfaces._pubsub import check_publish_args
 from eq1_network.interfaces.protocol import MessageCallback, PubSubProtocol
 from eq1_network.protocols.mqtt._adapter import PahoAdapter, PublishStatus, Will
+from eq1_network.protocols.mqtt._messages import AnyMessageCallback, MessageStream, MQTTMessage
 from eq1_network.protocols.mqtt._offline_queue import OfflineQueue, QueuedPublish
 from eq1_network.protocols.mqtt._registry import Route, SubscriptionRegistry
 from eq1_network.protocols.mqtt._session import AdapterFactory, RestoreState, Session
@@ -56,7 +59,7 @@ from eq1_network.protocols.mqtt.reason_codes import Reason, refusal_error
 if TYPE_CHECKING:
     from eq1_network.urls import ParsedURL
 
-__all__ = ["BrokerConfig", "ClientConfig", "MQTTProtocol", "MQTTPublishHandle"]
+__all__ = ["BrokerConfig", "ClientConfig", "MQTTMessage", "MQTTProtocol", "MQTTPublishHandle"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ class _State(enum.Enum):
 
 
 class MQTTProtocol(PubSubProtocol):
-    """Publish/subscribe over an MQTT 3.1.1 or 5.0 broker (F-05, F-08).
+    """Publish/subscribe over an MQTT 3.1.1 or 5.0 broker.
 
     Args:
         broker_config: Where to connect and how to authenticate.
@@ -521,7 +524,9 @@ class MQTTProtocol(PubSubProtocol):
 
     # -- subscribe -------------------------------------------------------------------
 
-    def subscribe(self, topic: str, callback: MessageCallback, *, qos: int | None = None) -> None:
+    def subscribe(
+        self, topic: str, callback: AnyMessageCallback, *, qos: int | None = None
+    ) -> None:
         """Subscribe a callback to a topic filter.
 
         On a connected client this returns once the broker acknowledged the
@@ -533,7 +538,10 @@ class MQTTProtocol(PubSubProtocol):
 
         Args:
             topic: Topic filter; ``+``, ``#`` and ``$share/<group>/<filter>`` allowed.
-            callback: Called as ``callback(topic, payload)`` on the dispatcher thread.
+            callback: Called on the dispatcher thread as ``callback(topic, payload)``,
+                or as ``callback(message)`` with an :class:`MQTTMessage` (topic,
+                payload, QoS, retain flag, MQTT 5 properties) when it takes exactly one
+                positional parameter.
             qos: Maximum QoS asked for; defaults to ``ClientConfig.subscribe_qos``.
 
         Raises:
@@ -545,7 +553,7 @@ class MQTTProtocol(PubSubProtocol):
                 callback is then not registered.
             ProtocolError: If the broker refused it for another reason.
         """
-        super().subscribe(topic, callback, qos=qos)
+        super().subscribe(topic, cast(MessageCallback, callback), qos=qos)
 
     def _subscribe(self, topic: str, callback: MessageCallback, qos: int | None) -> None:
         """Register a checked subscription and await its SUBACK (hook of :meth:`subscribe`).
@@ -592,7 +600,7 @@ class MQTTProtocol(PubSubProtocol):
             if gone and session is not None and self._state is _State.CONNECTED:
                 self._send_unsubscribe_nowait(session, topic)
 
-    def unsubscribe(self, topic: str, callback: MessageCallback) -> None:
+    def unsubscribe(self, topic: str, callback: AnyMessageCallback) -> None:
         """Remove a callback from a filter; an unknown pair is ignored.
 
         The callback is not called for any message dispatched after this starts. When
@@ -607,7 +615,7 @@ class MQTTProtocol(PubSubProtocol):
             ProtocolTimeoutError: If no UNSUBACK arrived within ``ack_timeout``.
             ProtocolError: If an MQTT 5 broker refused the UNSUBSCRIBE.
         """
-        super().unsubscribe(topic, callback)
+        super().unsubscribe(topic, cast(MessageCallback, callback))
 
     def _unsubscribe(self, topic: str, callback: MessageCallback) -> None:
         """Remove a callback; UNSUBSCRIBE when the filter's last one goes (hook).
@@ -642,6 +650,87 @@ class MQTTProtocol(PubSubProtocol):
             A copy that the caller may keep.
         """
         return self._registry.subscriptions()
+
+    # -- blocking consumers ----------------------------------------------------------
+
+    def run_forever(self, timeout: float | None = None) -> None:
+        """Block the calling thread while callbacks run, until the client is closed.
+
+        Returns when :meth:`disconnect` is called (from a callback or another thread),
+        after ``timeout`` seconds, or on Ctrl-C (the client is then disconnected and
+        the ``KeyboardInterrupt`` is not re-raised). Reconnection goes on meanwhile.
+
+        Args:
+            timeout: Longest wait in seconds; ``None`` waits until closed.
+
+        Raises:
+            ProtocolNotConnectedError: If ``connect()`` was not called first.
+            ProtocolError: The error reconnection gave up with (``last_error``).
+        """
+        with self._lock:
+            if self._session is None:
+                raise ProtocolNotConnectedError(
+                    f"{self!r}: run_forever() needs a connection; call connect() first"
+                )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                with self._cond:
+                    if self._session is None:
+                        return
+                    if self._state is _State.FAILED and self._failure is not None:
+                        raise self._failure
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return
+                    self._cond.wait(0.5 if left is None else min(0.5, left))
+        except KeyboardInterrupt:
+            logger.info("%r: interrupted; disconnecting", self)
+            self.disconnect()
+
+    def messages(
+        self,
+        topic: str,
+        *,
+        qos: int | None = None,
+        count: int | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[MQTTMessage]:
+        """Subscribe to a filter and yield its messages as :class:`MQTTMessage` objects.
+
+        The subscription is made before the first message is awaited and removed when
+        the iteration ends (or the generator is closed). Works connected or not, like
+        :meth:`subscribe`.
+
+        Args:
+            topic: Topic filter, as for :meth:`subscribe`.
+            qos: Maximum QoS asked for; defaults to ``ClientConfig.subscribe_qos``.
+            count: Stop after this many messages (``None``: no limit).
+            timeout: Stop after this many seconds without a message (``None``: never).
+
+        Yields:
+            The received messages, in arrival order.
+
+        Raises:
+            ProtocolArgumentError: If ``count`` is below 1 or ``timeout`` is negative.
+        """
+        if count is not None and count < 1:
+            raise ProtocolArgumentError(f"count must be at least 1 or None, got {count!r}")
+        if timeout is not None and timeout < 0:
+            raise ProtocolArgumentError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
+        stream = MessageStream(count, timeout)
+        self.subscribe(topic, stream, qos=qos)
+        return self._stream(topic, stream)
+
+    def _stream(self, topic: str, stream: MessageStream) -> Iterator[MQTTMessage]:
+        try:
+            yield from stream.iterate()
+        finally:
+            stream.close()
+            try:
+                self.unsubscribe(topic, stream)
+            except ProtocolError as exc:
+                logger.warning("%r: unsubscribing %r after iteration failed: %s", self, topic, exc)
 
     # -- routing (dispatcher thread) -------------------------------------------------
 
