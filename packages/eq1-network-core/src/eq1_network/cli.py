@@ -56,8 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
+    from eq1_network._cli.common import EXIT_CODES
+
     parser = argparse.ArgumentParser(
-        prog="eq1-network", description="EQ-1 Network: plugin-based communication framework."
+        prog="eq1-network",
+        description="EQ-1 Network: plugin-based communication framework.",
+        epilog="Endpoints are URLs (tcp://, tls://, tcp-listen://, udp://, serial://, "
+        "mqtt://, loop://, memory://...); see docs/urls.md.\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
@@ -67,8 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="request/response and pub/sub round trips in-process")
     demo.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for replies")
     demo.set_defaults(handler=_cmd_demo)
+    _add_url_commands(sub)
     _add_plugin_commands(sub)
     return parser
+
+
+def _add_url_commands(sub: argparse._SubParsersAction[Any]) -> None:
+    from eq1_network._cli.reqres import add_reqres_commands
+
+    add_reqres_commands(sub)
+    from eq1_network._cli.pubsub import add_pubsub_commands
+
+    add_pubsub_commands(sub)
+    from eq1_network._cli.observe import add_observe_commands
+
+    add_observe_commands(sub)
 
 
 def _add_plugin_commands(sub: argparse._SubParsersAction[Any]) -> None:
@@ -119,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
+    if getattr(args, "url_command", False):
+        from eq1_network._cli.common import guarded
+
+        return guarded(handler, args)
     try:
         return handler(args)
     except ProtocolError as exc:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from eq1_network.observe.stats import StatsSnapshot
     from eq1_network.plugins.spec import ProtocolSpec
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
@@ -42,4 +43,18 @@ def eq1_network_add_cli_commands(subparsers: argparse._SubParsersAction[Any]) ->
 
     Args:
         subparsers: The object returned by ``ArgumentParser.add_subparsers()``.
+    """
+
+
+@hookspec
+def eq1_network_report_stats(snapshots: list[StatsSnapshot]) -> None:
+    """Receive connection statistics: the hook of statistics exporters.
+
+    Called by :func:`eq1_network.observe.report` (the ``eq1-network stats`` command
+    calls it at each refresh) with one
+    :class:`~eq1_network.observe.StatsSnapshot` per connection. Keep it quick: it
+    runs on the caller's thread.
+
+    Args:
+        snapshots: The snapshots.
     """

@@ -1,0 +1,378 @@
+"""The URL commands of ``eq1-network`` end to end, as subprocesses against real peers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from eq1_network.testing import (
+    EchoServer,
+    PeerProcess,
+    free_port,
+    pty_pair,
+    require_executable,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def run(
+    *args: str, stdin: bytes | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m eq1_network ARGS`` and return the finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "eq1_network", *args],
+        input=None if stdin is None else stdin.decode(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start(*args: str, ready: str) -> subprocess.Popen[str]:
+    """Start ``python -m eq1_network -v ARGS`` and wait for ``ready`` in its log (stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eq1_network", "-v", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    found = threading.Event()
+    lines: list[str] = []
+
+    def watch() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if ready in line:
+                found.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    proc.log_lines = lines  # type: ignore[attr-defined]
+    if not found.wait(30):
+        proc.kill()
+        raise AssertionError(f"{args} did not log {ready!r}: {''.join(lines)}")
+    return proc
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60.0) -> tuple[int, str, str]:
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"command did not finish: {proc.args}") from None
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    return code, out, "".join(proc.log_lines)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def echo() -> Iterator[str]:
+    with EchoServer() as server:
+        host, port = server.address
+        yield f"tcp://{host}:{port}"
+
+
+@pytest.fixture
+def socat_echo(tmp_path: Path) -> Iterator[str]:
+    exe = require_executable("socat", "a TCP echo peer")
+    port = free_port()
+    with PeerProcess([exe, f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork", "PIPE"]) as peer:
+        peer.wait_listening(port)
+        yield f"tcp://127.0.0.1:{port}"
+
+
+def _mosquitto(tmp_path: Path, extra: str = "") -> Iterator[int]:
+    exe = require_executable("mosquitto", "an MQTT broker")
+    port = free_port()
+    folder = tmp_path / f"broker-{port}"
+    folder.mkdir()
+    folder.chmod(0o755)
+    conf = folder / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nuser root\n{extra}")
+    conf.chmod(0o644)
+    with PeerProcess([exe, "-c", str(conf)], log=folder / "log") as peer:
+        peer.wait_listening(port)
+        yield port
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[str]:
+    for port in _mosquitto(tmp_path, "allow_anonymous true\n"):
+        yield f"mqtt://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path) -> Iterator[int]:
+    passwd = shutil.which("mosquitto_passwd")
+    if passwd is None:
+        pytest.fail("mosquitto_passwd is needed")
+    pwfile = tmp_path / "pw"
+    subprocess.run([passwd, "-c", "-b", str(pwfile), "alice", "s3cret"], check=True)
+    pwfile.chmod(0o644)
+    yield from _mosquitto(tmp_path, f"allow_anonymous false\npassword_file {pwfile}\n")
+
+
+# -- send -----------------------------------------------------------------------------
+
+
+def test_send_reply_text_and_json(socat_echo: str) -> None:
+    done = run("send", socat_echo, "hello", "world", "--reply")
+    assert (done.returncode, done.stdout) == (0, "hello world\n")
+    done = run("send", socat_echo, "hi", "--frame", "length", "--reply", "--repeat", "3", "--json")
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0
+    assert [(x["n"], x["sent"], x["text"]) for x in lines] == [
+        (1, 6, "hi"),
+        (2, 6, "hi"),
+        (3, 6, "hi"),
+    ]
+
+
+def test_send_hex_line_expect_and_stdin(echo: str) -> None:
+    done = run("send", echo, "--hex", "01 02 ff", "--reply", "-x")
+    assert (done.returncode, done.stdout) == (0, "01 02 ff\n")
+    done = run("send", echo, "AT\\r", "-e", "--frame", "line", "--reply")
+    assert (done.returncode, done.stdout) == (0, "AT\n")
+    done = run("send", echo, "--stdin", "--reply", "--expect", "OK", stdin=b"+CSQ: 9\r\nOK\r\n")
+    assert done.returncode == 0 and done.stdout == "+CSQ: 9\\r\\nOK\\r\\n\n"
+
+
+def test_send_exit_codes(echo: str) -> None:
+    port = free_port()
+    refused = run("send", f"tcp://127.0.0.1:{port}", "x")
+    assert refused.returncode == 3 and "error:" in refused.stderr
+    timeout = run("send", echo, "x", "--expect", "never", "--timeout", "0.5")
+    assert timeout.returncode == 4 and "--expect" in timeout.stderr
+    usage = run("send", "memory://", "x")
+    assert usage.returncode == 2 and "pub/sub" in usage.stderr
+    bad_url = run("send", "nosuch://x", "x")
+    assert bad_url.returncode == 2
+    bad_arg = run("send", echo, "x", "--frame", "nope")
+    assert bad_arg.returncode == 2
+    assert "Traceback" not in refused.stderr + timeout.stderr + usage.stderr + bad_url.stderr
+
+
+def test_send_bad_length_frame_is_a_protocol_error(tmp_path: Path) -> None:
+    port = free_port()
+    server = start(
+        "listen",
+        f"tcp-listen://127.0.0.1:{port}",
+        "--reply",
+        "\\xff\\xff\\xff\\xff",
+        "-C",
+        "1",
+        ready="listening",
+    )
+    try:
+        done = run(
+            "send", f"tcp://127.0.0.1:{port}", "x", "--frame", "length", "--reply", "--timeout", "3"
+        )
+    finally:
+        finish(server)
+    assert done.returncode == 5, done.stderr
+
+
+def _accepts(port: int) -> bool:
+    from eq1_network.testing import port_accepts
+
+    return port_accepts(port)
+
+
+# -- listen ---------------------------------------------------------------------------
+
+
+def test_listen_tcp_server_echo_and_count() -> None:
+    port = free_port()
+    server = start(
+        "listen",
+        f"tcp-listen://127.0.0.1:{port}",
+        "--echo",
+        "--frame",
+        "line",
+        "-C",
+        "2",
+        "--json",
+        ready="listening",
+    )
+    first = run("send", f"tcp://127.0.0.1:{port}", "one", "--frame", "line", "--reply")
+    second = run("send", f"tcp://127.0.0.1:{port}", "two", "--frame", "line", "--reply")
+    code, out, err = finish(server)
+    assert (first.stdout, second.stdout) == ("one\n", "two\n")
+    assert code == 0, err
+    assert [json.loads(line)["text"] for line in out.splitlines()] == ["one", "two"]
+    assert all(json.loads(line)["peer"] for line in out.splitlines())
+
+
+def test_listen_timeout_exit_code_and_serial_pty(tmp_path: Path) -> None:
+    with pty_pair(tmp_path) as pair:
+        a, b = pair.links
+        listener = start(
+            "listen",
+            f"serial://{a}",
+            "-C",
+            "2",
+            "-W",
+            "20",
+            "--reply",
+            "OK\\r\\n",
+            ready="listening",
+        )
+        done = run(
+            "send",
+            f"serial://{b}",
+            "AT\\r",
+            "-e",
+            "--reply",
+            "--expect",
+            "OK",
+            "--repeat",
+            "2",
+            "--interval",
+            "0.2",
+        )
+        code, out, err = finish(listener)
+    assert done.returncode == 0 and done.stdout.count("OK") == 2, done.stderr
+    assert code == 0, err
+    assert "AT\\r" in out
+    short = run("listen", "loop://", "-C", "1", "-W", "0.3")
+    assert short.returncode == 4 and "0 of 1" in short.stderr
+
+
+# -- pub / sub ------------------------------------------------------------------------
+
+
+def test_pub_sub_roundtrip_flags_and_format(broker: str) -> None:
+    sub = start("sub", broker, "plant/#", "-C", "2", "-v", "-q", "1", ready="subscribed")
+    assert run("pub", broker, "plant/a", "temp=21", "-q", "1").returncode == 0
+    assert run("pub", broker, "plant/b", "temp=22", "-q", "2").returncode == 0
+    code, out, err = finish(sub)
+    lines = out.splitlines()
+    assert code == 0, err
+    assert lines == ["plant/a temp=21", "plant/b temp=22"]
+
+
+def test_sub_retained_format_json_and_timeouts(broker: str) -> None:
+    assert run("pub", broker, "cfg/mode", "auto", "-r", "-q", "1").returncode == 0
+    done = run("sub", broker, "cfg/#", "-C", "1", "-F", "%t|%p|%x|%l|%q|%r")
+    assert (done.returncode, done.stdout) == (0, "cfg/mode|auto|6175746f|4|0|1\n")
+    done = run("sub", broker, "cfg/#", "-C", "1", "--json")
+    record = json.loads(done.stdout)
+    assert (record["topic"], record["text"], record["retain"]) == ("cfg/mode", "auto", True)
+    done = run("sub", broker, "cfg/#", "--retained-only", "-W", "3")
+    assert (done.returncode, done.stdout) == (0, "auto\n")
+    done = run("sub", broker, "empty/#", "-W", "0.5")
+    assert done.returncode == 4 and "0 of 1" in done.stderr
+    done = run("sub", broker, "cfg/#", "-C", "3", "-W", "1")
+    assert done.returncode == 4 and "1 of 3" in done.stderr
+
+
+def test_pub_stdin_lines_and_file(broker: str, tmp_path: Path) -> None:
+    sub = start("sub", broker, "lines/x", "-C", "3", "--json", ready="subscribed")
+    assert (
+        run("pub", broker, "lines/x", "--stdin-lines", "-q", "1", stdin=b"a\nb\n").returncode == 0
+    )
+    payload = tmp_path / "blob.bin"
+    payload.write_bytes(bytes(range(256)))
+    assert run("pub", broker, "lines/x", "-f", str(payload), "-q", "1").returncode == 0
+    code, out, err = finish(sub)
+    got = [json.loads(line) for line in out.splitlines()]
+    assert code == 0, err
+    assert [g["text"] for g in got[:2]] == ["a", "b"]
+    assert bytes.fromhex(got[2]["hex"]) == bytes(range(256))
+
+
+def test_pub_sub_exit_codes(broker: str, secure_broker: int, tmp_path: Path) -> None:
+    refused = run("pub", f"mqtt://127.0.0.1:{free_port()}", "t", "x")
+    assert refused.returncode == 3
+    usage = run("pub", broker, "t/#", "x")
+    assert usage.returncode == 2
+    both = run("pub", broker, "t", "x", "-n")
+    assert both.returncode == 2
+    wrong = run("pub", f"mqtt://alice:wrong-pass@127.0.0.1:{secure_broker}", "t", "x")
+    assert wrong.returncode == 6, wrong.stderr
+    assert "wrong-pass" not in wrong.stderr + wrong.stdout
+    pw = tmp_path / "pw.txt"
+    pw.write_text("s3cret\n")
+    ok = run("pub", f"mqtt://alice@127.0.0.1:{secure_broker}", "t", "x", "--password-file", str(pw))
+    assert ok.returncode == 0, ok.stderr
+    env_ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eq1_network",
+            "pub",
+            f"mqtt://alice@127.0.0.1:{secure_broker}",
+            "t",
+            "x",
+        ],
+        env={**os.environ, "EQ1_NETWORK_PASSWORD": "s3cret"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert env_ok.returncode == 0, env_ok.stderr
+
+
+# -- record / replay ------------------------------------------------------------------
+
+
+def test_record_then_replay_mqtt_to_tcp_and_back(broker: str, tmp_path: Path) -> None:
+    rec = tmp_path / "capture.jsonl"
+    recorder = start(
+        "record",
+        broker,
+        "-t",
+        "line/#",
+        "-o",
+        str(rec),
+        "-C",
+        "3",
+        "--for",
+        "30",
+        ready="recording",
+    )
+    for payload in ("first", "\\x00\\x01binary\\xff", "third"):
+        assert run("pub", broker, "line/1", payload, "-e", "-q", "1").returncode == 0
+    code, _, err = finish(recorder)
+    assert code == 0, err
+    events = [json.loads(line) for line in rec.read_text().splitlines()]
+    assert events[0]["format"] == "eq1-network-recording"
+    # replay onto a TCP listener recording what it receives: same bytes, same order
+    port = free_port()
+    out = tmp_path / "replayed.jsonl"
+    target = start(
+        "record",
+        f"tcp-listen://127.0.0.1:{port}",
+        "-o",
+        str(out),
+        "-C",
+        "3",
+        "--for",
+        "30",
+        ready="recording",
+    )
+    done = run("replay", str(rec), f"tcp://127.0.0.1:{port}", "--speed", "10")
+    code, _, err = finish(target)
+    assert done.returncode == 0 and code == 0, done.stderr + err
+    first = [e["data"] for e in events[1:]]
+    second = [json.loads(line)["data"] for line in out.read_text().splitlines()[1:]]
+    assert [_b64(x) for x in first] == [b"first", b"\x00\x01binary\xff", b"third"]
+    assert b"".join(map(_b64, second)) == b"".join(map(_b64, first))
+
+
+def _b64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text)
