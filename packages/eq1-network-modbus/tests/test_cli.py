@@ -628,3 +628,43 @@ def test_a_closed_pipe_ends_polling_quietly(libmodbus_tcp: ModbusPeer) -> None:
         if poller.poll() is None:
             poller.kill()
             poller.wait(RUN_TIMEOUT)
+
+
+class SilentServer:
+    """A TCP peer that reads Modbus TCP requests, counts them and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server((HOST, 0))
+        self.port = self.sock.getsockname()[1]
+        self.requests = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            while True:
+                try:
+                    header = recv_exactly(conn, 7)
+                    recv_exactly(conn, int.from_bytes(header[4:6], "big") - 1)
+                except (OSError, AssertionError):
+                    return
+                self.requests += 1
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(DEFAULT_TIMEOUT)
+
+
+@pytest.mark.parametrize(("query", "attempts"), [("", 1), ("?retries=2", 3)])
+def test_timeout_exits_4_after_one_attempt_unless_the_url_retries(
+    query: str, attempts: int
+) -> None:
+    server = SilentServer()
+    try:
+        target = f"modbus://{HOST}:{server.port}{query}"
+        error = failed(modbus("read", target, "input", 0, "--timeout", 0.2), 4)
+        server.thread.join(DEFAULT_TIMEOUT)  # the command has closed the connection
+        assert server.requests == attempts, error
+    finally:
+        server.close()

@@ -136,7 +136,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--timeout",
         type=_positive,
         default=None,
-        help="seconds to wait for each answer; overrides the URL's timeout (default 1)",
+        help="seconds to wait for the answer; overrides the URL's timeout (default 1). "
+        "One attempt, unless the URL sets retries=N",
     )
 
 

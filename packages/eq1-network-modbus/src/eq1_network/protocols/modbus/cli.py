@@ -110,6 +110,9 @@ def _client(args: argparse.Namespace) -> ModbusClient:
     from eq1_network import from_url
 
     overrides: dict[str, Any] = {}
+    parsed = parse_url(args.url)
+    if parsed.scheme.startswith("modbus") and "retries" not in parsed.params:
+        overrides["retries"] = 0  # one attempt, as --timeout says, unless the URL asks for more
     if args.unit is not None:
         overrides["unit"] = args.unit
     if args.timeout is not None:
