@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from eq1_network.testing import (
     free_port,
     pty_pair,
     require_executable,
+    wait_until,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -352,27 +354,116 @@ def test_record_then_replay_mqtt_to_tcp_and_back(broker: str, tmp_path: Path) ->
     # replay onto a TCP listener recording what it receives: same bytes, same order
     port = free_port()
     out = tmp_path / "replayed.jsonl"
-    target = start(
-        "record",
-        f"tcp-listen://127.0.0.1:{port}",
-        "-o",
-        str(out),
-        "-C",
-        "3",
-        "--for",
-        "30",
-        ready="recording",
-    )
+    target = start("record", f"tcp-listen://127.0.0.1:{port}", "-o", str(out), ready="recording")
     done = run("replay", str(rec), f"tcp://127.0.0.1:{port}", "--speed", "10")
+    first = [_b64(e["data"]) for e in events[1:]]
+    assert first == [b"first", b"\x00\x01binary\xff", b"third"]
+    wait_until(lambda: len(_recorded(out)) >= len(b"".join(first)), 30, what="the replay")
+    target.terminate()
     code, _, err = finish(target)
     assert done.returncode == 0 and code == 0, done.stderr + err
-    first = [e["data"] for e in events[1:]]
-    second = [json.loads(line)["data"] for line in out.read_text().splitlines()[1:]]
-    assert [_b64(x) for x in first] == [b"first", b"\x00\x01binary\xff", b"third"]
-    assert b"".join(map(_b64, second)) == b"".join(map(_b64, first))
+    assert _recorded(out) == b"".join(first)
+
+
+def _recorded(path: Path) -> bytes:
+    """The bytes of the data events of a recording so far."""
+    if not path.exists():
+        return b""
+    lines = path.read_text().splitlines()[1:]
+    return b"".join(_b64(json.loads(line)["data"]) for line in lines if line.endswith("}"))
 
 
 def _b64(text: str) -> bytes:
     import base64
 
     return base64.b64decode(text)
+
+
+def test_replay_max_loop_and_errors(tmp_path: Path, socat_echo: str) -> None:
+    rec = tmp_path / "sent.jsonl"
+    lines = [
+        '{"type":"header","format":"eq1-network-recording","version":1,"endpoints":[]}',
+        '{"type":"event","t":0.0,"kind":"send","dir":"out","data":"QQ=="}',
+        '{"type":"event","t":5.0,"kind":"read","dir":"in","data":"Qg=="}',
+        '{"type":"event","t":0.1,"kind":"send","dir":"out","data":"Qw=="}',
+    ]
+    rec.write_text("\n".join(lines) + "\n")
+    port = free_port()
+    out = tmp_path / "got.jsonl"
+    target = start("record", f"tcp-listen://127.0.0.1:{port}", "-o", str(out), ready="recording")
+    done = run("replay", str(rec), f"tcp://127.0.0.1:{port}", "--max", "--loop", "2", "--json")
+    wait_until(lambda: len(_recorded(out)) >= 4, 30, what="4 bytes recorded")
+    target.terminate()
+    code, _, err = finish(target)
+    assert done.returncode == 0 and code == 0, done.stderr + err
+    assert len(done.stdout.splitlines()) == 4
+    assert _recorded(out) == b"ACAC"
+    missing = run("replay", str(tmp_path / "nope.jsonl"), socat_echo)
+    assert missing.returncode == 2
+    rec.write_text("garbage\n")
+    assert run("replay", str(rec), socat_echo).returncode == 2
+
+
+def test_stats_json_lines_with_probe_and_prometheus(socat_echo: str) -> None:
+    done = run("stats", socat_echo, "loop://", "--probe", "ping\\n", "--interval", "0.3", "-C", "2")
+    assert done.returncode == 0, done.stderr
+    snaps = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [s["endpoint"] for s in snaps] == [socat_echo, "loop://"] * 2
+    last = snaps[-2]
+    assert last["round_trips"] >= 1 and last["bytes_in"] == last["round_trips"] * 5
+    assert last["latency_p50"] is not None and last["errors"] == 0
+    table = run("stats", socat_echo, "--table", "--interval", "0.2", "-C", "1")
+    assert table.returncode == 0 and "ENDPOINT" in table.stdout and socat_echo in table.stdout
+    port = free_port()
+    proc = start(
+        "stats",
+        socat_echo,
+        "--probe",
+        "x",
+        "--prometheus",
+        str(port),
+        "--for",
+        "30",
+        ready="watching",
+    )
+    try:
+        wait_until(lambda: _accepts(port), 30, what="the /metrics endpoint")
+        import urllib.request
+
+        def scraped() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                text = r.read().decode()
+            return f'eq1_network_messages_out_total{{endpoint="{socat_echo}"}}' in text
+
+        wait_until(scraped, 30, what="the metrics of the endpoint")
+    finally:
+        proc.terminate()
+        code, _, _ = finish(proc)
+    assert code == 0
+
+
+def test_stats_of_a_broker_subscription(broker: str) -> None:
+    proc = start(
+        "stats", broker, "-t", "s/#", "--json", "--interval", "0.2", "--for", "30", ready=""
+    )
+    try:
+        wait_until(
+            lambda: (
+                run("pub", broker, "s/x", "12345", "-q", "1").returncode == 0
+                and proc.poll() is None
+            ),
+            30,
+            what="a publish",
+        )
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        seen = 0
+        while time.monotonic() < deadline and not seen:
+            snap = json.loads(proc.stdout.readline())
+            if snap["messages_in"] == 0:
+                run("pub", broker, "s/x", "12345", "-q", "1")
+            seen = snap["messages_in"]
+    finally:
+        proc.terminate()
+        finish(proc)
+    assert seen >= 1

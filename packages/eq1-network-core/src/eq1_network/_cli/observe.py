@@ -282,6 +282,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
             from eq1_network.observe.prometheus import serve_metrics
 
             server, _ = serve_metrics(lambda: [s for _, s, _ in opened], args.prometheus)
+            logger.info("serving /metrics on 127.0.0.1:%d", args.prometheus)
+        logger.info("watching %s", " ".join(mask_url(url) for url in args.urls))
         _refresh_loop(args, opened, stop, as_json)
     except KeyboardInterrupt:
         pass

@@ -53,19 +53,20 @@ class StatsCollector:
         Yields:
             Counter and gauge families labelled by ``endpoint``.
         """
-        core = _client().core
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         snapshots: list[StatsSnapshot] = [s.snapshot() for s in self._stats()]
         for name, text in _COUNTERS:
-            family = core.CounterMetricFamily(f"eq1_network_{name}", text, labels=["endpoint"])
+            family = CounterMetricFamily(f"eq1_network_{name}", text, labels=["endpoint"])
             for snap in snapshots:
                 family.add_metric([snap.endpoint], getattr(snap, name))
             yield family
-        latency = core.GaugeMetricFamily(
+        latency = GaugeMetricFamily(
             "eq1_network_round_trip_seconds",
             "Request/response round trip percentiles",
             labels=["endpoint", "quantile"],
         )
-        queues = core.GaugeMetricFamily(
+        queues = GaugeMetricFamily(
             "eq1_network_queue_depth", "Queue depths", labels=["endpoint", "queue"]
         )
         for snap in snapshots:
