@@ -18,6 +18,8 @@ _EXTRA_BY_DISTRIBUTION = {
     "eq1-network-tcp": "tcp",
     "eq1-network-mqtt": "mqtt",
     "eq1-network-serial": "serial",
+    "eq1-network-modbus": "modbus",
+    "eq1-network-udp": "udp",
 }
 
 FIRST_PARTY_NAMES: dict[str, str] = {
@@ -27,6 +29,20 @@ FIRST_PARTY_NAMES: dict[str, str] = {
     "mqtt": "eq1-network-mqtt",
     "serial": "eq1-network-serial",
     "serial-ports": "eq1-network-serial",
+    **dict.fromkeys(
+        (
+            "modbus",
+            "modbus-tcp",
+            "modbus-rtu",
+            "modbus-ascii",
+            "modbus-rtu-tcp",
+            "modbus-tcp-server",
+            "modbus-rtu-server",
+        ),
+        "eq1-network-modbus",
+    ),
+    "udp": "eq1-network-udp",
+    "udp-server": "eq1-network-udp",
 }
 """First-party protocol and command names, and the distribution that provides each."""
 
@@ -39,6 +55,12 @@ FIRST_PARTY_SCHEMES: dict[str, str] = {
     "serial": "eq1-network-serial",
     "socket": "eq1-network-serial",
     "rfc2217": "eq1-network-serial",
+    **dict.fromkeys(
+        ("modbus", "modbus+tcp", "modbus+rtu", "modbus+ascii", "modbus+rtu+tcp"),
+        "eq1-network-modbus",
+    ),
+    "udp": "eq1-network-udp",
+    "udp-listen": "eq1-network-udp",
 }
 """First-party URL schemes, and the distribution that provides each."""
 
