@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from eq1_network import ProtocolManager
-from eq1_network.plugins import ProtocolRegistry
 from eq1_network.common.exceptions import ProtocolNotFoundError
+from eq1_network.plugins import ProtocolRegistry
 
 
 @pytest.fixture
