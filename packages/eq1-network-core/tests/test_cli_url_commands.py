@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -467,3 +468,151 @@ def test_stats_of_a_broker_subscription(broker: str) -> None:
         proc.terminate()
         finish(proc)
     assert seen >= 1
+
+
+# -- term -----------------------------------------------------------------------------
+
+
+class _Modem:
+    """A TCP peer answering AT commands like a modem, and sending a URC on demand."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.conn: Any = None
+        self.received = b""
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self.conn, _ = self.listener.accept()
+        answers = {b"AT": b"\r\nOK\r\n", b"AT+CSQ": b"\r\n+CSQ: 21,99\r\n\r\nOK\r\n"}
+        buffer = b""
+        while True:
+            data = self.conn.recv(1024)
+            if not data:
+                return
+            self.received += data
+            buffer += data
+            while b"\r" in buffer:
+                command, buffer = buffer.split(b"\r", 1)
+                self.conn.sendall(answers.get(command.strip(), b"\r\nERROR\r\n"))
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.listener.close()
+
+
+def _controlling_terminal() -> None:
+    """In the child: a new session whose controlling terminal is the pty (so ^C is SIGINT)."""
+    import fcntl
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class _Pty:
+    """The test's side of a pseudo-terminal whose other side is a command's stdio."""
+
+    def __init__(self, *args: str) -> None:
+        self.master, slave = os.openpty()
+        self.proc = subprocess.Popen(  # the command under test, on the pty
+            [sys.executable, "-m", "eq1_network", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            preexec_fn=_controlling_terminal,
+        )
+        os.close(slave)
+        self.seen = b""
+
+    def expect(self, text: str, timeout: float = 30.0) -> None:
+        import select
+
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{text!r} not shown; the terminal shows {self.seen!r}")
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.5))
+            if ready:
+                try:
+                    self.seen += os.read(self.master, 4096)
+                except OSError:  # the command exited and closed the pty
+                    raise AssertionError(f"{text!r} not shown: {self.seen!r}") from None
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def close(self) -> int:
+        try:
+            return self.proc.wait(30)
+        finally:
+            os.close(self.master)
+
+
+def test_term_at_mode_through_a_pty(tmp_path: Path) -> None:
+    modem = _Modem()
+    log = tmp_path / "session.log"
+    pty = _Pty("term", f"tcp://127.0.0.1:{modem.port}", "--at", "--echo", "--log", str(log))
+    try:
+        pty.expect("Ctrl-] quits")
+        pty.type(b"AT\r")
+        pty.expect("[OK] OK")
+        pty.type(b"AT+CSQ\r")
+        pty.expect("     +CSQ: 21,99")
+        pty.expect("AT+CSQ")  # local echo
+        pty.type(b"ATX\r")
+        pty.expect("[ERROR] ERROR")
+        modem.conn.sendall(b"\r\n+CREG: 1\r\n")
+        pty.expect("[URC] +CREG: 1")
+        pty.type(b"\x1d")
+        code = pty.close()
+    finally:
+        modem.close()
+    assert code == 0
+    assert modem.received == b"AT\rAT+CSQ\rATX\r"
+    text = log.read_text()
+    assert "> A" in text and "< \\r\\n+CSQ: 21,99" in text
+    assert b"Traceback" not in pty.seen
+
+
+def test_term_ctrl_c_hex_and_timestamps(echo: str) -> None:
+    pty = _Pty("term", echo, "--hex", "--timestamps")
+    pty.expect("Ctrl-] quits")
+    pty.type(b"A")
+    pty.expect(" 41\r\n")
+    pty.type(b"\x03")
+    assert pty.close() == 0
+    assert b"Traceback" not in pty.seen
+
+
+def test_term_with_piped_input_on_a_serial_pty(tmp_path: Path) -> None:
+    with pty_pair(tmp_path) as pair:
+        a, b = pair.links
+        device = os.open(b, os.O_RDWR | os.O_NOCTTY)
+        try:
+            done = subprocess.Popen(  # the command under test
+                [sys.executable, "-m", "eq1_network", "term", f"serial://{a}", "--eol", "lf"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            assert done.stdin is not None
+            done.stdin.write(b"status\n")
+            done.stdin.flush()
+            got = b""
+            deadline = time.monotonic() + 30
+            while got != b"status\n" and time.monotonic() < deadline:
+                got += os.read(device, 64)
+            os.write(device, b"ready\r\n")
+            out, err = done.communicate(b"", timeout=30)
+        finally:
+            os.close(device)
+    assert got == b"status\n"
+    assert done.returncode == 0, err
+    assert out == b"ready\n"

@@ -88,6 +88,9 @@ def _add_url_commands(sub: argparse._SubParsersAction[Any]) -> None:
     from eq1_network._cli.observe import add_observe_commands
 
     add_observe_commands(sub)
+    from eq1_network._cli.term import add_term_command
+
+    add_term_command(sub)
 
 
 def _add_plugin_commands(sub: argparse._SubParsersAction[Any]) -> None:
