@@ -1,7 +1,8 @@
 """Developer and CI sessions for the EQ-1 Network monorepo.
 
 ``nox`` runs lint, typing, tests (once per supported Python version),
-install_check and faults; ``nox -s demo`` runs the embedded-default demo.
+install_check, faults and docs; ``nox -s demo`` runs the embedded-default demo and
+``nox -s release_check`` dry-runs a release of every distribution.
 
 ``tests`` runs on every Python version the packages claim (``PYTHONS``). Outside CI
 a version that is not installed is skipped; with the ``CI`` environment variable
@@ -10,6 +11,10 @@ version with ``nox -s tests-3.12``.
 
 ``faults`` runs the slower fault-injection tests (``tests/faults/`` of each
 package: broker restarts, hostile peers, soaks), each bounded in time.
+
+``docs`` builds the documentation site in strict mode and runs every code block of
+README.md, docs/ and the package READMEs (``docs/tests``), plus the plugin guide
+followed literally in a fresh virtual environment.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typing", "tests", "install_check", "faults"]
+nox.options.sessions = ["lint", "typing", "tests", "install_check", "faults", "docs"]
 nox.options.reuse_existing_virtualenvs = False
 
 ROOT = Path(__file__).parent
@@ -28,6 +33,11 @@ CORE = PACKAGES / "eq1-network-core"
 META = PACKAGES / "eq1-network"
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 FAULTS = "faults"
+DOCS_REQUIREMENTS = [
+    "mkdocs>=1.6,<2",
+    "mkdocs-material>=9.5,<10",
+    "mkdocstrings[python]>=0.26,<2",
+]
 
 
 def plugin_packages() -> list[Path]:
@@ -143,3 +153,27 @@ def bench(session: nox.Session) -> None:
     install_everything(session)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Strict site build (links, nav, API reference), then every documentation code block."""
+    install_everything(session)
+    session.install(*DOCS_REQUIREMENTS)
+    site = Path(session.create_tmp()) / "site"
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    session.run("mkdocs", "build", "--strict", "--quiet", "--site-dir", str(site), env=env)
+    run_pytest(session, ROOT / "docs" / "tests", "--timeout=300", str(ROOT / "docs" / "tests"))
+
+
+@nox.session
+def release_check(session: nox.Session) -> None:
+    """Dry-run a release of every distribution (or of those named after ``--``).
+
+    Builds each sdist and wheel, runs ``twine check``, checks the changelog and the tag
+    name, installs the wheels into a fresh virtual environment with pip and checks that
+    every protocol is discovered, and runs the README's install commands in a copy of
+    the repository.
+    """
+    session.install("build", "twine", "tomli; python_version < '3.11'")
+    session.run("python", str(ROOT / "tools" / "release_check.py"), *session.posargs)

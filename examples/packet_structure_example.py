@@ -1,7 +1,7 @@
 """The requirements document's ``$`` packet structure example, run as written.
 
 The block between the two marker comments is copied verbatim from the requirements
-document (section "PacketStructure 사용 예시"). Only the imports above it are added,
+document (its PacketStructure example). Only the imports above it are added,
 because the document leaves them out. The document's two closing lines hand
 ``send_data`` to a ``NetworkHandler`` whose ``network_config`` and ``event_callback``
 it does not define; they are quoted in a comment after the block.
@@ -23,7 +23,7 @@ from eq1_network.data import ReceivedData, SendData
 
 # fmt: off
 # ---- verbatim from the requirements document ----------------------------------------
-# PacketInterface를 통한 표준화된 데이터 처리
+# Standardised data handling through the packet interface
 from eq1_network.interfaces.packet import PacketStructureInterface
 
 class PacketStructure(PacketStructureInterface):
@@ -63,7 +63,7 @@ class PacketStructure(PacketStructureInterface):
             results.append(cls.HEAD_PACKET+_d+cls.TAIL_PACKET)
         return results
 
-# SendData 클래스 사용
+# Using the SendData class
 class TestSendData(SendData):
     def __init__(self, cmd: str, data: list):
         self.cmd = cmd
@@ -75,7 +75,7 @@ class TestSendData(SendData):
             result += f"#{datum}"
         return result.encode('utf-8')
 
-# ReceivedData 클래스 사용
+# Using the ReceivedData class
 class TestReceivedData(ReceivedData):
     @classmethod
     def from_bytes(cls, data: bytes):
@@ -86,14 +86,14 @@ class TestReceivedData(ReceivedData):
         return cls(cmd=split_data[0], data=split_data[1:])
 
 send_data = TestSendData("TEST", ["1", "2", "3", "4", "5"])
-packet_bytes = PacketStructure.to_packet(send_data.to_bytes())  # List를 바이트로 직렬화
+packet_bytes = PacketStructure.to_packet(send_data.to_bytes())  # serialise the list to bytes
 
 # ---- end of the verbatim block ------------------------------------------------------
 # fmt: on
 # The document continues with (network_config and event_callback are not defined there):
-#     # NetworkHandler 사용
+#     # Using NetworkHandler
 #     network_handler = NetworkHandler(network_config, event_callback)
-#     network_handler.send_data(send_data)  # PacketStructure 기반 전송
+#     network_handler.send_data(send_data)  # sent through the PacketStructure
 
 
 class CommandData(TestReceivedData):
