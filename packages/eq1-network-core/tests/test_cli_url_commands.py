@@ -616,3 +616,78 @@ def test_term_with_piped_input_on_a_serial_pty(tmp_path: Path) -> None:
     assert got == b"status\n"
     assert done.returncode == 0, err
     assert out == b"ready\n"
+
+
+# -- send-file / receive-file ---------------------------------------------------------
+
+
+def test_send_file_20_mib_with_progress_and_checksum(tmp_path: Path) -> None:
+    blob = tmp_path / "firmware.bin"
+    blob.write_bytes(os.urandom(20 * 1024 * 1024))
+    port = free_port()
+    out = tmp_path / "inbox"
+    receiver = start(
+        "receive-file",
+        f"tcp-listen://127.0.0.1:{port}",
+        "--out",
+        str(out),
+        "-W",
+        "120",
+        "--json",
+        ready="listening",
+    )
+    sent = run("send-file", f"tcp://127.0.0.1:{port}", str(blob), timeout=120)
+    code, rx_out, rx_err = finish(receiver, timeout=120)
+    assert sent.returncode == 0 and code == 0, sent.stderr + rx_err
+    assert (out / "firmware.bin").read_bytes() == blob.read_bytes()
+    assert not (out / "firmware.bin.part").exists()
+    assert "verified" in sent.stdout and "20971520 bytes" in sent.stdout
+    progress = [line for line in sent.stderr.splitlines() if "MiB/s" in line]
+    assert progress and "100%" in progress[-1] and "20971520 of 20971520 bytes" in progress[-1]
+    records = [json.loads(line) for line in rx_out.splitlines()]
+    assert records[-1]["event"] == "done" and records[-1]["ok"] is True
+    assert records[-1]["size"] == 20 * 1024 * 1024
+    assert all(r["event"] == "progress" for r in records[:-1])
+
+
+def test_file_transfer_exit_codes(tmp_path: Path) -> None:
+    from eq1_network import (
+        ANY_PACKAGE,
+        BinarySendData,
+        JsonSendData,
+        MessageType,
+        NetworkConfig,
+        NetworkHandler,
+    )
+
+    blob = tmp_path / "a.txt"
+    blob.write_bytes(b"abc" * 1000)
+    assert run("send-file", f"tcp://127.0.0.1:{free_port()}", str(blob)).returncode == 3
+    assert run("send-file", "loop://", str(tmp_path / "missing")).returncode == 2
+    quiet = run(
+        "receive-file", f"tcp-listen://127.0.0.1:{free_port()}", "-o", str(tmp_path), "-W", "0.5"
+    )
+    assert quiet.returncode == 4 and "0 of 1" in quiet.stderr
+    # a sender whose checksum does not match: the receiver discards the file, exits 5
+    port = free_port()
+    receiver = start(
+        "receive-file",
+        f"tcp-listen://127.0.0.1:{port}",
+        "-o",
+        str(tmp_path / "in"),
+        "-W",
+        "60",
+        ready="listening",
+    )
+    config = NetworkConfig(protocol=f"tcp://127.0.0.1:{port}?timeout=5", package=ANY_PACKAGE)
+    kind = MessageType.FILE_TRANSFER
+    with NetworkHandler(config) as handler:
+        handler.send_data(JsonSendData({"file": "../evil.bin", "size": 3}, message_type=kind))
+        handler.send_data(BinarySendData(b"abc", message_type=kind))
+        answer = handler.request(
+            JsonSendData({"end": True, "sha256": "0" * 64}, message_type=kind), timeout=30
+        )
+    code, out, _ = finish(receiver)
+    assert code == 5 and answer.value["ok"] is False
+    assert "MISMATCH" in out
+    assert not (tmp_path / "in" / "evil.bin").exists() and not (tmp_path / "evil.bin").exists()

@@ -91,6 +91,9 @@ def _add_url_commands(sub: argparse._SubParsersAction[Any]) -> None:
     from eq1_network._cli.term import add_term_command
 
     add_term_command(sub)
+    from eq1_network._cli.files import add_file_commands
+
+    add_file_commands(sub)
 
 
 def _add_plugin_commands(sub: argparse._SubParsersAction[Any]) -> None:
