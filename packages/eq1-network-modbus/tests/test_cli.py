@@ -288,8 +288,8 @@ def malformed() -> Iterator[MalformedServer]:
     server.close()
 
 
-def test_malformed_answer_exits_1(malformed: MalformedServer) -> None:
-    error = failed(modbus("read", f"modbus://{HOST}:{malformed.port}", "holding", 0, 2), 1)
+def test_malformed_answer_exits_5(malformed: MalformedServer) -> None:
+    error = failed(modbus("read", f"modbus://{HOST}:{malformed.port}", "holding", 0, 2), 5)
     assert "byte count" in error
 
 
@@ -336,8 +336,15 @@ def test_help_documents_the_exit_codes() -> None:
     for argv in ((), ("read",), ("write",), ("serve",)):
         result = modbus(*argv, "--help")
         assert result.returncode == 0, result.stderr
-        for line in ("2  usage error", "3  connection failed", "4  timeout", "5  Modbus exception"):
-            assert line in result.stdout
+        text = " ".join(result.stdout.split())
+        for line in (
+            "2 usage error",
+            "3 could not connect",
+            "4 timeout",
+            "5 protocol error: a Modbus exception response",
+            "6 authentication or TLS failure",
+        ):
+            assert line in text
     assert "JSON" in modbus("serve", "--help").stdout
 
 

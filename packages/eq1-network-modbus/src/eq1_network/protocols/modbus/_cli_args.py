@@ -19,13 +19,15 @@ __all__ = ["EXIT_CODES", "add_modbus_command"]
 Handler = Callable[[argparse.Namespace], int]
 
 EXIT_CODES = """\
-exit codes:
-  0  success
-  1  other error (e.g. a malformed answer)
-  2  usage error: bad arguments, URL or device file
-  3  connection failed (nothing listening, serial port missing or busy)
-  4  timeout: no answer from the unit
-  5  Modbus exception response (its name is printed, e.g. ILLEGAL DATA ADDRESS)
+exit codes (the same for every eq1-network command):
+  0    success
+  1    other error
+  2    usage error: bad arguments, URL or device file
+  3    could not connect (nothing listening, serial port missing or busy)
+  4    timeout: no answer from the unit
+  5    protocol error: a Modbus exception response (its name is printed, e.g.
+       ILLEGAL DATA ADDRESS) or a malformed answer
+  6    authentication or TLS failure
   130  interrupted by Ctrl-C (which ends 'serve' and 'read --repeat 0' with 0)
 """
 

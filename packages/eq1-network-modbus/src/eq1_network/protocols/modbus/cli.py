@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from eq1_network.common.exceptions import (
     ProtocolArgumentError,
+    ProtocolAuthenticationError,
     ProtocolConnectionError,
     ProtocolError,
     ProtocolNotFoundError,
@@ -41,8 +42,9 @@ from eq1_network.urls import ParsedURL, mask_url, parse_url, query_kwargs
 
 __all__ = ["exit_code", "run_read", "run_serve", "run_write"]
 
-OK, OTHER, USAGE, CONNECTION, TIMEOUT, EXCEPTION = 0, 1, 2, 3, 4, 5
+OK, OTHER, USAGE, CONNECTION, TIMEOUT, PROTOCOL, AUTH = 0, 1, 2, 3, 4, 5, 6
 INTERRUPTED = 130
+"""The exit codes of every ``eq1-network`` command."""
 
 _TRUE = frozenset({"1", "true", "on"})
 _FALSE = frozenset({"0", "false", "off"})
@@ -71,17 +73,18 @@ def exit_code(exc: BaseException) -> int:
         exc: The error a command raised.
 
     Returns:
-        5 for a Modbus exception response, 4 for a timeout, 3 for a failed
-        connection, 2 for bad arguments, URLs or device files, 1 otherwise.
+        6 for a refused certificate or credentials, 5 for a Modbus exception
+        response or a malformed answer, 4 for a timeout, 3 for a failed connection,
+        2 for bad arguments, URLs or device files, 1 otherwise.
     """
-    if isinstance(exc, ModbusExceptionError):
-        return EXCEPTION
+    if isinstance(exc, ProtocolAuthenticationError):
+        return AUTH
+    if isinstance(exc, ModbusExceptionError | RemoteProtocolError):
+        return PROTOCOL
     if isinstance(exc, ProtocolTimeoutError):
         return TIMEOUT
     if isinstance(exc, ConnectionError):
         return CONNECTION
-    if isinstance(exc, RemoteProtocolError):
-        return OTHER
     if isinstance(exc, ProtocolUsageError | ProtocolValidationError | ProtocolNotFoundError):
         return USAGE
     return OTHER
