@@ -247,3 +247,14 @@ def test_pipelined_requests_come_back_in_order(libmodbus_tcp: ModbusPeer) -> Non
         with pytest.raises(ModbusExceptionError, match="ILLEGAL DATA ADDRESS"):
             client.execute_many([pdu.read_coils(0, 2), pdu.read_coils(expect.TABLE_SIZE, 2)])
         assert client.execute_many([pdu.read_coils(0, 2)]) == [expect.coils(1, 0, 2)]
+
+
+@pytest.mark.parametrize("peer_name", ["pymodbus_tcp", "pymodbus_rtu", "pymodbus_ascii"])
+def test_serial_line_functions_on_pymodbus(request: pytest.FixtureRequest, peer_name: str) -> None:
+    """Read exception status (07) and diagnostics (08): echo and a counter."""
+    peer: ModbusPeer = request.getfixturevalue(peer_name)
+    with client_for(peer) as client:
+        assert 0 <= client.read_exception_status() <= 0xFF
+        assert client.diagnostics(0x00, b"\x12\x34") == b"\x12\x34"
+        counter = client.diagnostics(0x0B)  # bus message count
+        assert len(counter) == 2
