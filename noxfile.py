@@ -175,5 +175,5 @@ def release_check(session: nox.Session) -> None:
     every protocol is discovered, and runs the README's install commands in a copy of
     the repository.
     """
-    session.install("build", "twine", "tomli; python_version < '3.11'")
+    session.install("build", "twine", "uv", "tomli; python_version < '3.11'")
     session.run("python", str(ROOT / "tools" / "release_check.py"), *session.posargs)
