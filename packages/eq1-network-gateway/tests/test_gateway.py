@@ -12,6 +12,7 @@ import pytest
 from gateway_peers import Broker, Watcher
 
 from eq1_network.gateway import Gateway, parse_config
+from eq1_network.observe import read_recording
 from eq1_network.protocols.modbus import ModbusDevice, ModbusTCPServer, values
 from eq1_network.testing import wait_until
 
@@ -201,3 +202,38 @@ def test_example_of_the_documentation_validates(monkeypatch: pytest.MonkeyPatch)
     config = parse_config(text)
     assert config.bridges[0].poll == 0.5
     assert config.bridges[0].points is not None and config.bridges[0].points[1].order == "CDAB"
+
+
+def test_connection_statistics_and_recording(
+    tmp_path: Path,
+    plc: ModbusTCPServer,
+    device: ModbusDevice,
+    broker: Broker,
+    watcher: Watcher,
+    prefix: str,
+) -> None:
+    device.holding_registers[2] = 99
+    points = f"- {{name: v, table: holding, address: 2, topic: {prefix}/v}}\n"
+    text = textwrap.dedent(modbus_yaml(plc, broker, "100ms", points))
+    recording = tmp_path / "traffic.jsonl"
+    gateway = Gateway(parse_config(text, "test.yaml"), record=recording)
+    gateway.start()
+    try:
+        watcher.wait_for(f"{prefix}/v", 3)
+        snapshots = {s.endpoint: s for s in (x.snapshot() for x in gateway.connection_stats())}
+        host, port = plc.address
+        modbus = snapshots[f"modbus://{host}:{port}?unit=1&timeout=1"]
+        assert modbus.messages_out >= 3 and modbus.messages_in >= 3
+        assert modbus.latency_p50 is not None
+        assert snapshots[broker.url].messages_out >= 3
+        counters = gateway.stats()
+        unit = counters["modbus"]["plc"]["units"][0]
+        assert unit["points"]["v"]["reads"] >= 3 and unit["points"]["v"]["value"] == 99
+        assert counters["brokers"]["broker"]["published"] >= 3
+    finally:
+        gateway.stop()
+    header, events = read_recording(recording)
+    assert broker.url in header["endpoints"]
+    kinds = {(e.kind, e.topic) for e in events}
+    assert ("publish", f"{prefix}/v") in kinds
+    assert any(e.kind == "send" and e.data[7:8] == b"\x03" for e in events)  # MBAP + FC 03

@@ -18,20 +18,11 @@ from typing import Any
 
 from eq1_network.common.exceptions import ProtocolError, ProtocolValidationError
 from eq1_network.plugins import from_url
+from eq1_network.urls import mask_url
 
 __all__ = ["BrokerLink", "Outgoing", "mask_url"]
 
 log = logging.getLogger(__name__)
-
-
-def mask_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
-    head, sep, rest = url.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return url
-    userinfo, _, host = rest.partition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{head}://{user}{':***' if ':' in userinfo else ''}@{host}"
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,13 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Any
 
+from eq1_network.common.exceptions import PluginLoadError
 from eq1_network.gateway.config import ConfigError, GatewayConfig, load_config
 from eq1_network.gateway.runtime import Gateway
+from eq1_network.observe import report
+from eq1_network.observe.prometheus import serve_metrics
 
 __all__ = ["run_gateway"]
 
@@ -55,15 +59,37 @@ def run_gateway(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    gateway = Gateway(config)
+    gateway = Gateway(config, record=args.record)
+    metrics = None
     try:
+        if args.metrics_port is not None:
+            metrics = _serve_metrics(gateway, args.metrics_port)
+            if metrics is None:
+                return 2
         gateway.start()
         while not stop.wait(args.stats_interval or 3600.0):
             if args.stats_interval:
-                log.info("counters: %s", json.dumps(gateway.stats(), default=str))
+                _report(gateway)
     finally:
+        if metrics is not None:
+            metrics.shutdown()
         gateway.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    log.info("counters at exit: %s", json.dumps(gateway.stats(), default=str))
+    _report(gateway, "at exit")
     return 0
+
+
+def _report(gateway: Gateway, when: str = "") -> None:
+    report([s.snapshot() for s in gateway.connection_stats()])
+    log.info("counters%s: %s", f" {when}" if when else "", json.dumps(gateway.stats(), default=str))
+
+
+def _serve_metrics(gateway: Gateway, port: int) -> Any:
+    try:
+        server, _thread = serve_metrics(gateway.connection_stats, port)
+    except (PluginLoadError, OSError) as exc:
+        sys.stderr.write(f"error: --metrics-port {port}: {exc}\n")
+        return None
+    log.info("Prometheus metrics on http://127.0.0.1:%d/metrics", server.server_port)
+    return server

@@ -42,7 +42,17 @@ def eq1_network_add_cli_commands(subparsers: argparse._SubParsersAction[Any]) ->
         type=float,
         default=0.0,
         metavar="SECONDS",
-        help="log the counters every SECONDS (0: only at exit)",
+        help="log the counters and report them to statistics exporters every SECONDS "
+        "(0: only at exit)",
+    )
+    parser.add_argument(
+        "--record", metavar="FILE", help="record all traffic to FILE (JSON Lines, for replay)"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on 127.0.0.1:PORT (needs prometheus-client)",
     )
     parser.set_defaults(handler=_run)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from eq1_network.gateway.broker import BrokerLink
+from eq1_network.gateway.broker import BrokerLink, mask_url
 from eq1_network.gateway.config import ConnectionConfig, GatewayConfig, kind_of
 from eq1_network.gateway.modbus import ModbusWorker, UnitPoll
 from eq1_network.gateway.points import PointState
 from eq1_network.gateway.raw import RawFromBroker, RawToBroker
+from eq1_network.observe import Recorder, Stats, Tap
 from eq1_network.plugins import from_url
 
 __all__ = ["Gateway", "connection_url"]
@@ -34,18 +36,51 @@ def connection_url(conn: ConnectionConfig) -> str:
 class Gateway:
     """Everything one configuration file describes, started and stopped together.
 
+    Every connection carries a tap of :mod:`eq1_network.observe` counting its traffic
+    (:meth:`connection_stats`); with ``record`` the taps also write every message to a
+    JSON Lines recording that ``eq1-network replay`` plays back.
+
     Args:
         config: The validated configuration.
         factory: Builds a protocol from a URL (``eq1_network.from_url`` by default).
+        record: A file for a recording of all traffic, or ``None``.
+        observe: Install the statistics taps (``False`` saves their small cost).
     """
 
-    def __init__(self, config: GatewayConfig, *, factory: Callable[[str], Any] = from_url) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        factory: Callable[[str], Any] = from_url,
+        record: str | os.PathLike[str] | None = None,
+        observe: bool = True,
+    ) -> None:
         self.config = config
         self.brokers: dict[str, BrokerLink] = {}
         self.workers: dict[str, ModbusWorker] = {}
         self.raw: list[RawToBroker | RawFromBroker] = []
+        self._stats: list[Stats] = []
+        self._observe = observe or record is not None
+        self._recorder: Recorder | None = None
+        if record is not None:
+            urls = [mask_url(c.url) for c in config.connections.values()]
+            self._recorder = Recorder(record, endpoints=urls, data_only=True)
         self._stopped = threading.Event()
         self._build(factory)
+
+    def _tap(self, protocol: Any, url: str) -> None:
+        if not self._observe:
+            return
+        stats = Stats(mask_url(url), protocol)
+        listeners: list[Any] = [stats]
+        if self._recorder is not None:
+            listeners.append(self._recorder)
+        Tap(*listeners).install(protocol, url=url)
+        self._stats.append(stats)
+
+    def connection_stats(self) -> list[Stats]:
+        """The statistics of every connection (for ``observe.report`` or Prometheus)."""
+        return list(self._stats)
 
     def _key(self, ref: str) -> str:
         return ref if ref in self.config.connections else f"url:{ref}"
@@ -61,6 +96,7 @@ class Gateway:
                 overflow=conn.overflow,
                 factory=factory,
             )
+            self._tap(self.brokers[key].mqtt, conn.url)
         return self.brokers[key]
 
     def _build(self, factory: Callable[[str], Any]) -> None:
@@ -75,9 +111,11 @@ class Gateway:
             elif kind_of(target.url) == "mqtt":
                 broker = self._broker(bridge.target, factory)
                 self.raw.append(RawToBroker(bridge, connection_url(source), broker, factory))
+                self._tap(self.raw[-1].port, source.url)
             else:
                 broker = self._broker(bridge.source, factory)
                 self.raw.append(RawFromBroker(bridge, connection_url(target), broker, factory))
+                self._tap(self.raw[-1].port, target.url)
         for key, unit_polls in polls.items():
             ref = unit_polls[0].bridge.source
             url = connection_url(self.config.endpoint(ref))
@@ -85,6 +123,7 @@ class Gateway:
                 ref if not key.startswith("url:") else "modbus", url, unit_polls, factory=factory
             )
             self.workers[key] = worker
+            self._tap(worker.client.link, url)
             for poll in unit_polls:
                 for state in poll.points:
                     if state.config.set_topic:
@@ -127,6 +166,8 @@ class Gateway:
             worker.stop()
         for broker in self.brokers.values():
             broker.stop(drain)
+        if self._recorder is not None:
+            self._recorder.close()
         log.info("gateway stopped")
 
     def __enter__(self) -> Gateway:
