@@ -109,6 +109,22 @@ def check_metadata(name: str, folder: Path, tag: str | None) -> str:
     return version
 
 
+def local_closure(selected: list[str], dists: dict[str, Path]) -> set[str]:
+    """The selected distributions and every distribution of this repository they need."""
+    needed: set[str] = set()
+    todo = list(selected)
+    while todo:
+        name = todo.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        for requirement in project(dists[name]).get("dependencies") or []:  # type: ignore[attr-defined]
+            dep = re.split(r"[\s\[<>=!~;]", str(requirement), maxsplit=1)[0]
+            if dep in dists:
+                todo.append(dep)
+    return needed
+
+
 def run(args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
     """Run a command; raise CheckError with its output if it fails."""
     print("+", " ".join(args), flush=True)
@@ -206,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} {check_metadata(name, dists[name], args.tag)}: metadata ok")
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            needed = set(dists) if META in selected else {*selected, CORE}
+            needed = set(dists) if META in selected else local_closure(selected, dists)
             built = {n: build(dists[n], work / "dist" / n) for n in sorted(needed)}
             wheels = {name: files[0] for name, files in built.items()}
             install_check(wheels, selected, work)
