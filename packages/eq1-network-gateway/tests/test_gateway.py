@@ -237,3 +237,34 @@ def test_connection_statistics_and_recording(
     kinds = {(e.kind, e.topic) for e in events}
     assert ("publish", f"{prefix}/v") in kinds
     assert any(e.kind == "send" and e.data[7:8] == b"\x03" for e in events)  # MBAP + FC 03
+
+
+def test_gateways_in_a_share_group_split_the_commands(
+    running: list[Gateway],
+    plc: ModbusTCPServer,
+    device: ModbusDevice,
+    broker: Broker,
+    watcher: Watcher,
+    prefix: str,
+) -> None:
+    host, port = plc.address
+    text = (
+        "version: 1\nconnections:\n"
+        f"  plc: {{url: 'modbus://{host}:{port}'}}\n"
+        f"  broker: {{url: '{broker.url}', share_group: {prefix}}}\n"
+        "bridges:\n  - from: plc\n    to: broker\n    poll: 1s\n    points:\n"
+        f"      - {{name: sp, table: holding, address: 40, topic: {prefix}/sp, "
+        f"set_topic: {prefix}/sp/set}}\n"
+    )
+    gateways = [start(running, text), start(running, text)]
+    for gateway in gateways:
+        link = gateway.brokers["broker"]
+        wait_until(lambda link=link: link.mqtt.is_connected(), 15, what="both gateways connected")
+    for value in range(1, 11):
+        watcher.publish(f"{prefix}/sp/set", str(value))
+    results = watcher.wait_for(f"{prefix}/sp/set/result", 10)
+    assert all(json.loads(r)["ok"] for r in results)
+    writes = [g.stats()["modbus"]["plc"]["units"][0]["points"]["sp"]["writes"] for g in gateways]
+    assert sum(writes) == 10, writes
+    assert device.holding_registers[40] in range(1, 11)
+    wait_until(lambda: len(watcher.on(f"{prefix}/sp/set/result")) == 10, 5, what="no duplicates")

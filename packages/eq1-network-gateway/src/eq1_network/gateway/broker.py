@@ -43,6 +43,8 @@ class BrokerLink:
         url: The broker URL (``mqtt://user@host:1883?...``), password options included.
         queue: Messages the outbox holds while the broker is away.
         overflow: ``"drop_oldest"`` or ``"drop_newest"`` when the outbox is full.
+        share_group: Subscribe through ``$share/<group>/`` so that gateways sharing
+            the group share the command load (each message reaches one of them).
         factory: Builds the protocol from the URL (tests substitute it).
     """
 
@@ -53,11 +55,13 @@ class BrokerLink:
         *,
         queue: int = 10000,
         overflow: str = "drop_oldest",
+        share_group: str | None = None,
         factory: Callable[[str], Any] = from_url,
     ) -> None:
         self.name = name
         self.url = mask_url(url)
         self.mqtt = factory(url)
+        self.share_group = share_group
         self._queue: collections.deque[Outgoing] = collections.deque()
         self._limit = queue
         self._drop_oldest = overflow == "drop_oldest"
@@ -69,6 +73,8 @@ class BrokerLink:
 
     def subscribe(self, topic: str, callback: Callable[[str, bytes], None], qos: int = 1) -> None:
         """Register a subscription (sent at connection, restored after reconnections)."""
+        if self.share_group:
+            topic = f"$share/{self.share_group}/{topic}"
         self.mqtt.subscribe(topic, callback, qos=qos)
 
     def post(self, topic: str, payload: str | bytes, qos: int = 0, retain: bool = False) -> None:

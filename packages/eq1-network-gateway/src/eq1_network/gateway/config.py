@@ -83,6 +83,7 @@ class ConnectionConfig(_Model):
     password_file: str | None = Field(default=None, min_length=1)
     queue: int = Field(default=10000, ge=1, le=10_000_000)
     overflow: Literal["drop_oldest", "drop_newest"] = "drop_oldest"
+    share_group: str | None = Field(default=None, min_length=1, pattern=r"^[^/+#]+$")
 
     @field_validator("url")
     @classmethod

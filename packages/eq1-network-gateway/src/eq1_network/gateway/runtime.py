@@ -94,6 +94,7 @@ class Gateway:
                 connection_url(conn),
                 queue=conn.queue,
                 overflow=conn.overflow,
+                share_group=conn.share_group,
                 factory=factory,
             )
             self._tap(self.brokers[key].mqtt, conn.url)
