@@ -37,6 +37,7 @@ DOCS_REQUIREMENTS = [
     "mkdocs>=1.6,<2",
     "mkdocs-material>=9.5,<10",
     "mkdocstrings[python]>=0.26,<2",
+    "tomli; python_version < '3.11'",  # tools/release_check.py, tested in docs/tests
 ]
 
 
@@ -57,10 +58,11 @@ def install_everything(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check (with isort rules) and ruff format --check."""
+    """ruff check (with isort rules) and ruff format --check; then the largest code units."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("python", "tools/sizes.py")
 
 
 @nox.session
