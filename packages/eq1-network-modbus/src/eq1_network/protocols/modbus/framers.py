@@ -268,6 +268,7 @@ class RTUFramer:
         self._length = _response_length if side == "client" else _request_length
         self._buffer = b""
         self._expected: collections.deque[int] = collections.deque(maxlen=256)
+        self._awaited: int | None = None
         self.dropped = 0
 
     def expect_answer_to(self, pdu: bytes) -> None:
@@ -275,14 +276,16 @@ class RTUFramer:
 
         A diagnostics response (function 0x08) is as long as its request but its
         bytes do not say so; knowing the requests in flight, the framer cuts each
-        answer at the right length instead of searching for a CRC. Other requests
-        need no hint.
+        answer at the right length instead of searching for a CRC. A partial frame
+        that starts like the answer to the latest request is waited for rather than
+        skipped for a valid-looking frame inside its data.
 
         Args:
             pdu: The request PDU just sent.
         """
         if pdu[:1] == b"\x08":
             self._expected.append(len(pdu) + 3)
+        self._awaited = pdu[0] if pdu else None
 
     def encode(self, unit: int, pdu: bytes, transaction_id: int = 0) -> bytes:
         """Return the RTU frame of one PDU.
@@ -308,7 +311,8 @@ class RTUFramer:
 
         When the bytes at the head cannot be completed yet but a complete valid
         frame follows them, the head is dropped as noise, so a garbled start never
-        holds back the frames behind it.
+        holds back the frames behind it; unless the head starts like the answer
+        named by :meth:`expect_answer_to`, whose data may hold such a frame.
 
         Args:
             data: The bytes, in any chunking.
@@ -322,6 +326,8 @@ class RTUFramer:
         while len(buf) - pos >= 4:
             length = self._frame_at(buf, pos)
             if length is None:
+                if buf[pos + 1] & 0x7F == self._awaited:
+                    break
                 ahead = self._resync_ahead(buf, pos)
                 if ahead is None:
                     break
@@ -408,6 +414,7 @@ class RTUFramer:
         """Forget the buffered bytes, without counting them, and the requests in flight."""
         self._buffer = b""
         self._expected.clear()
+        self._awaited = None
 
 
 class ASCIIFramer:
