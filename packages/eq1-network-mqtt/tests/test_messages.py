@@ -119,7 +119,7 @@ def test_messages_iterator_closed_early_unsubscribes(mosquitto: Any, make_client
     stream = client.messages("messages/early/#", timeout=TIMEOUT)
     publisher.publish("messages/early/a", b"1", qos=1).wait(TIMEOUT)
     assert next(stream).payload == b"1"
-    stream.close()  # type: ignore[attr-defined]
+    stream.close()
     assert client.subscriptions() == {}
 
 

@@ -27,7 +27,7 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from eq1_network.common.exceptions import (
@@ -695,12 +695,13 @@ class MQTTProtocol(PubSubProtocol):
         qos: int | None = None,
         count: int | None = None,
         timeout: float | None = None,
-    ) -> Iterator[MQTTMessage]:
+    ) -> Generator[MQTTMessage, None, None]:
         """Subscribe to a filter and yield its messages as :class:`MQTTMessage` objects.
 
-        The subscription is made before the first message is awaited and removed when
-        the iteration ends (or the generator is closed). Works connected or not, like
-        :meth:`subscribe`.
+        The subscription is made at once (before the first message is awaited) and
+        removed when the iteration ends, when an exception leaves the loop, or when the
+        generator is closed (``close()``, or garbage collection of an unnamed one after
+        ``break``). Works connected or not, like :meth:`subscribe`.
 
         Args:
             topic: Topic filter, as for :meth:`subscribe`.
@@ -722,7 +723,7 @@ class MQTTProtocol(PubSubProtocol):
         self.subscribe(topic, stream, qos=qos)
         return self._stream(topic, stream)
 
-    def _stream(self, topic: str, stream: MessageStream) -> Iterator[MQTTMessage]:
+    def _stream(self, topic: str, stream: MessageStream) -> Generator[MQTTMessage, None, None]:
         try:
             yield from stream.iterate()
         finally:
