@@ -168,6 +168,17 @@ def fresh_venv(where: Path) -> tuple[Path, dict[str, str]]:
     return bindir, env
 
 
+# Loads every installed entry point of the plugin group (an import error fails the check)
+# and says which ones register protocols (the others only add commands).
+_LOAD_ENTRY_POINTS = """
+from importlib.metadata import entry_points
+for ep in entry_points(group="eq1_network.protocols"):
+    module = ep.load()
+    kind = "protocols" if hasattr(module, "eq1_network_register_protocols") else "commands"
+    print(ep.dist.name if ep.dist else ep.name, kind)
+"""
+
+
 def install_check(wheels: dict[str, Path], selected: list[str], work: Path) -> None:
     """Install the selected wheels (local wheels as the eq1 dependencies) and list plugins."""
     bindir, env = fresh_venv(work / "venv")
@@ -179,8 +190,13 @@ def install_check(wheels: dict[str, Path], selected: list[str], work: Path) -> N
     pip = [str(bindir / "python"), "-m", "pip", "install", "--quiet", "--find-links", str(links)]
     run([*pip, *requirements], env=env)
     listing = run([str(bindir / "eq1-network"), "plugins"], cwd=work, env=env)
-    expected = set(wheels) - {META} if META in selected else set(selected) | {CORE}
-    absent = [n for n in sorted(expected) if n not in listing]
+    loaded = run([str(bindir / "python"), "-c", _LOAD_ENTRY_POINTS], cwd=work, env=env)
+    providers = {line.split()[0] for line in loaded.splitlines() if line.endswith(" protocols")}
+    plugins = {line.split()[0] for line in loaded.splitlines() if line.strip()}
+    unregistered = [n for n in selected if n != META and n not in plugins]
+    if unregistered:
+        raise CheckError(f"{unregistered} installed, but no eq1_network.protocols entry point")
+    absent = [n for n in sorted(providers) if n not in listing]
     if absent:
         raise CheckError(f"installed, but no protocol of {absent} is listed:\n{listing}")
 
