@@ -67,3 +67,23 @@ def test_several_echoes_in_flight_are_cut_in_order() -> None:
     framer.expect_answer_to(pdus[0])
     framer.reset()
     assert framer.feed(framer.encode(1, FALSE_MATCH)) == [Frame(1, FALSE_MATCH)]
+
+
+def test_a_write_request_holding_a_frame_in_its_data_is_not_cut_on_the_server() -> None:
+    """Registers 0103 0000 000A C5CD are the bytes of a whole FC03 request."""
+    from eq1_network.protocols.modbus import pdu
+
+    request = pdu.write_registers(0, [0x0103, 0x0000, 0x000A, 0xC5CD]).pdu
+    framer = RTUFramer(side="server")
+    wire = framer.encode(1, request) + framer.encode(1, bytes.fromhex("03 0000 0001"))
+    frames = [f for byte in wire for f in framer.feed(bytes([byte]))]
+    assert [f.pdu for f in frames] == [request, bytes.fromhex("03 0000 0001")]
+    assert framer.dropped == 0
+
+
+def test_noise_that_looks_like_a_write_is_still_skipped_on_the_server() -> None:
+    framer = RTUFramer(side="server")
+    good = framer.encode(1, bytes.fromhex("03 0000 0001"))
+    noise = bytes.fromhex("01 10 00 00 00 02 09")  # byte count 9 does not fit 2 registers
+    assert framer.feed(noise + good) == [Frame(1, bytes.fromhex("03 0000 0001"))]
+    assert framer.dropped == len(noise)

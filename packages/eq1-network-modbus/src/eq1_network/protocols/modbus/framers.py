@@ -242,6 +242,27 @@ def _request_length(buf: bytes, pos: int, avail: int) -> int | None:
     return -1
 
 
+def _plausible_request(buf: bytes, pos: int, avail: int) -> bool:
+    """Whether a partial write request at ``pos`` is consistent enough to wait for.
+
+    Its data may hold bytes that look like a whole frame, so the look-ahead must not
+    take them for one; a byte count that matches the quantity tells a real request
+    from noise (random bytes almost never match).
+    """
+    function = buf[pos + 1]
+    if function in (0x0F, 0x10):
+        if avail < 7:
+            return True
+        quantity = buf[pos + 4] << 8 | buf[pos + 5]
+        expected = 2 * quantity if function == 0x10 else (quantity + 7) // 8
+        return 0 < buf[pos + 6] == expected
+    if function == 0x17:
+        if avail < 11:
+            return True
+        return 0 < buf[pos + 10] == 2 * (buf[pos + 8] << 8 | buf[pos + 9])
+    return False
+
+
 class RTUFramer:
     """Modbus RTU framing: address, PDU, CRC-16 (low byte first).
 
@@ -327,6 +348,8 @@ class RTUFramer:
             length = self._frame_at(buf, pos)
             if length is None:
                 if buf[pos + 1] & 0x7F == self._awaited:
+                    break
+                if self.side == "server" and _plausible_request(buf, pos, len(buf) - pos):
                     break
                 ahead = self._resync_ahead(buf, pos)
                 if ahead is None:
