@@ -64,6 +64,16 @@ _HANGUP: Final = (
 )
 
 
+_REFUSED: tuple[type[Exception], ...] = (ValueError, serial.SerialException, OSError)
+"""What pyserial raises when the driver refuses a setting (and termios.error on POSIX)."""
+try:
+    import termios as _termios
+
+    _REFUSED += (_termios.error,)
+except ImportError:  # Windows
+    pass
+
+
 def _has_descriptor(port: serial.Serial) -> bool:
     return type(port).fileno is not io.RawIOBase.fileno
 
@@ -108,7 +118,7 @@ class OpenPort:
         self._fd = port.fileno() if self._selectable else -1
         native = self._selectable and sys.platform != "win32" and type(port) is serial.Serial
         self._direct_write = native
-        self._direct_read = native and _USE_POLL and self._prefer_eagain()
+        self._direct_read = native and _USE_POLL and self._set_read_mode()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_w.setblocking(False)
         self._read_lock = threading.Lock()
@@ -177,11 +187,6 @@ class OpenPort:
     # -- properties ----------------------------------------------------------
 
     @property
-    def selectable(self) -> bool:
-        """Whether readiness is waited for with ``select``/``poll`` on a descriptor."""
-        return self._selectable
-
-    @property
     def closed(self) -> bool:
         """Whether :meth:`close` has been called."""
         return self._closing
@@ -224,7 +229,7 @@ class OpenPort:
             return data
 
     def _read_fd(self) -> bytes:
-        # VMIN=1 (set by _prefer_eagain) on the non-blocking descriptor: "nothing waiting"
+        # VMIN=1 (set by _set_read_mode) on the non-blocking descriptor: "nothing waiting"
         # is EAGAIN, and an empty read means the terminal was hung up.
         try:
             chunk = os.read(self._fd, READ_CHUNK)
@@ -234,11 +239,44 @@ class OpenPort:
             raise serial.SerialException("the device hung up (it was unplugged or closed)")
         return chunk
 
-    def _prefer_eagain(self) -> bool:
+    def reconfigure(self, **changes: Any) -> None:
+        """Change settings of the open port, such as ``baudrate`` or ``parity``.
+
+        Every pyserial setting assignment rewrites the terminal attributes, VMIN
+        included; this is the one place that changes them on an open port, and it sets
+        this adapter's read mode again afterwards.
+
+        Args:
+            **changes: pyserial attribute names and their new values.
+
+        Raises:
+            ProtocolConfigurationError: If pyserial or the driver refuses a value; the
+                settings changed before it stay changed.
+            ProtocolNotConnectedError: If the port was closed.
+        """
+        with self._read_lock, self._write_lock:
+            if self._closing:
+                raise ProtocolNotConnectedError(f"serial port {self._name!r} is closed")
+            try:
+                for name, value in changes.items():
+                    if not hasattr(self._serial, name):
+                        raise ValueError(f"pyserial ports have no setting {name!r}")
+                    setattr(self._serial, name, value)
+            except _REFUSED as exc:
+                raise ProtocolConfigurationError(
+                    f"serial port {self._name!r} rejected {name}={value!r}: {exc}; pass a "
+                    "value the device supports"
+                ) from exc
+            finally:
+                if self._direct_read and not self._set_read_mode():
+                    self._direct_read = False
+
+    def _set_read_mode(self) -> bool:
         """Set VMIN=1 so that an idle read fails with EAGAIN instead of returning nothing.
 
         pyserial configures VMIN=VTIME=0 (it waits with ``select`` itself), which makes
-        "no data" and "hung up" look the same to a read. Returns whether it worked.
+        "no data" and "hung up" look the same to a read. Called when the port opens and
+        after :meth:`reconfigure`. Returns whether it worked.
         """
         try:
             import termios

@@ -1,4 +1,4 @@
-"""AT commands over any request/response protocol (F-07 "AT 명령어 지원").
+"""AT commands over any request/response protocol.
 
 :class:`AtClient` sends a command, collects the response lines until a final
 result code and returns an :class:`AtResponse`. Unsolicited result codes that
@@ -19,11 +19,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -321,13 +322,47 @@ class AtClient:
         seconds = self.timeout if timeout is None else _check_timeout(timeout)
         return time.monotonic() + seconds
 
-    def _turn(self, deadline: float, what: str) -> _Turn:
+    @contextlib.contextmanager
+    def _turn(self, deadline: float, what: str) -> Iterator[None]:
+        """One caller at a time, a bounded wait for the turn, state clean-up on errors."""
         if self._owner == threading.get_ident():
             raise ProtocolArgumentError(
                 f"AtClient: {what} called from inside on_urc or another call of this client; "
                 "queue the work and run it after the callback returns"
             )
-        return _Turn(self, deadline, what)
+        wait = max(0.0, deadline - time.monotonic())
+        if not self._lock.acquire(timeout=wait):
+            raise ProtocolTimeoutError(
+                f"AtClient: {what}: another command still runs after {wait:g} s"
+            )
+        self._owner = threading.get_ident()
+        self._guessed = False
+        try:
+            yield
+        except BaseException as exc:
+            self._recover(exc)
+            raise
+        finally:
+            self._owner = None
+            self._lock.release()
+
+    def _recover(self, exc: BaseException) -> None:
+        """Bring the parser and the late-answer guess in step after a failed turn."""
+        if isinstance(exc, ProtocolTimeoutError) and self._parser.pending:
+            self._parser.reset()
+            # If this call already took a final result code for a late one, that guess
+            # may have been wrong: do not guess again, or every later command would be
+            # off by one.
+            self._stale = not self._guessed
+        elif isinstance(exc, PacketSizeError):
+            # An overlong line: the parser skips the rest of it by itself, and the
+            # command's final result code is still to come; drop it when it does.
+            self._stale = True
+        else:
+            # A broken link or garbage: nothing that is buffered can be trusted, and no
+            # late answer is coming over a new connection.
+            self._parser.reset()
+            self._stale = False
 
     def _collect(self, text: str, deadline: float, prompt_reply: bytes | None) -> AtResponse:
         lines: list[InfoLine] = []
@@ -416,44 +451,3 @@ class AtClient:
             callback(urc)
         except Exception:
             logger.exception("on_urc callback raised for %r", urc.text)
-
-
-class _Turn:
-    """Context manager: one caller at a time, bounded wait, state clean-up on errors."""
-
-    def __init__(self, client: AtClient, deadline: float, what: str) -> None:
-        self._client = client
-        self._deadline = deadline
-        self._what = what
-
-    def __enter__(self) -> None:
-        client = self._client
-        wait = max(0.0, self._deadline - time.monotonic())
-        if not client._lock.acquire(timeout=wait):
-            raise ProtocolTimeoutError(
-                f"AtClient: {self._what}: another command still runs after {wait:g} s"
-            )
-        client._owner = threading.get_ident()
-        client._guessed = False
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        client = self._client
-        try:
-            if isinstance(exc, ProtocolTimeoutError) and client._parser.pending:
-                client._parser.reset()
-                # If this call already took a final result code for a late one, that
-                # guess may have been wrong: do not guess again, or every later
-                # command would be off by one.
-                client._stale = not client._guessed
-            elif isinstance(exc, PacketSizeError):
-                # An overlong line: the parser skips the rest of it by itself, and the
-                # command's final result code is still to come; drop it when it does.
-                client._stale = True
-            elif exc is not None:
-                # A broken link or garbage: nothing that is buffered can be trusted, and
-                # no late answer is coming over a new connection.
-                client._parser.reset()
-                client._stale = False
-        finally:
-            client._owner = None
-            client._lock.release()

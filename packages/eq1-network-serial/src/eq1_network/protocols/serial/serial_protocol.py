@@ -1,6 +1,6 @@
-"""``SerialProtocol``: the request/response transport over a serial line (F-07).
+"""``SerialProtocol``: the request/response transport over a serial line.
 
-Example (the requirements' scenario)::
+Example::
 
     from eq1_network import ReqResManager
     from eq1_network.protocols.serial.serial_protocol import SerialProtocol
