@@ -72,8 +72,12 @@ def typing(session: nox.Session) -> None:
     session.install("mypy>=1.10")
     packages = ["-p", "eq1_network"]
     for pkg in plugin_packages():
-        for folder in sorted((pkg / "src" / "eq1_network" / "protocols").glob("*/")):
+        src = pkg / "src" / "eq1_network"
+        for folder in sorted((src / "protocols").glob("*/")):
             packages += ["-p", f"eq1_network.protocols.{folder.name}"]
+        for folder in sorted(src.glob("*/")):  # plugin packages beside protocols/
+            if folder.name != "protocols" and (folder / "__init__.py").is_file():
+                packages += ["-p", f"eq1_network.{folder.name}"]
     session.run("mypy", "--strict", *packages)
 
 
