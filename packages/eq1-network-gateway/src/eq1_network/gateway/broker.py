@@ -24,6 +24,8 @@ __all__ = ["BrokerLink", "Outgoing", "mask_url"]
 
 log = logging.getLogger(__name__)
 
+_BATCH = 256
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -67,6 +69,7 @@ class BrokerLink:
         self._drop_oldest = overflow == "drop_oldest"
         self._cond = threading.Condition()
         self._stopping = False
+        self._inflight = 0
         self._thread: threading.Thread | None = None
         self.connected_once = threading.Event()
         self.counters = {"published": 0, "dropped": 0, "errors": 0, "connects": 0}
@@ -93,10 +96,22 @@ class BrokerLink:
             self._queue.append(item)
             self._cond.notify()
 
+    def post_many(self, items: list[Outgoing]) -> None:
+        """Queue several messages at once, as :meth:`post` does for one."""
+        with self._cond:
+            for item in items:
+                if len(self._queue) >= self._limit:
+                    self.counters["dropped"] += 1
+                    if not self._drop_oldest:
+                        continue
+                    self._queue.popleft()
+                self._queue.append(item)
+            self._cond.notify()
+
     @property
     def queued(self) -> int:
-        """Messages waiting in the outbox."""
-        return len(self._queue)
+        """Messages waiting in the outbox (and being handed to the client)."""
+        return len(self._queue) + self._inflight
 
     def start(self) -> None:
         """Start the link's thread (connects in the background)."""
@@ -109,13 +124,13 @@ class BrokerLink:
         """Send what the outbox holds (for up to ``drain`` seconds), then disconnect."""
         deadline = time.monotonic() + drain
         with self._cond:
-            while self._queue and self.mqtt.is_connected() and time.monotonic() < deadline:
+            while self.queued and self.mqtt.is_connected() and time.monotonic() < deadline:
                 self._cond.wait(0.05)
             self._stopping = True
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(max(deadline - time.monotonic(), 0.5))
-        left = len(self._queue)
+        left = self.queued
         if left:
             log.warning(
                 "broker %s: %d queued messages were not sent before shutdown", self.name, left
@@ -168,23 +183,33 @@ class BrokerLink:
                 if not self._queue:
                     self._cond.notify_all()
                     return
-                item = self._queue[0]
+                batch = [self._queue.popleft() for _ in range(min(_BATCH, len(self._queue)))]
+                self._inflight = len(batch)
+            sent, refused = self._publish_batch(batch)
+            with self._cond:
+                self._inflight = 0
+                self.counters["published"] += sent - refused
+                self.counters["dropped"] += refused
+                if sent < len(batch):
+                    self._queue.extendleft(reversed(batch[sent:]))
+                    while len(self._queue) > self._limit:
+                        self._queue.popleft()
+                        self.counters["dropped"] += 1
+                    self._cond.wait_for(lambda: self._stopping, 0.1)
+                    return
+
+    def _publish_batch(self, batch: list[Outgoing]) -> tuple[int, int]:
+        """Publish in order; return how many left, and how many of those were refused."""
+        refused = 0
+        for index, item in enumerate(batch):
             try:
                 self.mqtt.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
             except ProtocolValidationError as exc:
                 self.counters["errors"] += 1
+                refused += 1
                 log.warning("broker %s: dropped a message to %s: %s", self.name, item.topic, exc)
-                with self._cond:
-                    if self._queue and self._queue[0] is item:
-                        self._queue.popleft()
-                continue
             except ProtocolError as exc:
                 self.counters["errors"] += 1
                 log.debug("broker %s: publish to %s failed: %s", self.name, item.topic, exc)
-                with self._cond:
-                    self._cond.wait_for(lambda: self._stopping, 0.1)
-                return
-            with self._cond:
-                if self._queue and self._queue[0] is item:
-                    self._queue.popleft()
-                self.counters["published"] += 1
+                return index, refused
+        return len(batch), refused

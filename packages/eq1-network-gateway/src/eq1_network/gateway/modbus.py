@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
-from eq1_network.gateway.broker import BrokerLink, mask_url
+from eq1_network.gateway.broker import BrokerLink, Outgoing, mask_url
 from eq1_network.gateway.config import BridgeConfig
 from eq1_network.gateway.points import (
     Block,
@@ -204,13 +204,15 @@ class ModbusWorker:
             log.info("connection %s %s: answering again", self.name, poll.label)
         poll.failures = 0
         now, wall = time.monotonic(), time.time()
+        batch: list[Outgoing] = []
         for block, data in zip(poll.blocks, answers, strict=True):
             for state in block.points:
                 state.reads += 1
                 state.read_at = now
                 value = decode_point(block, data, state.config)
                 if state.due(value, "good", now):
-                    self._publish(poll, state, wall)
+                    self._publish(poll, state, wall, batch)
+        poll.broker.post_many(batch)
         self._availability(poll, True)
         self._schedule(poll, started)
 
@@ -235,14 +237,20 @@ class ModbusWorker:
         self._availability(poll, False)
         poll.next_due = time.monotonic() + max(backoff, poll.bridge.poll)
 
-    def _publish(self, poll: UnitPoll, state: PointState, wall: float) -> None:
+    def _publish(
+        self, poll: UnitPoll, state: PointState, wall: float, batch: list[Outgoing] | None = None
+    ) -> None:
         point = state.config
         payload = format_payload(state, point.format or poll.bridge.format, wall)
         if payload is None:
             return
         qos = poll.bridge.qos if point.qos is None else point.qos
         state.publishes += 1
-        poll.broker.post(point.topic, payload, qos, point.retain or poll.bridge.retain)
+        item = Outgoing(point.topic, payload, qos, point.retain or poll.bridge.retain)
+        if batch is None:
+            poll.broker.post_many([item])
+        else:
+            batch.append(item)
 
     def _availability(self, poll: UnitPoll, up: bool) -> None:
         if poll.available is up:
