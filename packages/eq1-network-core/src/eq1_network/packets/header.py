@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Final
 
 from eq1_network.common.exceptions import (
     MalformedPacketError,
+    ProtocolError,
     ProtocolTypeError,
     ProtocolValidationError,
 )
+from eq1_network.packets.framing import LENGTH_PREFIX_SIZE
 from eq1_network.packets.kinds import DataFormat, MessageFlags, MessageType
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "ParsedHeader",
     "check_timestamp_us",
     "check_u64",
+    "decode_frames",
+    "decode_plain",
     "encode_identifier",
     "flags_from_byte",
     "pack_header",
@@ -58,6 +62,13 @@ MAX_I64: Final = 2**63 - 1
 
 _pack_fixed = FIXED_HEADER.pack
 _unpack_fixed = FIXED_HEADER.unpack_from
+_FRAME_HEAD: Final = struct.Struct(">I" + FIXED_HEADER.format[1:])
+"""Length prefix and fixed header, unpacked together by :func:`decode_frames`."""
+_FRAME_HEAD_SIZE: Final = LENGTH_PREFIX_SIZE + FIXED_HEADER_SIZE
+_unpack_frame_head = _FRAME_HEAD.unpack_from
+_FRAGMENT: Final = int(MessageFlags.FRAGMENT)  # a plain int: IntFlag arithmetic is slow
+_NO_FLAGS: Final = MessageFlags.NONE
+_new = object.__new__
 
 
 MESSAGE_TYPE_BY_VALUE: Final[tuple[MessageType | None, ...]] = tuple(
@@ -262,3 +273,161 @@ def parse_header(payload: bytes) -> ParsedHeader:
         destination,
         header_len,
     )
+
+
+# -- the fast path -------------------------------------------------------------
+#
+# ``TypedReceivedData.from_bytes`` and ``TypedStreamReader.feed`` decode through the
+# functions below. They read the same layout as parse_header but never raise for a bad
+# header: they return None (or hand the payload on), and the caller takes the checked
+# path, which raises the precise error. tests/packets/test_packets_codec.py proves that
+# both paths give the same message for any bytes.
+#
+# ``by_format`` is a received class's table of the class that decodes each format
+# value (``TypedReceivedData._by_format``); a target class has ``_decode_value`` and
+# ``_plain_init``. Both decoders are written out inline: they run once per message.
+
+
+def decode_plain(data: bytes, by_format: Sequence[Any]) -> Any:
+    """Decode a whole typed message payload without the checks' precise errors.
+
+    Args:
+        data: One typed message payload (``bytes``).
+        by_format: The received class's format table.
+
+    Returns:
+        The received message, or ``None`` for anything :func:`parse_header` would
+        refuse, for a fragment and for a format ``by_format`` has no class for.
+
+    Raises:
+        MalformedPacketError: If the header is valid and the value is not.
+    """
+    try:
+        version, mtype, dformat, flags, header_len, src_len, dst_len, seq, reply, stamp = (
+            _unpack_fixed(data)
+        )
+    except struct.error:
+        return None
+    message_type = MESSAGE_TYPE_BY_VALUE[mtype]
+    target = by_format[dformat]
+    src_end = FIXED_HEADER_SIZE + src_len
+    ids_end = src_end + dst_len
+    if (
+        version != HEADER_VERSION
+        or message_type is None
+        or target is None
+        or flags & _FRAGMENT
+        or header_len < ids_end
+        or header_len > len(data)
+    ):
+        return None
+    try:
+        source = data[FIXED_HEADER_SIZE:src_end].decode("utf-8") if src_len else ""
+        destination = data[src_end:ids_end].decode("utf-8") if dst_len else ""
+    except UnicodeDecodeError:
+        return None
+    value = target._decode_value(data[header_len:])
+    flag_set = _NO_FLAGS if flags == 0 else flags_from_byte(flags)
+    if not target._plain_init:
+        return target(value, message_type, source, destination, seq, reply, stamp, flag_set)
+    # What TypedReceivedData.__init__ does, without the call. It fills the eight slots
+    # of TypedReceivedData: value, message_type, source, destination, sequence,
+    # reply_to, timestamp_us and flags. decode_frames fills them the same way, inline
+    # (a call per message costs more than the decoding): a slot added to
+    # TypedReceivedData must be filled in both. test_packets_codec.py compares every
+    # slot with what the checked decoder builds.
+    received = _new(target)
+    received.value = value
+    received.message_type = message_type
+    received.source = source
+    received.destination = destination
+    received.sequence = seq
+    received.reply_to = reply
+    received.timestamp_us = stamp
+    received.flags = flag_set
+    return received
+
+
+def decode_frames(
+    data: bytes,
+    pos: int,
+    by_format: Sequence[Any],
+    limit: int,
+    other: Callable[[bytes], object],
+) -> Generator[Any, None, int]:
+    """Decode the whole length-prefixed frames of ``data`` from ``pos`` on.
+
+    Messages without flags, of a class in ``by_format``, are decoded here; every other
+    payload (flags, anything :func:`decode_plain` would not take, an invalid value) is
+    passed to ``other`` at its place in the stream.
+
+    Args:
+        data: A chunk of a length-prefixed stream.
+        pos: Where a frame starts in ``data``.
+        by_format: The format table (classes with their own ``__init__`` left out).
+        limit: Largest payload taken; a larger one is left to the caller.
+        other: Called with each payload this function does not decode.
+
+    Yields:
+        The decoded messages, in stream order.
+
+    Returns:
+        The offset of the first byte not consumed: a frame cut by the end of ``data``,
+        a frame over ``limit``, or ``len(data)``.
+    """
+    size = len(data)
+    while size - pos >= _FRAME_HEAD_SIZE:
+        (
+            length,
+            version,
+            mtype,
+            dformat,
+            flags,
+            header_len,
+            src_len,
+            dst_len,
+            seq,
+            reply,
+            stamp,
+        ) = _unpack_frame_head(data, pos)
+        start = pos + LENGTH_PREFIX_SIZE
+        end = start + length
+        if end > size or length > limit:
+            break  # cut by the end of the chunk, or too large: the stream decides
+        target = by_format[dformat]
+        message_type = MESSAGE_TYPE_BY_VALUE[mtype]
+        body = start + header_len
+        pos = end
+        if (
+            flags  # a fragment, a control message or rare flags
+            or version != HEADER_VERSION
+            or target is None
+            or message_type is None
+            or body < start + FIXED_HEADER_SIZE + src_len + dst_len
+            or body > end
+        ):
+            other(data[start:end])
+            continue
+        try:
+            if src_len or dst_len:
+                ids = start + FIXED_HEADER_SIZE
+                source = data[ids : ids + src_len].decode("utf-8") if src_len else ""
+                ids += src_len
+                destination = data[ids : ids + dst_len].decode("utf-8") if dst_len else ""
+            else:
+                source = destination = ""
+            value = target._decode_value(data[body:end])
+        except (ProtocolError, ValueError, TypeError):
+            other(data[start:end])  # the slow path reports what is invalid
+            continue
+        received = _new(target)  # the eight slots, as in decode_plain
+        received.value = value
+        received.message_type = message_type
+        received.source = source
+        received.destination = destination
+        received.sequence = seq
+        received.reply_to = reply
+        received.timestamp_us = stamp
+        received.flags = _NO_FLAGS
+        yield received
+    return pos

@@ -9,35 +9,22 @@ parses its header again, the reader parses the length prefix and the message hea
 frame in one step, in the received chunk itself, and builds the message. Everything the
 one step does not take (a frame begun in an earlier chunk, a fragment, a control message,
 flags, anything invalid) is handed, as its payload
-and in stream order, to a slow path given by the caller, which decodes it as before.
+and in stream order, to a slow path given by the caller, which decodes it.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolError
-from eq1_network.packets.framing import LENGTH_PREFIX_SIZE, as_bytes
-from eq1_network.packets.header import (
-    FIXED_HEADER,
-    FIXED_HEADER_SIZE,
-    HEADER_VERSION,
-    MESSAGE_TYPE_BY_VALUE,
-)
-from eq1_network.packets.kinds import MessageFlags
+from eq1_network.common.exceptions import ProtocolConfigurationError
+from eq1_network.packets.framing import as_bytes
+from eq1_network.packets.header import decode_frames
 from eq1_network.packets.received import TypedReceivedData
 from eq1_network.packets.stream import PacketStream
 
 __all__ = ["TypedStreamReader"]
 
-_FRAME_HEAD: Final = struct.Struct(">I" + FIXED_HEADER.format[1:])
-"""Length prefix and fixed message header, unpacked together."""
-_FRAME_HEAD_SIZE: Final = LENGTH_PREFIX_SIZE + FIXED_HEADER_SIZE
-_NO_FLAGS: Final = MessageFlags.NONE
-_MESSAGE_TYPES: Final = MESSAGE_TYPE_BY_VALUE
-_new = object.__new__
 _LARGE: Final = 4096
 """Rest of a pending frame from which the stream takes the whole chunk (no copies)."""
 
@@ -75,7 +62,11 @@ class TypedStreamReader:
             )
         self._stream = stream
         self._limit = limit
-        self._by_format = received_class._by_format
+        # A class with its own constructor is left to the slow path (from_bytes).
+        self._by_format = tuple(
+            None if target is None or not target._plain_init else target
+            for target in received_class._by_format
+        )
 
     @property
     def stream(self) -> PacketStream:
@@ -128,64 +119,7 @@ class TypedStreamReader:
             for payload in stream.feed_payloads(data[pos : pos + step]):
                 other(payload)
             pos += step
-        unpack, by_format, limit = _FRAME_HEAD.unpack_from, self._by_format, self._limit
-        while size - pos >= _FRAME_HEAD_SIZE:
-            (
-                length,
-                version,
-                mtype,
-                dformat,
-                flags,
-                header_len,
-                src_len,
-                dst_len,
-                seq,
-                reply,
-                stamp,
-            ) = unpack(data, pos)
-            start = pos + LENGTH_PREFIX_SIZE
-            end = start + length
-            if end > size or length > limit:
-                break  # cut by the end of the chunk, or too large: the stream decides
-            target = by_format[dformat]
-            message_type = _MESSAGE_TYPES[mtype]
-            body = start + header_len
-            if (
-                flags  # a fragment, a control message or rare flags
-                or version != HEADER_VERSION
-                or target is None
-                or message_type is None
-                or body < start + FIXED_HEADER_SIZE + src_len + dst_len
-                or body > end
-                or not target._plain_init
-            ):
-                other(data[start:end])
-                pos = end
-                continue
-            try:
-                if src_len or dst_len:
-                    ids = start + FIXED_HEADER_SIZE
-                    source = data[ids : ids + src_len].decode("utf-8") if src_len else ""
-                    ids += src_len
-                    destination = data[ids : ids + dst_len].decode("utf-8") if dst_len else ""
-                else:
-                    source = destination = ""
-                value = target._decode_value(data[body:end])
-            except (ProtocolError, ValueError, TypeError):
-                other(data[start:end])  # the slow path reports what is invalid
-                pos = end
-                continue
-            pos = end
-            received: Any = _new(target)  # as in TypedReceivedData.from_bytes
-            received.value = value
-            received.message_type = message_type
-            received.source = source
-            received.destination = destination
-            received.sequence = seq
-            received.reply_to = reply
-            received.timestamp_us = stamp
-            received.flags = _NO_FLAGS
-            yield received
+        pos = yield from decode_frames(data, pos, self._by_format, self._limit, other)
         if pos < size:  # short frames, and the frame cut by the end of the chunk
             for payload in stream.feed_payloads(data, pos):
                 other(payload)

@@ -11,20 +11,12 @@ with a :class:`~eq1_network.packets.Reassembler` first.
 from __future__ import annotations
 
 import reprlib
-import struct
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from eq1_network.common.exceptions import FragmentError, MalformedPacketError
 from eq1_network.data import ReceivedData
 from eq1_network.packets.framing import as_bytes
-from eq1_network.packets.header import (
-    FIXED_HEADER,
-    FIXED_HEADER_SIZE,
-    HEADER_VERSION,
-    MESSAGE_TYPE_BY_VALUE,
-    flags_from_byte,
-    parse_header,
-)
+from eq1_network.packets.header import decode_plain, parse_header
 from eq1_network.packets.kinds import DataFormat, MessageFlags, MessageType
 from eq1_network.packets.message import Message
 from eq1_network.packets.values import decode_binary, decode_int, decode_json, decode_text
@@ -42,9 +34,6 @@ _V = TypeVar("_V")
 _R = TypeVar("_R", bound="TypedReceivedData[Any]")
 _FRAGMENT = int(MessageFlags.FRAGMENT)  # a plain int: IntFlag arithmetic is slow
 _NO_FLAGS = MessageFlags.NONE
-_MESSAGE_TYPES = MESSAGE_TYPE_BY_VALUE
-_unpack_fixed = FIXED_HEADER.unpack_from
-_new = object.__new__
 
 
 def _dispatch(cls: type[TypedReceivedData[Any]]) -> tuple[type[TypedReceivedData[Any]] | None, ...]:
@@ -136,7 +125,7 @@ class TypedReceivedData(ReceivedData, Generic[_V]):
     """The class that decodes each format value (index) for this class; see _dispatch."""
 
     _plain_init: ClassVar[bool] = True
-    """Whether the class keeps this ``__init__``: from_bytes then sets the fields itself."""
+    """Whether the class keeps this ``__init__``: the decoder then sets the fields itself."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -171,49 +160,11 @@ class TypedReceivedData(ReceivedData, Generic[_V]):
                 is not the one of ``cls``.
             FragmentError: If the message is a fragment.
         """
-        # The receive hot path: header parsing is inlined here, and anything unusual
-        # goes to _from_bytes_checked, which raises the precise error.
         if data.__class__ is not bytes:
             data = as_bytes(data, "data")
-        try:
-            version, mtype, dformat, flags, header_len, src_len, dst_len, seq, reply, stamp = (
-                _unpack_fixed(data)
-            )
-        except struct.error:
-            return cls._from_bytes_checked(data)
-        message_type = _MESSAGE_TYPES[mtype]
-        target = cls._by_format[dformat]
-        src_end = FIXED_HEADER_SIZE + src_len
-        ids_end = src_end + dst_len
-        if (
-            version != HEADER_VERSION
-            or message_type is None
-            or target is None
-            or flags & _FRAGMENT
-            or header_len < ids_end
-            or header_len > len(data)
-        ):
-            return cls._from_bytes_checked(data)
-        try:
-            source = data[FIXED_HEADER_SIZE:src_end].decode("utf-8") if src_len else ""
-            destination = data[src_end:ids_end].decode("utf-8") if dst_len else ""
-        except UnicodeDecodeError:
-            return cls._from_bytes_checked(data)
-        value = target._decode_value(data[header_len:])
-        flag_set = _NO_FLAGS if flags == 0 else flags_from_byte(flags)
-        if not target._plain_init:
-            return target(  # type: ignore[no-any-return]
-                value, message_type, source, destination, seq, reply, stamp, flag_set
-            )
-        received: Any = _new(target)  # what __init__ does, without the call
-        received.value = value
-        received.message_type = message_type
-        received.source = source
-        received.destination = destination
-        received.sequence = seq
-        received.reply_to = reply
-        received.timestamp_us = stamp
-        received.flags = flag_set
+        received = decode_plain(data, cls._by_format)
+        if received is None:
+            return cls._from_bytes_checked(data)  # raises the precise error
         return received  # type: ignore[no-any-return]
 
     @classmethod
