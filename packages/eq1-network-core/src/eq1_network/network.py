@@ -99,8 +99,7 @@ from eq1_network.packets.fragmentation import (
     DEFAULT_REASSEMBLY_TIMEOUT,
     Reassembler,
 )
-from eq1_network.packets.header import MAX_U64
-from eq1_network.packets.send import TypedSendData
+from eq1_network.packets.send import SequenceCounter, TypedSendData
 from eq1_network.plugins.registry import ProtocolManager
 from eq1_network.urls import check_keywords
 from eq1_network.worker.ack import AckWindow, DeliveryLedger
@@ -342,7 +341,8 @@ class NetworkHandler:
         )
         self._lock = threading.Lock()  # sequence numbering + queue order
         self._state_lock = threading.Lock()
-        self._sequence = 0
+        self._counter = SequenceCounter()
+        self._numbered_here = network_config.acknowledged
         self._package = network_config.package
         self._send_class = network_config.package.send_data_class
         self._typed = issubclass(self._send_class, TypedSendData)
@@ -622,16 +622,13 @@ class NetworkHandler:
         limit = self._direct_limit
         if limit is None or timeout is not None or get_ident() == self._listener_id:
             return self._submit(send_data, timeout, None)
-        # The common case, with _numbered_entry inlined: an application thread queues a
-        # typed message (outside acknowledged mode), at the default timeout.
+        # The common case: an application thread queues a typed message at the default
+        # timeout, framed here (what _numbered_entry and _encode do, in one step).
         typed: Any = send_data
         lock = self._lock
         lock.acquire()  # explicit acquire/release: cheaper than ``with`` on this hot path
         try:
-            sequence: int = typed._sequence
-            if sequence == 0:
-                sequence = self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
-                typed._sequence = sequence
+            sequence = self._counter.assign(typed, self._numbered_here)
             try:
                 entry: QueuedMessage = (send_data, typed.to_frame(limit))
             except (ProtocolError, ValueError, TypeError):
@@ -677,14 +674,7 @@ class NetworkHandler:
     def _numbered_entry(self, send_data: SendData) -> tuple[int, QueuedMessage]:
         """Give a typed message its sequence number and encode it (lock held)."""
         typed: Any = send_data
-        sequence: int = typed._sequence
-        if sequence == 0:
-            sequence = self._sequence = self._sequence + 1 if self._sequence < MAX_U64 else 1
-            typed._sequence = sequence
-        elif self.config.acknowledged:
-            raise ProtocolArgumentError(
-                "in acknowledged mode the handler numbers messages; leave sequence at 0"
-            )
+        sequence = self._counter.assign(typed, self._numbered_here)
         return sequence, self._encode(send_data)
 
     def _write_head(self) -> None:

@@ -45,7 +45,7 @@ from eq1_network.data import ReceivedData, SendData
 from eq1_network.packets._binding import Structure, bind_structure, length_prefix_limit
 from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.framing import NetworkPacketStructure
-from eq1_network.packets.header import HEADER_VERSION, MAX_U64
+from eq1_network.packets.header import HEADER_VERSION
 from eq1_network.packets.kinds import MessageFlags
 from eq1_network.packets.message import Message
 from eq1_network.packets.reader import TypedStreamReader
@@ -60,6 +60,7 @@ from eq1_network.packets.send import (
     BinarySendData,
     IntSendData,
     JsonSendData,
+    SequenceCounter,
     TextSendData,
     TypedSendData,
 )
@@ -100,12 +101,12 @@ class DataPackage(Generic[_S, _R]):
     """
 
     __slots__ = (
+        "_counter",
         "_frame_limit",
         "_from_bytes",
         "_from_packet",
         "_kinds",
         "_lock",
-        "_next",
         "_to_packet",
         "_typed_receive",
         "packet_structure",
@@ -140,7 +141,7 @@ class DataPackage(Generic[_S, _R]):
         self._frame_limit = -1 if limit is None else limit
         self._kinds: dict[type, int] = {}
         self._typed_receive = issubclass(received_data_class, (TypedReceivedData, Message))
-        self._next = 1
+        self._counter = SequenceCounter()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -156,9 +157,7 @@ class DataPackage(Generic[_S, _R]):
             1, 2, 3, ... (wrapping back to 1 after 2**64 - 1).
         """
         with self._lock:
-            number = self._next
-            self._next = 1 if number == MAX_U64 else number + 1
-        return number
+            return self._counter.take()
 
     def _admit(self, send_data: object) -> int:
         """Check the type of ``send_data`` once per class; return its kind."""
@@ -183,8 +182,8 @@ class DataPackage(Generic[_S, _R]):
             kind = self._admit(send_data)
         if kind == _TYPED:
             typed: Any = send_data
-            if typed._sequence == 0:
-                typed._sequence = self.next_sequence()
+            with self._lock:
+                self._counter.assign(typed)
         elif kind == _MESSAGE:
             message: Any = send_data
             if message.sequence == 0:
@@ -211,12 +210,9 @@ class DataPackage(Generic[_S, _R]):
         kind = self._kinds.get(send_data.__class__)
         try:
             if kind == _TYPED and self._frame_limit >= 0:
-                typed: Any = send_data  # the hot path, inlined
-                if typed._sequence == 0:
-                    with self._lock:
-                        number = self._next
-                        self._next = 1 if number == MAX_U64 else number + 1
-                    typed._sequence = number
+                typed: Any = send_data  # the hot path
+                with self._lock:
+                    self._counter.assign(typed)
                 frame: bytes = typed.to_frame(self._frame_limit)
                 return frame
             self._prepare(send_data)

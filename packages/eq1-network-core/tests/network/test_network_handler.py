@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from eq1_network import (
+    ProtocolArgumentError,
     ProtocolConfigurationError,
     ProtocolConnectionError,
     ProtocolNotConnectedError,
@@ -195,6 +196,18 @@ def test_acknowledged_mode_round_trip_and_clean_stop(handler_pair: Any) -> None:
     assert values == [str(i) if i % 2 else i for i in range(500)]
     report = sender.stop(timeout=30)
     assert report.complete, report
+
+
+def test_numbering_follows_the_mode(handler_pair: Any) -> None:
+    plain, _ = handler_pair(package=TEXT_PACKAGE)
+    assert plain.send_data(TextSendData("a", sequence=77)) == 77  # kept outside acknowledged mode
+    assert plain.send_data(TextSendData("b")) == 1
+    acked, _ = handler_pair(package=TEXT_PACKAGE, acknowledged=True)
+    with pytest.raises(ProtocolArgumentError, match="leave sequence at 0"):
+        acked.send_data(TextSendData("c", sequence=5))
+    with pytest.raises(ProtocolArgumentError, match="leave sequence at 0"):
+        acked.send_data(TextSendData("d", sequence=5), timeout=1)
+    assert acked.send_data(TextSendData("e")) == 1
 
 
 def test_configuration_errors() -> None:

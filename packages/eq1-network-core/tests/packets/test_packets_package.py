@@ -28,6 +28,7 @@ from eq1_network import (
     PacketSizeError,
     PacketStream,
     PacketStructureInterface,
+    ProtocolArgumentError,
     ProtocolConfigurationError,
     ProtocolTypeError,
     Reassembler,
@@ -38,6 +39,7 @@ from eq1_network import (
     TypedReceivedData,
 )
 from eq1_network.packets.header import MAX_U64
+from eq1_network.packets.send import SequenceCounter
 
 
 class Note(SendData):
@@ -118,9 +120,19 @@ def test_package_assigns_sequences_only_when_missing() -> None:
 
 def test_sequence_counter_wraps_to_one() -> None:
     package = DataPackage(NetworkPacketStructure, TextSendData, TextReceivedData)
-    package._next = MAX_U64
+    package._counter._last = MAX_U64 - 1
     assert package.next_sequence() == MAX_U64
     assert package.next_sequence() == 1
+
+
+def test_a_sequence_counter_numbers_only_unnumbered_messages() -> None:
+    counter = SequenceCounter()
+    first, kept = TextSendData("a"), TextSendData("b", sequence=9)
+    assert (counter.assign(first), counter.assign(kept), first.sequence) == (1, 9, 1)
+    assert counter.assign(first) == 1  # numbered once
+    assert counter.take() == 2
+    with pytest.raises(ProtocolArgumentError, match="leave sequence at 0"):
+        counter.assign(kept, numbered_here=True)
 
 
 def test_sequences_are_unique_across_threads() -> None:

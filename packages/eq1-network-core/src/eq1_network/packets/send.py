@@ -14,7 +14,11 @@ from collections.abc import Callable
 from time import time_ns
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from eq1_network.common.exceptions import PayloadTooLargeError, ProtocolTypeError
+from eq1_network.common.exceptions import (
+    PayloadTooLargeError,
+    ProtocolArgumentError,
+    ProtocolTypeError,
+)
 from eq1_network.data import SendData
 from eq1_network.packets.framing import DEFAULT_MAX_PAYLOAD
 from eq1_network.packets.header import (
@@ -28,7 +32,14 @@ from eq1_network.packets.kinds import DataFormat, MessageFlags, MessageType
 from eq1_network.packets.message import Message, check_flags, timestamp_to_us
 from eq1_network.packets.values import encode_binary, encode_int, encode_json, encode_text
 
-__all__ = ["BinarySendData", "IntSendData", "JsonSendData", "TextSendData", "TypedSendData"]
+__all__ = [
+    "BinarySendData",
+    "IntSendData",
+    "JsonSendData",
+    "SequenceCounter",
+    "TextSendData",
+    "TypedSendData",
+]
 
 _V = TypeVar("_V")
 _FIXED_SIZE = FIXED_HEADER.size
@@ -348,3 +359,54 @@ class JsonSendData(TypedSendData[Any]):
     __slots__ = ()
     data_format = DataFormat.JSON
     _encode_value = staticmethod(encode_json)
+
+
+class SequenceCounter:
+    """The sequence numbers of one sender: 1, 2, 3, ... and back to 1 after 2**64 - 1.
+
+    The one place that numbers typed messages. It holds no lock: its owner serialises
+    the calls (:class:`~eq1_network.DataPackage` and
+    :class:`~eq1_network.NetworkHandler` number under the lock that also keeps their
+    frames in order).
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def take(self) -> int:
+        """Take the next number.
+
+        Returns:
+            The number.
+        """
+        last = self._last
+        number = self._last = last + 1 if last < MAX_U64 else 1
+        return number
+
+    def assign(self, message: TypedSendData[Any], numbered_here: bool = False) -> int:
+        """Give ``message`` the next number if its ``sequence`` is 0.
+
+        Args:
+            message: A typed message.
+            numbered_here: Refuse a message that already has a number (senders that
+                must number every message themselves, such as acknowledged mode).
+
+        Returns:
+            The message's sequence number.
+
+        Raises:
+            ProtocolArgumentError: If ``numbered_here`` and the message has a number.
+        """
+        sequence = message._sequence
+        if sequence == 0:
+            last = self._last
+            sequence = self._last = last + 1 if last < MAX_U64 else 1
+            message._sequence = sequence
+        elif numbered_here:
+            raise ProtocolArgumentError(
+                f"message has sequence {sequence}, but this sender numbers its messages "
+                "itself (acknowledged mode): leave sequence at 0"
+            )
+        return sequence
