@@ -58,88 +58,89 @@ from eq1_network.plugins import (
     hookimpl,
 )
 
-if _TYPE_CHECKING:
-    from eq1_network.common.policies import (
-        OverflowPolicy,
-        QueueFullPolicy,
-        ReconnectPolicy,
-        TLSConfig,
-    )
-    from eq1_network.network import (
-        NetworkConfig,
-        NetworkEvent,
-        NetworkEventType,
-        NetworkHandler,
-        StopReport,
-    )
-    from eq1_network.package import (
-        ANY_PACKAGE,
-        BINARY_PACKAGE,
-        INT_PACKAGE,
-        JSON_PACKAGE,
-        TEXT_PACKAGE,
-        DataPackage,
-    )
-    from eq1_network.packets import (
-        BinaryReceivedData,
-        BinarySendData,
-        DataFormat,
-        IntReceivedData,
-        IntSendData,
-        JsonReceivedData,
-        JsonSendData,
-        Message,
-        MessageFlags,
-        MessageType,
-        NetworkPacketStructure,
-        PacketStream,
-        Reassembler,
-        TextReceivedData,
-        TextSendData,
-        TypedReceivedData,
-        TypedSendData,
-        split_message,
-    )
+if _TYPE_CHECKING:  # the names of _LAZY_EXPORTS, for type checkers (a test keeps them equal)
+    from eq1_network.common.policies import OverflowPolicy as OverflowPolicy
+    from eq1_network.common.policies import QueueFullPolicy as QueueFullPolicy
+    from eq1_network.common.policies import ReconnectPolicy as ReconnectPolicy
+    from eq1_network.common.policies import TLSConfig as TLSConfig
+    from eq1_network.network import NetworkConfig as NetworkConfig
+    from eq1_network.network import NetworkEvent as NetworkEvent
+    from eq1_network.network import NetworkEventType as NetworkEventType
+    from eq1_network.network import NetworkHandler as NetworkHandler
+    from eq1_network.network import StopReport as StopReport
+    from eq1_network.package import ANY_PACKAGE as ANY_PACKAGE
+    from eq1_network.package import BINARY_PACKAGE as BINARY_PACKAGE
+    from eq1_network.package import INT_PACKAGE as INT_PACKAGE
+    from eq1_network.package import JSON_PACKAGE as JSON_PACKAGE
+    from eq1_network.package import TEXT_PACKAGE as TEXT_PACKAGE
+    from eq1_network.package import DataPackage as DataPackage
+    from eq1_network.packets import BinaryReceivedData as BinaryReceivedData
+    from eq1_network.packets import BinarySendData as BinarySendData
+    from eq1_network.packets import DataFormat as DataFormat
+    from eq1_network.packets import IntReceivedData as IntReceivedData
+    from eq1_network.packets import IntSendData as IntSendData
+    from eq1_network.packets import JsonReceivedData as JsonReceivedData
+    from eq1_network.packets import JsonSendData as JsonSendData
+    from eq1_network.packets import Message as Message
+    from eq1_network.packets import MessageFlags as MessageFlags
+    from eq1_network.packets import MessageType as MessageType
+    from eq1_network.packets import NetworkPacketStructure as NetworkPacketStructure
+    from eq1_network.packets import PacketStream as PacketStream
+    from eq1_network.packets import Reassembler as Reassembler
+    from eq1_network.packets import TextReceivedData as TextReceivedData
+    from eq1_network.packets import TextSendData as TextSendData
+    from eq1_network.packets import TypedReceivedData as TypedReceivedData
+    from eq1_network.packets import TypedSendData as TypedSendData
+    from eq1_network.packets import split_message as split_message
 
 __version__ = "0.1.0"
 
 # Loaded on first use, so that ``import eq1_network`` stays cheap for applications that
 # only need the protocols and managers.
-_LAZY: dict[str, str] = {
-    "ANY_PACKAGE": "eq1_network.package",
-    "BINARY_PACKAGE": "eq1_network.package",
-    "BinaryReceivedData": "eq1_network.packets",
-    "BinarySendData": "eq1_network.packets",
-    "DataFormat": "eq1_network.packets",
-    "DataPackage": "eq1_network.package",
-    "INT_PACKAGE": "eq1_network.package",
-    "IntReceivedData": "eq1_network.packets",
-    "IntSendData": "eq1_network.packets",
-    "JSON_PACKAGE": "eq1_network.package",
-    "JsonReceivedData": "eq1_network.packets",
-    "JsonSendData": "eq1_network.packets",
-    "Message": "eq1_network.packets",
-    "MessageFlags": "eq1_network.packets",
-    "MessageType": "eq1_network.packets",
-    "NetworkConfig": "eq1_network.network",
-    "NetworkEvent": "eq1_network.network",
-    "NetworkEventType": "eq1_network.network",
-    "NetworkHandler": "eq1_network.network",
-    "NetworkPacketStructure": "eq1_network.packets",
-    "PacketStream": "eq1_network.packets",
-    "OverflowPolicy": "eq1_network.common.policies",
-    "QueueFullPolicy": "eq1_network.common.policies",
-    "Reassembler": "eq1_network.packets",
-    "ReconnectPolicy": "eq1_network.common.policies",
-    "StopReport": "eq1_network.network",
-    "TEXT_PACKAGE": "eq1_network.package",
-    "TLSConfig": "eq1_network.common.policies",
-    "TextReceivedData": "eq1_network.packets",
-    "TextSendData": "eq1_network.packets",
-    "TypedReceivedData": "eq1_network.packets",
-    "TypedSendData": "eq1_network.packets",
-    "split_message": "eq1_network.packets",
+_LAZY_EXPORTS: dict[str, tuple[str, ...]] = {
+    "eq1_network.common.policies": (
+        "OverflowPolicy",
+        "QueueFullPolicy",
+        "ReconnectPolicy",
+        "TLSConfig",
+    ),
+    "eq1_network.network": (
+        "NetworkConfig",
+        "NetworkEvent",
+        "NetworkEventType",
+        "NetworkHandler",
+        "StopReport",
+    ),
+    "eq1_network.package": (
+        "ANY_PACKAGE",
+        "BINARY_PACKAGE",
+        "INT_PACKAGE",
+        "JSON_PACKAGE",
+        "TEXT_PACKAGE",
+        "DataPackage",
+    ),
+    "eq1_network.packets": (
+        "BinaryReceivedData",
+        "BinarySendData",
+        "DataFormat",
+        "IntReceivedData",
+        "IntSendData",
+        "JsonReceivedData",
+        "JsonSendData",
+        "Message",
+        "MessageFlags",
+        "MessageType",
+        "NetworkPacketStructure",
+        "PacketStream",
+        "Reassembler",
+        "TextReceivedData",
+        "TextSendData",
+        "TypedReceivedData",
+        "TypedSendData",
+        "split_message",
+    ),
 }
+_LAZY: dict[str, str] = {name: module for module, names in _LAZY_EXPORTS.items() for name in names}
 
 
 def __getattr__(name: str) -> _Any:
@@ -158,42 +159,15 @@ def __dir__() -> list[str]:
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
-    "NetworkConfig",
-    "NetworkEvent",
-    "NetworkEventType",
-    "NetworkHandler",
-    "OverflowPolicy",
-    "QueueFullPolicy",
-    "ReconnectPolicy",
-    "TLSConfig",
-    "StopReport",
-    "ANY_PACKAGE",
-    "BINARY_PACKAGE",
-    "INT_PACKAGE",
-    "JSON_PACKAGE",
-    "TEXT_PACKAGE",
     "BaseProtocol",
-    "BinaryReceivedData",
-    "BinarySendData",
     "CompletedPublish",
-    "DataFormat",
-    "DataPackage",
     "DuplicateProtocolError",
     "FragmentError",
     "FrameTooLargeError",
-    "IntReceivedData",
-    "IntSendData",
-    "JsonReceivedData",
-    "JsonSendData",
     "MalformedPacketError",
-    "Message",
     "MessageCallback",
-    "MessageFlags",
-    "MessageType",
-    "NetworkPacketStructure",
     "PacketError",
     "PacketSizeError",
-    "PacketStream",
     "PacketStructureInterface",
     "PayloadTooLargeError",
     "PluginLoadError",
@@ -218,20 +192,15 @@ __all__ = [
     "PubSubProtocol",
     "PublishHandle",
     "QueueFullError",
-    "Reassembler",
     "ReceivedData",
     "RemoteProtocolError",
     "ReqResManager",
     "ReqResProtocol",
     "SendData",
-    "TextReceivedData",
-    "TextSendData",
-    "TypedReceivedData",
-    "TypedSendData",
     "__version__",
     "configure_logging",
     "from_url",
     "get_protocol",
     "hookimpl",
-    "split_message",
+    *_LAZY,
 ]
