@@ -1,4 +1,4 @@
-"""Application data objects: :class:`SendData` and :class:`ReceivedData` (F-11, F-12)."""
+"""Application data objects: :class:`SendData` and :class:`ReceivedData`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``NetworkHandler``: typed messages over any request/response protocol (F-13).
+"""``NetworkHandler``: typed messages over any request/response protocol.
 
 A handler owns one protocol, a bounded send queue, a send worker
 (:class:`~eq1_network.worker.Requester`) and a receive worker
@@ -307,7 +307,7 @@ class _Waiter:
 
 
 class NetworkHandler:
-    """Sends and receives typed messages over one request/response protocol (F-13).
+    """Sends and receives typed messages over one request/response protocol.
 
     All public methods are thread-safe. ``event_callback(event)`` runs on the worker
     threads; an exception it raises is logged and reported as an ERROR event, and the
@@ -712,7 +712,7 @@ class NetworkHandler:
 
         A message that does not fit one frame, or cannot be encoded, is queued as it is:
         the send worker splits it, or reports it with an ERROR event and in the
-        :class:`StopReport`, as before.
+        :class:`StopReport`.
         """
         try:
             limit = self._frame_limit

@@ -1,4 +1,4 @@
-"""``DataPackage``: a packet structure bundled with its send and received classes (F-18).
+"""``DataPackage``: a packet structure bundled with its send and received classes.
 
 A :class:`DataPackage` is the one object a sender or receiver needs: it turns a
 :class:`~eq1_network.data.SendData` into a complete frame and a frame back into a

@@ -3,7 +3,7 @@
 Library modules log through ``logging.getLogger(__name__)``; the package root only
 installs a :class:`logging.NullHandler`, so nothing is printed unless the
 application configures logging. :func:`configure_logging` is the one helper that
-does so consistently (NF-03).
+does so consistently.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The packet structure interface (F-04, F-10).
+"""The packet structure interface.
 
 A packet structure turns payload bytes into packets and back. It has four required
 methods (:meth:`~PacketStructureInterface.to_packet`,
@@ -8,7 +8,7 @@ methods (:meth:`~PacketStructureInterface.to_packet`,
 (:class:`eq1_network.packets.PacketStream`) where the next packet in a byte stream
 ends. The default :meth:`~PacketStructureInterface.find_packet_end` follows the
 *delimiter convention*: a structure that defines ``HEAD_PACKET`` and ``TAIL_PACKET``
-byte strings (as the requirements document's ``$data$`` example does) is streamed
+byte strings (such as ``b"$"`` and ``b"$"`` around ``data``) is streamed
 without writing any more code.
 """
 

@@ -1,7 +1,7 @@
 """Protocol interfaces: :class:`BaseProtocol`, :class:`ReqResProtocol`, :class:`PubSubProtocol`.
 
 Transports implement one of these and nothing else: they move bytes and never
-parse application data (ARCHITECTURE section 3).
+parse application data.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ class BaseProtocol(abc.ABC):
 
 
 class ReqResProtocol(BaseProtocol):
-    """Request/response transport over a byte stream (F-02).
+    """Request/response transport over a byte stream.
 
     A transport implements the raw hooks :meth:`_send_raw` and :meth:`_read_raw`
     (and, optionally, :meth:`_wait_readable_raw`, :meth:`_read_within_raw`,
@@ -643,7 +643,7 @@ class CompletedPublish:
 
 
 class PubSubProtocol(BaseProtocol):
-    """Publish/subscribe transport (F-03).
+    """Publish/subscribe transport.
 
     The public methods check their arguments here, once, for every transport: topic
     names and filters (MQTT rules, :mod:`eq1_network.common.topics`), QoS 0-2, the

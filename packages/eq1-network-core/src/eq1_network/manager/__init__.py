@@ -1,4 +1,4 @@
-"""Connection managers: protocols registered and used by name (F-15)."""
+"""Connection managers: protocols registered and used by name."""
 
 from eq1_network.manager.pubsub import PubSubManager
 from eq1_network.manager.reqres import DEFAULT_READ_TIMEOUT, ReqResManager

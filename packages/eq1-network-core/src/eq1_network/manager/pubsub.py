@@ -1,4 +1,4 @@
-"""PubSubManager: publish/subscribe protocols by name (F-15)."""
+"""PubSubManager: publish/subscribe protocols by name."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ReqResManager: request/response protocols by name (F-15)."""
+"""ReqResManager: request/response protocols by name."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The sans-I/O packet layer: framing, stream decoding, typed messages, fragmentation.
 
-Bytes in, packets and objects out; nothing here touches a socket or starts a thread
-(ARCHITECTURE section 3). The wire format is specified in ``docs/wire-format.md``.
+Bytes in, packets and objects out; nothing here touches a socket or starts a thread.
+The wire format is specified in ``docs/wire-format.md``.
 """
 
 from eq1_network.interfaces.packet import hybridmethod

@@ -1,4 +1,4 @@
-"""``NetworkPacketStructure``: frames with a 4-byte big-endian length prefix (F-16).
+"""``NetworkPacketStructure``: frames with a 4-byte big-endian length prefix.
 
 A frame is a 4-byte big-endian unsigned length ``N`` followed by exactly ``N``
 payload bytes, and nothing else, so any length-prefixed peer (Twisted's
@@ -6,7 +6,7 @@ payload bytes, and nothing else, so any length-prefixed peer (Twisted's
 The payload limit is 1,048,576 bytes (1 MiB) inclusive by default; change it per
 subclass (``max_payload = ...`` class attribute) or per instance
 (``NetworkPacketStructure(max_payload=...)``). Every method works on the class
-itself, as the requirements document's examples use structures, and on an instance.
+itself (a structure can be passed as a class) and on an instance.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PAYLOAD: Final = 1_048_576
-"""Default payload limit in bytes (1 MiB), inclusive (F-16)."""
+"""Default payload limit in bytes (1 MiB), inclusive."""
 
 LENGTH_PREFIX_SIZE: Final = 4
 """Size of the big-endian length prefix in bytes."""

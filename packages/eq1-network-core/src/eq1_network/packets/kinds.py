@@ -1,4 +1,4 @@
-"""Message types, data formats and header flags of typed messages (F-17).
+"""Message types, data formats and header flags of typed messages.
 
 The numeric values are part of the wire format (``docs/wire-format.md``): never
 renumber a member, only add new ones.

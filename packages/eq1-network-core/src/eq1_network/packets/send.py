@@ -1,4 +1,4 @@
-"""Typed send classes: one :class:`~eq1_network.data.SendData` per data format (F-17).
+"""Typed send classes: one :class:`~eq1_network.data.SendData` per data format.
 
 ``TextSendData("hi", message_type=MessageType.DATA, source="cam1", destination="plc")``
 validates and encodes its value when it is created, so a bad value raises at the

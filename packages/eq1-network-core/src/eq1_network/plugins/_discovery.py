@@ -1,4 +1,4 @@
-"""Folder discovery (F-01): import the modules of a directory and find protocol classes."""
+"""Folder discovery: import the modules of a directory and find protocol classes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The protocol registry: entry-point discovery, lookup and creation (F-01, NF-03)."""
+"""The protocol registry: entry-point discovery, lookup and creation."""
 
 from __future__ import annotations
 
@@ -386,7 +386,7 @@ class ProtocolRegistry:
             table[spec.name] = spec
 
     def discover(self, path: str | Path) -> list[str]:
-        """Register the protocol classes found in the modules of a folder (F-01).
+        """Register the protocol classes found in the modules of a folder.
 
         Args:
             path: The folder.
@@ -421,7 +421,7 @@ class ProtocolRegistry:
 
 
 class ProtocolManager:
-    """Process-wide access to protocols by name (NF-03): ``ProtocolManager.get_protocol("tcp")``.
+    """Process-wide access to protocols by name: ``ProtocolManager.get_protocol("tcp")``.
 
     All methods are class methods delegating to one shared :class:`ProtocolRegistry`.
     """
@@ -494,7 +494,7 @@ class ProtocolManager:
 
     @classmethod
     def discover(cls, path: str | Path) -> list[str]:
-        """Register the protocol classes of a folder's modules (F-01).
+        """Register the protocol classes of a folder's modules.
 
         Args:
             path: The folder.

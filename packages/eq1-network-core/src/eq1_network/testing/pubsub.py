@@ -33,7 +33,7 @@ Factory = Callable[[], PubSubProtocol]
 
 
 class PubSubContract:
-    """Behaviour shared by every :class:`PubSubProtocol` (F-03, F-08)."""
+    """Behaviour shared by every :class:`PubSubProtocol`."""
 
     #: Seconds to wait for a delivery; generous for busy machines.
     timeout: float = 15.0

@@ -56,7 +56,7 @@ __all__ = ["ReqResContract"]
 
 
 class ReqResContract:
-    """Behaviour shared by every :class:`ReqResProtocol` (F-02, F-08)."""
+    """Behaviour shared by every :class:`ReqResProtocol`."""
 
     #: Seconds to wait for the echo of anything sent; generous for busy machines.
     timeout: float = 15.0

@@ -1,4 +1,4 @@
-"""Workers (F-14): the :class:`Requester` sends, the :class:`Listener` receives.
+"""Workers: the :class:`Requester` sends, the :class:`Listener` receives.
 
 Each worker owns a thread (it is not one).
 """

@@ -1,4 +1,4 @@
-"""The receive worker (F-14): reads, unframes, reassembles, decodes and dispatches.
+"""The receive worker: reads, unframes, reassembles, decodes and dispatches.
 
 Over a protocol that serves many peers
 (:class:`~eq1_network.interfaces.protocol.MultiPeerProtocol`) it keeps one byte stream,

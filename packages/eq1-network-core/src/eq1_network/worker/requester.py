@@ -1,4 +1,4 @@
-"""The send worker (F-14): drains the send queue, encodes, coalesces and writes."""
+"""The send worker: drains the send queue, encodes, coalesces and writes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JSON messages over a byte stream, framed by ``NetworkPacketStructure`` (F-06).
+"""JSON messages over a byte stream, framed by ``NetworkPacketStructure``.
 
 Each message is one frame: a 4-byte big-endian length, then the message as compact
 UTF-8 JSON whose top level is an object or an array. Two kinds of bad input are told

@@ -46,7 +46,7 @@ _PROBE_AFTER_IDLE = 0.5
 
 
 class TCPClient(ReqResProtocol):
-    """A TCP client implementing :class:`~eq1_network.interfaces.ReqResProtocol` (F-06).
+    """A TCP client implementing :class:`~eq1_network.interfaces.ReqResProtocol`.
 
     ``connect()`` opens the connection (and performs the TLS handshake when ``tls``
     is given); ``send()`` writes whole messages, and concurrent ``send()`` calls never
@@ -414,7 +414,7 @@ class TCPClient(ReqResProtocol):
     # -- JSON messages -----------------------------------------------------------
 
     def send_json(self, value: JsonValue) -> int:
-        """Send a ``dict`` or ``list`` as one JSON message (F-06).
+        """Send a ``dict`` or ``list`` as one JSON message.
 
         The message is compact UTF-8 JSON in one ``NetworkPacketStructure`` frame
         (4-byte big-endian length, then the JSON). Use either the JSON methods or

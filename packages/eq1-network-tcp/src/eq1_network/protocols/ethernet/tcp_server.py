@@ -55,7 +55,7 @@ DataCallback = Callable[[Peer, bytes], bytes | bytearray | memoryview | None]
 
 
 class TCPServer(ReqResProtocol):
-    """A TCP server implementing :class:`~eq1_network.interfaces.ReqResProtocol` (F-06).
+    """A TCP server implementing :class:`~eq1_network.interfaces.ReqResProtocol`.
 
     ``connect()`` binds and listens; one I/O thread (a selector loop: ``epoll`` on
     Linux, :mod:`selectors` elsewhere) then accepts and reads every client, so
@@ -471,7 +471,7 @@ class TCPServer(ReqResProtocol):
     # -- JSON messages ---------------------------------------------------------------
 
     def receive_json(self, timeout: float | None = 0.0) -> JsonMessage | None:
-        """Return the next JSON message from any client, with its sender (F-06).
+        """Return the next JSON message from any client, with its sender.
 
         Messages are compact UTF-8 JSON objects or arrays, one per
         ``NetworkPacketStructure`` frame, decoded separately for each client. The
