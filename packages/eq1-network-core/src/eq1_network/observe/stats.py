@@ -184,6 +184,7 @@ class Stats:
         Returns:
             An immutable snapshot.
         """
+        queues = self._queues()  # outside the lock: a property may wait on the protocol's
         with self._lock:
             samples = list(self._latencies)
             counts = dict(self._counts)
@@ -194,7 +195,7 @@ class Stats:
                 reconnects=max(0, counts["connects"] - 1),
                 timeouts=self._timeouts,
                 last_error=self._last_error,
-                queues=self._queues(),
+                queues=queues,
                 round_trips=self._round_trips,
                 latency_p50=percentile(samples, 0.5),
                 latency_p90=percentile(samples, 0.9),

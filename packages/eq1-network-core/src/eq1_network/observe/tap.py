@@ -16,8 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from eq1_network.common.exceptions import ProtocolError, ProtocolTimeoutError, ProtocolUsageError
 from eq1_network.interfaces.protocol import (
@@ -31,6 +30,9 @@ __all__ = ["Listener", "Tap", "TapEvent", "endpoint_of"]
 
 logger = logging.getLogger(__name__)
 
+_monotonic = time.monotonic
+_time = time.time
+
 SEND = "send"
 READ = "read"
 PUBLISH = "publish"
@@ -41,9 +43,8 @@ ERROR = "error"
 TIMEOUT = "timeout"
 
 
-@dataclass(frozen=True)
-class TapEvent:
-    """One thing a tapped protocol did.
+class TapEvent(NamedTuple):
+    """One thing a tapped protocol did (an immutable tuple with named fields).
 
     Attributes:
         kind: ``"send"``, ``"read"``, ``"publish"``, ``"message"`` (delivered to a
@@ -202,20 +203,44 @@ class Tap:
             vars(protocol).pop(name, None)
         self._installed.clear()
 
-    def emit(self, kind: str, direction: str, data: bytes = b"", **fields: Any) -> None:
+    def emit(
+        self,
+        kind: str,
+        direction: str,
+        data: bytes = b"",
+        topic: str | None = None,
+        qos: int | None = None,
+        retain: bool | None = None,
+        peer: str | None = None,
+        error: str | None = None,
+    ) -> None:
         """Build a :class:`TapEvent` and give it to every listener.
 
         Args:
             kind: The event's kind.
             direction: ``"in"``, ``"out"`` or ``""``.
             data: The bytes.
-            **fields: Other :class:`TapEvent` fields (``topic``, ``peer``, ...).
+            topic: The topic, for publish/subscribe events.
+            qos: The QoS of a publish.
+            retain: The retain flag of a publish.
+            peer: The peer of a server's per-peer call.
+            error: The error's text.
         """
         listeners = self._listeners
         if not listeners:
             return
         event = TapEvent(
-            kind, direction, data, self.endpoint, time.monotonic(), time.time(), **fields
+            kind,
+            direction,
+            data,
+            self._endpoint or "",
+            _monotonic(),
+            _time(),
+            topic,
+            qos,
+            retain,
+            peer,
+            error,
         )
         for listener in listeners:
             try:
@@ -236,7 +261,7 @@ class Tap:
             except (ProtocolError, OSError) as exc:
                 self._failed(exc)
                 raise
-            self.emit(SEND, "out", bytes(data))
+            self.emit(SEND, "out", data if type(data) is bytes else bytes(data))
             return sent
 
         return _send_raw
@@ -251,7 +276,7 @@ class Tap:
                 self._failed(exc)
                 raise
             if data and not getattr(local, "inside", False):
-                self.emit(READ, "in", bytes(data))
+                self.emit(READ, "in", data if type(data) is bytes else bytes(data))
             return data
 
         return _read_raw
@@ -271,7 +296,7 @@ class Tap:
             finally:
                 local.inside = False
             if data:
-                self.emit(READ, "in", bytes(data))
+                self.emit(READ, "in", data if type(data) is bytes else bytes(data))
             return data
 
         return _read_within_raw
