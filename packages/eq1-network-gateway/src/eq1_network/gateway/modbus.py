@@ -139,20 +139,24 @@ class ModbusWorker:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._do_writes()
-                poll = min(self.polls, key=lambda p: p.next_due)
-                wait = poll.next_due - time.monotonic()
-                if wait > 0:
-                    self._wake.wait(wait)
-                    self._wake.clear()
-                    continue
-                self._poll(poll)
+                try:
+                    self._step()
+                except Exception:  # a bug must not end polling: log it, slow down, go on
+                    log.exception("connection %s: unexpected error in the poll loop", self.name)
+                    self._stop.wait(1.0)
             self._do_writes()
-        except Exception:
-            log.exception("connection %s: the poll loop failed", self.name)
-            raise
         finally:
             self._close()
+
+    def _step(self) -> None:
+        self._do_writes()
+        poll = min(self.polls, key=lambda p: p.next_due)
+        wait = poll.next_due - time.monotonic()
+        if wait > 0:
+            self._wake.wait(wait)
+            self._wake.clear()
+            return
+        self._poll(poll)
 
     def _close(self) -> None:
         try:

@@ -133,6 +133,11 @@ class _Endpoint:
                 self._close()
                 self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
+            except Exception:  # a bug must not end the bridge: log it, slow down, go on
+                self.counters["errors"] += 1
+                log.exception("raw endpoint %s: unexpected error", self.url)
+                self._close()
+                self._stop.wait(1.0)
 
     def _step(self) -> None:
         raise NotImplementedError
