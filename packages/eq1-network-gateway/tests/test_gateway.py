@@ -229,6 +229,7 @@ def test_connection_statistics_and_recording(
         counters = gateway.stats()
         unit = counters["modbus"]["plc"]["units"][0]
         assert unit["points"]["v"]["reads"] >= 3 and unit["points"]["v"]["value"] == 99
+        assert 0 <= unit["points"]["v"]["age"] < 60
         assert counters["brokers"]["broker"]["published"] >= 3
     finally:
         gateway.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -210,6 +211,7 @@ def _poll_stats(poll: UnitPoll) -> dict[str, Any]:
                 "write_errors": s.write_errors,
                 "quality": s.quality,
                 "value": s.value,
+                "age": None if s.read_at is None else round(time.monotonic() - s.read_at, 3),
             }
             for s in poll.points
         },
