@@ -16,16 +16,24 @@ The variants run in alternating short rounds so that machine noise affects them 
 the table shows the median rate of each and its ratio to the untapped instance.
 Bounded: ``--rounds`` x ``--count`` operations per variant.
 
+With ``--before SRC`` (the ``src`` folder of eq1-network-core from a release that
+predates the observe package, e.g. extracted with ``git archive``), the untapped
+``loop://`` workload also runs in child processes alternating between that tree and
+this one: the "before/after" of the code itself.
+
 Usage::
 
-    python benchmarks/bench_tap.py [--count 20000] [--rounds 9] [--json]
+    python benchmarks/bench_tap.py [--count 20000] [--rounds 9] [--json] [--before SRC]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,8 +89,11 @@ def variants(folder: Path) -> dict[str, Callable[[Any], Any]]:
 def measure(kind: str, count: int, rounds: int, folder: Path) -> dict[str, float]:
     rates: dict[str, list[float]] = {}
     chosen = variants(folder)
-    for _ in range(rounds):
-        for name, make in chosen.items():
+    names = list(chosen)
+    for turn in range(rounds):
+        for name in names[turn % len(names) :] + names[: turn % len(names)]:  # rotate order
+            make = chosen[name]
+            gc.collect()
             if kind == "reqres":
                 proto = make(eq1_network.from_url("loop://"))
                 with proto:
@@ -97,17 +108,47 @@ def measure(kind: str, count: int, rounds: int, folder: Path) -> dict[str, float
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
+def child(count: int) -> None:
+    """Print the untapped loop:// rate of the eq1_network this interpreter imports."""
+    proto = eq1_network.from_url("loop://")
+    with proto:
+        reqres_loop(proto, 200)
+        print(reqres_loop(proto, count))
+
+
+def before_after(before: str, count: int, rounds: int) -> dict[str, float]:
+    """Median untapped rates in child processes: the ``before`` tree and this one."""
+    rates: dict[str, list[float]] = {"before (old tree)": [], "after (this tree)": []}
+    trees = {"before (old tree)": before, "after (this tree)": ""}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            env = dict(os.environ)
+            if tree:
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [tree, env.get("PYTHONPATH")]))
+            argv = [sys.executable, __file__, "--child", "--count", str(count)]
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+            rates[name].append(float(done.stdout.strip().splitlines()[-1]))
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=20_000, help="operations per round")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--before", metavar="SRC", help="an older core src tree to compare")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        child(args.count)
+        return 0
     before = CLASS_METHODS
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for kind in ("reqres", "pubsub"):
             results[kind] = measure(kind, args.count, args.rounds, Path(folder))
+    if args.before:
+        results["before-after"] = before_after(args.before, args.count, args.rounds)
     untouched = before == (
         ReqResProtocol.send,
         ReqResProtocol.read_within,
@@ -117,9 +158,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"classes_untouched": untouched, "ops_per_s": results}))
         return 0
     print(f"python {sys.version.split()[0]}; classes untouched by taps: {untouched}")
+    labels = {
+        "reqres": "loop:// send+read",
+        "pubsub": "memory:// publish+deliver",
+        "before-after": "loop:// send+read, no tap, child processes",
+    }
     for kind, rates in results.items():
-        base = rates["no tap (before)"]
-        label = "loop:// send+read" if kind == "reqres" else "memory:// publish+deliver"
+        base = next(iter(rates.values()))
+        label = labels[kind]
         print(f"\n{label} ({args.rounds} rounds x {args.count}, median)")
         for name, rate in rates.items():
             print(f"  {name:<18} {rate:>12,.0f} ops/s  {rate / base:5.2f}x")
