@@ -69,24 +69,21 @@ was not sent.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty, Full, Queue
+from queue import Empty, Queue
 from threading import get_ident
 from types import TracebackType
 from typing import Any
 
 from eq1_network.common.exceptions import (
-    ProtocolArgumentError,
     ProtocolConfigurationError,
     ProtocolError,
-    ProtocolNotConnectedError,
     ProtocolTimeoutError,
     ProtocolTypeError,
 )
@@ -103,7 +100,10 @@ from eq1_network.packets.send import SequenceCounter, TypedSendData
 from eq1_network.plugins.registry import ProtocolManager
 from eq1_network.urls import check_keywords
 from eq1_network.worker.ack import AckWindow, DeliveryLedger
+from eq1_network.worker.correlation import Correlator, Waiter
+from eq1_network.worker.delivery import Delivery
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
+from eq1_network.worker.lifecycle import HandlerState, Lifecycle, StopReport
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
 from eq1_network.worker.peers import ReplyRouter
@@ -112,6 +112,7 @@ from eq1_network.worker.send_queue import BatchQueue
 
 __all__ = [
     "EventCallback",
+    "HandlerState",
     "NetworkConfig",
     "NetworkEvent",
     "NetworkEventType",
@@ -132,8 +133,7 @@ _RECEIVE_SLICE = 0.1
 """Longest wait of ``receive()`` between two looks at the workers' health."""
 _WRITE_AT_DEPTH = 256
 """Queue depth at which ``send_data`` writes the head of the queue itself (see the docs)."""
-_RECEIVED = NetworkEventType.RECEIVED
-_new = object.__new__
+_RUNNING = HandlerState.RUNNING
 
 
 @dataclass
@@ -255,57 +255,6 @@ def _check_policies(config: NetworkConfig) -> None:
         )
 
 
-@dataclass(frozen=True)
-class StopReport:
-    """What :meth:`NetworkHandler.stop` could not finish.
-
-    Attributes:
-        unsent: Messages accepted but never written (oldest first), including messages
-            that could not be encoded and replies whose peer had left.
-        unacknowledged: Acknowledged mode: written messages the peer never acknowledged.
-        unconfirmed: Outside acknowledged mode: how many messages were written to
-            connections that then broke (each break was also reported in an ERROR
-            event). The peer read some of them, maybe all, maybe none: without
-            acknowledgements the handler cannot tell. Always 0 in acknowledged mode.
-    """
-
-    unsent: list[SendData] = field(default_factory=list)
-    unacknowledged: list[SendData] = field(default_factory=list)
-    unconfirmed: int = 0
-
-    @property
-    def complete(self) -> bool:
-        """Whether everything accepted was written (and acknowledged, in that mode).
-
-        ``unconfirmed`` does not count here: those messages were written.
-        """
-        return not self.unsent and not self.unacknowledged
-
-
-class _Waiter:
-    """One pending request: a lock held until the reply (or the stop) releases it.
-
-    A bare lock is the cheapest one-shot signal between two threads; ``set`` may be
-    called more than once (a reply racing the handler's stop).
-    """
-
-    __slots__ = ("_lock", "result")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
-        self.result: ReceivedData | None = None
-
-    def set(self) -> None:
-        """Wake the requester (once; later calls do nothing)."""
-        with contextlib.suppress(RuntimeError):  # released already
-            self._lock.release()
-
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds; ``True`` once :meth:`set` was called."""
-        return self._lock.acquire(True, timeout)
-
-
 class NetworkHandler:
     """Sends and receives typed messages over one request/response protocol.
 
@@ -332,15 +281,20 @@ class NetworkHandler:
         if event_callback is not None and not callable(event_callback):
             raise ProtocolTypeError("event_callback must be callable or None")
         self.config = network_config
-        self._callback = event_callback
         keep = network_config.receive_queue
-        self._received: Queue[ReceivedData] | None = (
+        received: Queue[ReceivedData] | None = (
             Queue(network_config.receive_queue_size)
             if (keep if keep is not None else event_callback is None)
             else None
         )
+        self._lifecycle = Lifecycle()
+        self._stopping = threading.Event()
+        self._requests = Correlator()
+        self._delivery = Delivery(
+            event_callback, received, self._requests, self._stopping, self._worker_failed
+        )
+        self._emit = self._delivery.emit
         self._lock = threading.Lock()  # sequence numbering + queue order
-        self._state_lock = threading.Lock()
         self._counter = SequenceCounter()
         self._numbered_here = network_config.acknowledged
         self._package = network_config.package
@@ -358,12 +312,7 @@ class NetworkHandler:
         # send_data writes batches itself only where it may wait (not under RAISE) and
         # outside acknowledged mode (see _submit).
         self._batch_writes = self._put_timeout != 0 and not network_config.acknowledged
-        self._waiters: dict[int, _Waiter] = {}
-        self._waiters_lock = threading.Lock()
-        self._answered: list[_Waiter] = []  # replies delivered, requesters not yet woken
         self._epoch = secrets.randbits(63) + 1
-        self._stopping = threading.Event()
-        self._state = "new"
         self._queue: BatchQueue[QueuedMessage] = BatchQueue(network_config.send_queue_size)
         self._link: Link | None = None
         self._requester: Requester | None = None
@@ -372,7 +321,6 @@ class NetworkHandler:
         self._window: AckWindow[SendData] | None = None
         self._ledger: DeliveryLedger | None = None
         self._router: ReplyRouter | None = None
-        self._failure: BaseException | None = None
 
     # -- life cycle ------------------------------------------------------------
 
@@ -414,16 +362,13 @@ class NetworkHandler:
             ProtocolNotFoundError: If the protocol name is unknown.
             ProtocolValidationError: If the handler was already started.
         """
-        with self._state_lock:
-            if self._state != "new":
-                raise ProtocolArgumentError(f"a handler starts once; this one is {self._state}")
-            self._state = "starting"
+        self._lifecycle.begin_start()
         cfg = self.config
         try:
             link = Link(self._create_protocol(), cfg.reconnect, self._emit)
             link.open()
         except BaseException:
-            self._state = "stopped"
+            self._lifecycle.started(ok=False)
             raise
         if cfg.acknowledged:
             self._window = AckWindow(cfg.max_unacknowledged)
@@ -437,7 +382,7 @@ class NetworkHandler:
         requester.start()
         listener.start()
         self._listener_id = listener.ident
-        self._state = "running"
+        self._lifecycle.started(ok=True)
         logger.info("handler started on %r", link.protocol)
 
     def _fit_messages(self, protocol: ReqResProtocol) -> None:
@@ -473,10 +418,7 @@ class NetworkHandler:
         listener = Listener(
             link=link,
             package=cfg.package,
-            emit=self._emit,
-            deliver=self._deliver,
-            deliver_many=self._deliver_many,
-            after_batch=self._release_answered,
+            sink=self._delivery,
             stopping=self._stopping,
             on_ack=self._window.acknowledge if self._window is not None else None,
             ledger=self._ledger,
@@ -486,19 +428,14 @@ class NetworkHandler:
             router=self._router,
             peer_frame_timeout=cfg.peer_frame_timeout,
             messages=max_message is not None,
-            on_failure=self._worker_failed,
             name=f"{name}-listener",
         )
         return requester, listener
 
     def _worker_failed(self, exc: BaseException) -> None:
         """A worker died: fail every wait, now and later, with its exception."""
-        with self._state_lock:
-            if self._failure is not None:
-                return
-            self._failure = exc
-            if self._state == "running":
-                self._state = "failed"
+        if not self._lifecycle.fail(exc):
+            return
         self._stopping.set()
         requester = self._requester
         if requester is not None:
@@ -506,19 +443,7 @@ class NetworkHandler:
         if self._window is not None:
             self._window.abort()
         self._queue.poke()
-        self._fail_waiters()
-
-    def _not_running(self, operation: str) -> ProtocolNotConnectedError:
-        """The error of an operation on a handler that is not running."""
-        failure = self._failure
-        if failure is None:
-            return ProtocolNotConnectedError(f"{operation} on a handler that is {self._state}")
-        error = ProtocolNotConnectedError(
-            f"{operation}: the handler failed ({type(failure).__name__}: {failure}); "
-            "stop it and start a new one"
-        )
-        error.__cause__ = failure
-        return error
+        self._requests.fail_all()
 
     def stop(self, timeout: float = 5.0) -> StopReport:
         """Drain the send queue within ``timeout``, stop the workers and disconnect.
@@ -531,11 +456,8 @@ class NetworkHandler:
             What could not be sent or was not acknowledged (also logged and reported as
             an ERROR event when not empty).
         """
-        with self._state_lock:
-            if self._state not in ("running", "failed"):
-                self._state = "stopped"
-                return StopReport()
-            self._state = "stopping"
+        if not self._lifecycle.begin_stop():
+            return StopReport()
         deadline = time.monotonic() + timeout
         requester, listener, link = self._requester, self._listener, self._link
         assert requester is not None and listener is not None and link is not None
@@ -545,7 +467,11 @@ class NetworkHandler:
         if requester.is_alive():
             requester.request_stop(abort=True)
             requester.join(_POLL * 4)
-        if self._window is not None and not link.failed.is_set() and self._failure is None:
+        if (
+            self._window is not None
+            and not link.failed.is_set()
+            and self._lifecycle.failure is None
+        ):
             self._window.wait_empty(max(deadline - time.monotonic(), 0))
         self._stopping.set()
         listener.join(max(deadline - time.monotonic(), _POLL * 4))
@@ -562,8 +488,8 @@ class NetworkHandler:
         link.up.clear()
         if self._ledger is not None:
             self._ledger.close()
-        self._fail_waiters()
-        self._state = "stopped"
+        self._requests.fail_all()
+        self._lifecycle.stopped()
         if not report.complete:
             error = ProtocolTimeoutError(
                 f"stopped with {len(report.unsent)} message(s) unsent and "
@@ -581,7 +507,7 @@ class NetworkHandler:
         Returns:
             ``True`` while running.
         """
-        return self._state == "running"
+        return self._lifecycle.state is _RUNNING
 
     def is_connected(self) -> bool:
         """Tell whether the link is up right now.
@@ -617,8 +543,8 @@ class NetworkHandler:
             raise ProtocolTypeError(
                 f"send_data() needs a {self._send_class.__name__}, got {type(send_data).__name__}"
             )
-        if self._state != "running":
-            raise self._not_running("send_data()")
+        if self._lifecycle.state is not _RUNNING:
+            raise self._lifecycle.not_running("send_data()")
         limit = self._direct_limit
         if limit is None or timeout is not None or get_ident() == self._listener_id:
             return self._submit(send_data, timeout, None)
@@ -640,7 +566,7 @@ class NetworkHandler:
             self._write_head()
         return sequence
 
-    def _submit(self, send_data: SendData, timeout: float | None, waiter: _Waiter | None) -> int:
+    def _submit(self, send_data: SendData, timeout: float | None, waiter: Waiter | None) -> int:
         """Queue (or write) a message: every case but the common one of :meth:`send_data`."""
         router = self._router
         if router is None:
@@ -653,7 +579,7 @@ class NetworkHandler:
             raise
 
     def _submit_in_order(
-        self, send_data: SendData, timeout: float | None, waiter: _Waiter | None
+        self, send_data: SendData, timeout: float | None, waiter: Waiter | None
     ) -> int:
         wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
         if not self._typed:
@@ -687,12 +613,11 @@ class NetworkHandler:
                 requester.write_batch_now()
 
     def _submit_now(
-        self, entry: QueuedMessage, sequence: int, wait: float | None, waiter: _Waiter | None
+        self, entry: QueuedMessage, sequence: int, wait: float | None, waiter: Waiter | None
     ) -> None:
         """Write or queue a request, or a reply from the event callback (lock held)."""
         if waiter is not None:
-            with self._waiters_lock:
-                self._waiters[sequence] = waiter
+            self._requests.register(sequence, waiter)
         # A request blocks its caller anyway, and a reply sent from the event callback
         # runs on the receive worker: when nothing is queued, either is written from
         # this thread, one thread hand-off less per round trip.
@@ -703,8 +628,7 @@ class NetworkHandler:
             self._queue.put(entry, wait)
         except BaseException:
             if waiter is not None:
-                with self._waiters_lock:
-                    self._waiters.pop(sequence, None)
+                self._requests.discard(sequence)
             raise
 
     def _encode(self, send_data: SendData) -> QueuedMessage:
@@ -750,19 +674,18 @@ class NetworkHandler:
             raise ProtocolTypeError(
                 f"request() needs a {cls.__name__}, got {type(send_data).__name__}"
             )
-        if self._state != "running":
-            raise self._not_running("request()")
-        waiter = _Waiter()
+        if self._lifecycle.state is not _RUNNING:
+            raise self._lifecycle.not_running("request()")
+        waiter = Waiter()
         deadline = time.monotonic() + timeout
         sequence = self._submit(send_data, timeout, waiter)
         try:
             if not waiter.wait(max(deadline - time.monotonic(), 0)):
                 raise ProtocolTimeoutError(f"no reply to message {sequence} within {timeout:g} s")
         finally:
-            with self._waiters_lock:
-                self._waiters.pop(sequence, None)
+            self._requests.discard(sequence)
         if waiter.result is None:
-            raise self._not_running(f"request() waiting for the reply to {sequence}")
+            raise self._lifecycle.not_running(f"request() waiting for the reply to {sequence}")
         return waiter.result
 
     # -- receiving -------------------------------------------------------------
@@ -782,19 +705,20 @@ class NetworkHandler:
             ProtocolNotConnectedError: If a worker failed (chained from its exception)
                 and every message received before was taken.
         """
-        if self._received is None:
+        queue = self._delivery.received
+        if queue is None:
             raise ProtocolConfigurationError(
                 "this handler delivers to its event callback; set "
                 "NetworkConfig(receive_queue=True) to use receive()"
             )
-        queue = self._received
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            if self._failure is not None:
+            failure = self._lifecycle.failure
+            if failure is not None:
                 try:
                     return queue.get_nowait()  # what arrived before the failure
                 except Empty:
-                    raise self._not_running("receive()") from self._failure
+                    raise self._lifecycle.not_running("receive()") from failure
             wait = _RECEIVE_SLICE
             if deadline is not None:
                 wait = min(wait, max(deadline - time.monotonic(), 0.0))
@@ -803,94 +727,3 @@ class NetworkHandler:
             except Empty:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise ProtocolTimeoutError(f"no message received within {timeout} s") from None
-
-    def _deliver(self, received: ReceivedData) -> None:
-        if self._waiters:
-            reply_to = getattr(received, "reply_to", 0)
-            if reply_to:
-                with self._waiters_lock:
-                    waiter = self._waiters.pop(reply_to, None)
-                if waiter is not None:
-                    # Woken by _release_answered, just before the receive worker waits
-                    # again: woken now, the requester would only block on the
-                    # interpreter lock that this thread still holds.
-                    waiter.result = received
-                    self._answered.append(waiter)
-                    return
-        callback = self._callback
-        if callback is not None:
-            event = NetworkEvent(_RECEIVED, received, None, getattr(received, "sequence", None))
-            try:
-                callback(event)
-            except Exception as exc:
-                logger.exception("event callback raised on %r", event)
-                self._report_callback_error(event, exc)
-        queue = self._received
-        if queue is not None:
-            while not self._stopping.is_set():
-                try:
-                    queue.put(received, timeout=_POLL)
-                    return
-                except Full:
-                    continue
-            logger.warning("stopping: a received message was not queued: %r", received)
-
-    def _deliver_many(self, batch: Iterable[ReceivedData]) -> None:
-        """Deliver the messages of one read, in order (receive worker only).
-
-        The common case, events to a callback and no request waiting, runs here with
-        one call per message less than :meth:`_deliver`. A request made while this
-        runs cannot have its reply in ``batch``: those bytes arrived before it was sent.
-        """
-        callback = self._callback
-        if self._waiters or self._received is not None or callback is None:
-            for received in batch:
-                self._deliver(received)
-            return
-        for received in batch:
-            event: Any = _new(NetworkEvent)  # what __init__ does, without the call
-            event.type = _RECEIVED
-            event.data = received
-            event.error = None
-            event.sequence = getattr(received, "sequence", None)
-            try:
-                callback(event)
-            except Exception as exc:
-                logger.exception("event callback raised on %r", event)
-                self._report_callback_error(event, exc)
-
-    def _release_answered(self) -> None:
-        """Wake the requesters whose replies the last read delivered (receive worker only)."""
-        answered = self._answered
-        if answered:
-            for waiter in answered:
-                waiter.set()
-            answered.clear()
-
-    # -- events ----------------------------------------------------------------
-
-    def _emit(self, event: NetworkEvent) -> None:
-        callback = self._callback
-        if callback is None:
-            return
-        try:
-            callback(event)
-        except Exception as exc:
-            logger.exception("event callback raised on %r", event)
-            self._report_callback_error(event, exc)
-
-    def _report_callback_error(self, event: NetworkEvent, exc: Exception) -> None:
-        """Report a callback's exception as an ERROR event (unless ``event`` was one)."""
-        callback = self._callback
-        if callback is not None and event.type is not NetworkEventType.ERROR:
-            try:
-                callback(NetworkEvent(NetworkEventType.ERROR, data=event, error=exc))
-            except Exception:
-                logger.exception("event callback raised on the ERROR event too")
-
-    def _fail_waiters(self) -> None:
-        with self._waiters_lock:
-            waiters = list(self._waiters.values())
-            self._waiters.clear()
-        for waiter in waiters:
-            waiter.set()

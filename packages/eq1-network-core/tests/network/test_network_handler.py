@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -560,9 +561,14 @@ def test_a_listener_given_only_deliver_delivers_one_by_one() -> None:
     link = Link(_OneReadProtocol(chunk), ReconnectPolicy(), events.append)
     link.open()
     stopping = threading.Event()
-    listener = Listener(
-        link=link, package=TEXT_PACKAGE, emit=events.append, deliver=deliver, stopping=stopping
+    sink = SimpleNamespace(
+        emit=events.append,
+        deliver=deliver,
+        deliver_many=lambda batch: [deliver(received) for received in batch],
+        after_batch=lambda: None,
+        worker_failed=events.append,
     )
+    listener = Listener(link=link, package=TEXT_PACKAGE, sink=sink, stopping=stopping)
     listener.start()
     try:
         assert done.wait(30)

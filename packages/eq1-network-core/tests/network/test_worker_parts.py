@@ -17,7 +17,6 @@ from eq1_network import (
     ProtocolNotConnectedError,
     QueueFullError,
 )
-from eq1_network.network import _Waiter
 from eq1_network.packets import DataFormat, Message, MessageFlags, MessageType
 from eq1_network.worker import BatchQueue, NetworkEvent, NetworkEventType, ReconnectPolicy
 from eq1_network.worker.ack import (
@@ -27,6 +26,7 @@ from eq1_network.worker.ack import (
     hello_message,
     parse_hello,
 )
+from eq1_network.worker.correlation import Waiter
 
 
 def test_batch_queue_orders_bounds_and_closes() -> None:
@@ -198,7 +198,7 @@ def test_event_repr() -> None:
 
 
 def test_request_waiter_is_a_one_shot_signal_across_threads() -> None:
-    waiter = _Waiter()
+    waiter = Waiter()
     assert waiter.wait(0.01) is False
     setter = threading.Thread(target=waiter.set)
     setter.start()

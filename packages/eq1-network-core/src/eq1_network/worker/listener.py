@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from eq1_network.common.exceptions import (
     FragmentError,
@@ -34,7 +34,7 @@ from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.peers import ReplyRouter, StreamState
 
-__all__ = ["Listener"]
+__all__ = ["Listener", "ListenerSink"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +47,26 @@ _CONTROL_BIT = int(CONTROL_FLAGS)
 _SPECIAL_BITS = _CONTROL_BIT | int(MessageFlags.FRAGMENT)
 
 
-def _one_by_one(
-    deliver: Callable[[ReceivedData], None],
-) -> Callable[[Iterable[ReceivedData]], None]:
-    """Make a ``deliver_many`` out of a ``deliver``."""
+class ListenerSink(Protocol):
+    """Where a :class:`Listener` puts what it reads (all methods run on its thread)."""
 
-    def deliver_many(batch: Iterable[ReceivedData]) -> None:
-        for received in batch:
-            deliver(received)
+    def emit(self, event: NetworkEvent) -> None:
+        """Take an event (connection changes, errors)."""
 
-    return deliver_many
+    def deliver(self, received: ReceivedData) -> None:
+        """Take one decoded message, in order."""
+
+    def deliver_many(self, batch: Iterable[ReceivedData]) -> None:
+        """Take the decoded messages of one read, each as the iterator yields it, in order.
+
+        Used outside acknowledged mode to save a call per message.
+        """
+
+    def after_batch(self) -> None:
+        """Called after the messages of each read, before the worker waits again."""
+
+    def worker_failed(self, exc: BaseException) -> None:
+        """Called with the exception that ended the worker, if one did."""
 
 
 class Listener(Worker):
@@ -72,13 +82,7 @@ class Listener(Worker):
     Args:
         link: The connection.
         package: A ``DataPackage`` that decodes payloads.
-        emit: Where events go.
-        deliver: Called with each decoded message, in order.
-        deliver_many: Optional; called instead of ``deliver`` with an iterator over
-            the decoded messages of one read (outside acknowledged mode), to save a
-            call per message. It must deliver each message as it takes it, in order.
-        after_batch: Called after the messages of each read were delivered, just before
-            the worker waits again (and when it ends).
+        sink: Takes the events, the decoded messages and the worker's failure.
         stopping: Set to end the worker.
         on_ack: Acknowledged mode: called with the sequence number of each ack received.
         ledger: Acknowledged mode: records deliveries per sender epoch.
@@ -91,7 +95,6 @@ class Listener(Worker):
             ``max_message_size``): a read that is not whole frames is dropped alone and
             reported (the link stays up), and in acknowledged mode only the next
             sequence of each sender is delivered; others are dropped and come again.
-        on_failure: Called with the exception that ended the worker, if one did.
         name: Thread name.
     """
 
@@ -100,10 +103,7 @@ class Listener(Worker):
         *,
         link: Link,
         package: Any,
-        emit: Callable[[NetworkEvent], None],
-        deliver: Callable[[ReceivedData], None],
-        deliver_many: Callable[[Iterable[ReceivedData]], None] | None = None,
-        after_batch: Callable[[], None] | None = None,
+        sink: ListenerSink,
         stopping: threading.Event,
         on_ack: Callable[[int], object] | None = None,
         ledger: DeliveryLedger | None = None,
@@ -112,16 +112,15 @@ class Listener(Worker):
         router: ReplyRouter | None = None,
         peer_frame_timeout: float = 30.0,
         messages: bool = False,
-        on_failure: Callable[[BaseException], None] | None = None,
         name: str = "eq1-listener",
     ) -> None:
-        super().__init__(name, emit, on_failure)
+        super().__init__(name, sink.emit, sink.worker_failed)
         self._link = link
         self._package = package
         self._decode = package.payload_decoder()
-        self._deliver = deliver
-        self._deliver_many = deliver_many or _one_by_one(deliver)
-        self._after_batch = after_batch
+        self._deliver = sink.deliver
+        self._deliver_many = sink.deliver_many
+        self._after_batch = sink.after_batch
         self._stopping = stopping
         self._on_ack = on_ack
         self._ledger = ledger
@@ -145,8 +144,7 @@ class Listener(Worker):
         return StreamState(peer, stream, reader, self._new_reassembler())
 
     def _finish(self) -> None:
-        if self._after_batch is not None:
-            self._after_batch()
+        self._after_batch()
 
     def _loop(self) -> None:
         if self._link.multi_peer is not None:
@@ -206,8 +204,7 @@ class Listener(Worker):
                 self._bad_message(MalformedPacketError("a message ended inside a frame"))
             if self._state.ack_due:
                 self._send_ack()
-            if self._after_batch is not None:
-                self._after_batch()
+            self._after_batch()
             if wait_first:
                 # Straight back to waiting: the read that would find nothing, and the
                 # interpreter lock hand-offs its system calls cause, are saved.
@@ -241,8 +238,7 @@ class Listener(Worker):
                 continue
             if message is not None:
                 self._take_chunk(message.peer, message.data)
-                if self._after_batch is not None:
-                    self._after_batch()
+                self._after_batch()
             elif not protocol.is_connected():
                 link.mark_down(None)
                 continue
