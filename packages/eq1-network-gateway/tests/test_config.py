@@ -151,3 +151,13 @@ def test_check_command_exit_codes(tmp_path: Path) -> None:
     )
     assert failed.returncode == 2
     assert f"{bad}:11: bridges[0].points[0].table:" in failed.stderr
+
+
+def test_endpoint_urls_are_checked_without_opening_them() -> None:
+    errors = errors_of(GOOD.replace('1502"', '1502?colour=red"'))
+    assert errors[0].startswith("gw.yaml:3: connections.plc.url: ")
+    assert "unknown parameter 'colour'" in errors[0]
+    inline = GOOD.replace("    to: broker\n", '    to: "mqtt://127.0.0.1:1883?bogus=1"\n')
+    assert any(
+        e.startswith("gw.yaml:7: bridges[0].to: ") and "bogus" in e for e in errors_of(inline)
+    )

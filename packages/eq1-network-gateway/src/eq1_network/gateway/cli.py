@@ -11,7 +11,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from eq1_network.common.exceptions import PluginLoadError
+from eq1_network.common.exceptions import PluginLoadError, ProtocolError
 from eq1_network.gateway.config import ConfigError, GatewayConfig, load_config
 from eq1_network.gateway.runtime import Gateway
 from eq1_network.observe import report
@@ -58,8 +58,12 @@ def run_gateway(args: argparse.Namespace) -> int:
         log.info("signal %d: stopping", signum)
         stop.set()
 
+    try:
+        gateway = Gateway(config, record=args.record)
+    except (ProtocolError, OSError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    gateway = Gateway(config, record=args.record)
     metrics = None
     try:
         if args.metrics_port is not None:

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from eq1_network.common.exceptions import ProtocolConfigurationError
+from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolError
 from eq1_network.protocols.modbus.values import BYTE_ORDERS, VALUE_TYPES
 
 __all__ = [
@@ -336,8 +336,40 @@ def _check(config: GatewayConfig) -> list[tuple[list[Any], str]]:
                 )
             )
     for name, conn in config.connections.items():
-        problems.extend((["connections", name, k], m) for k, m in _secret_problems(conn))
+        secrets = _secret_problems(conn)
+        problems.extend((["connections", name, k], m) for k, m in secrets)
+        if not secrets:
+            problems.extend((["connections", name, "url"], m) for m in _url_problems(conn))
+    for index, bridge in enumerate(config.bridges):
+        for key, ref in (("from", bridge.source), ("to", bridge.target)):
+            if "://" in ref and ref not in config.connections:
+                problems.extend(
+                    (["bridges", index, key], m) for m in _url_problems(ConnectionConfig(url=ref))
+                )
     return problems
+
+
+def with_secret(conn: ConnectionConfig) -> str:
+    """Return the connection's URL with its password source as a query parameter.
+
+    The URL layer reads the secret (``password_env``/``password_file``) and never shows it.
+    """
+    for key in ("password_env", "password_file"):
+        value = getattr(conn, key)
+        if value:
+            return f"{conn.url}{'&' if '?' in conn.url else '?'}{key}={value}"
+    return conn.url
+
+
+def _url_problems(conn: ConnectionConfig) -> list[str]:
+    """Build the endpoint (nothing is opened) to check its URL and parameters."""
+    from eq1_network.plugins import from_url
+
+    try:
+        from_url(with_secret(conn))
+    except ProtocolError as exc:
+        return [str(exc)]
+    return []
 
 
 def _secret_problems(conn: ConnectionConfig) -> list[tuple[str, str]]:

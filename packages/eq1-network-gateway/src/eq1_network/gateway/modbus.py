@@ -127,6 +127,9 @@ class ModbusWorker:
 
     def submit_write(self, poll: UnitPoll, state: PointState, payload: bytes) -> None:
         """Queue a write from a set topic (called on the broker's thread)."""
+        if self._stop.is_set():
+            self._result(poll, state, False, None, "the gateway is shutting down")
+            return
         try:
             self._writes.put_nowait(_Write(poll, state, payload))
         except queue.Full:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eq1_network.gateway.broker import BrokerLink, mask_url
-from eq1_network.gateway.config import ConnectionConfig, GatewayConfig, kind_of
+from eq1_network.gateway.config import ConnectionConfig, GatewayConfig, kind_of, with_secret
 from eq1_network.gateway.modbus import ModbusWorker, UnitPoll
 from eq1_network.gateway.points import PointState
 from eq1_network.gateway.raw import RawFromBroker, RawToBroker
@@ -23,15 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def connection_url(conn: ConnectionConfig) -> str:
-    """Return the connection's URL with its password source as a query parameter.
-
-    The URL layer reads the secret (``password_env``/``password_file``) and never shows it.
-    """
-    for key in ("password_env", "password_file"):
-        value = getattr(conn, key)
-        if value:
-            return f"{conn.url}{'&' if '?' in conn.url else '?'}{key}={value}"
-    return conn.url
+    """Return the connection's URL with its password source as a query parameter."""
+    return with_secret(conn)
 
 
 class Gateway:
