@@ -200,7 +200,6 @@ def test_report_reaches_an_exporter_plugin() -> None:
 
 
 def test_prometheus_metrics_endpoint() -> None:
-    pytest.importorskip("prometheus_client")
     from eq1_network.observe.prometheus import serve_metrics
 
     stats = Stats()
