@@ -1,10 +1,9 @@
-"""The requirements document's ``$`` packet structure example, run as written.
+"""A custom packet structure: ``$``-delimited packets with typed send and receive classes.
 
-The block between the two marker comments is copied verbatim from the requirements
-document (its PacketStructure example). Only the imports above it are added,
-because the document leaves them out. The document's two closing lines hand
-``send_data`` to a ``NetworkHandler`` whose ``network_config`` and ``event_callback``
-it does not define; they are quoted in a comment after the block.
+The first part defines the classes the simplest way: a ``PacketStructureInterface``
+subclass for ``$...$`` packets, a ``SendData`` that writes ``CMD#a#b`` and a
+``ReceivedData`` that reads it back, then frames one message. With a ``NetworkHandler``
+the same ``send_data`` would be sent with ``network_handler.send_data(send_data)``.
 
 ``main()`` then uses the same classes with the packet layer: the delimiter structure
 streams through :class:`~eq1_network.packets.PacketStream` (it defines ``HEAD_PACKET``
@@ -22,7 +21,7 @@ from eq1_network import DataPackage, PacketStream
 from eq1_network.data import ReceivedData, SendData
 
 # fmt: off
-# ---- verbatim from the requirements document ----------------------------------------
+# ---- the classes, written the simplest way -------------------------------------------
 # Standardised data handling through the packet interface
 from eq1_network.interfaces.packet import PacketStructureInterface
 
@@ -88,17 +87,17 @@ class TestReceivedData(ReceivedData):
 send_data = TestSendData("TEST", ["1", "2", "3", "4", "5"])
 packet_bytes = PacketStructure.to_packet(send_data.to_bytes())  # serialise the list to bytes
 
-# ---- end of the verbatim block ------------------------------------------------------
+# ---- end of the simple classes --------------------------------------------------------
 # fmt: on
-# The document continues with (network_config and event_callback are not defined there):
+# With a NetworkHandler (network_config and event_callback defined by the application):
 #     # Using NetworkHandler
 #     network_handler = NetworkHandler(network_config, event_callback)
 #     network_handler.send_data(send_data)  # sent through the PacketStructure
 
 
 class CommandData(TestReceivedData):
-    """``TestReceivedData`` as the document writes it calls ``cls(cmd=..., data=...)``
-    but defines no constructor; this subclass adds one so decoding can be shown."""
+    """``TestReceivedData`` above calls ``cls(cmd=..., data=...)`` but defines no
+    constructor; this subclass adds one so decoding can be shown."""
 
     def __init__(self, cmd: str, data: list[str]) -> None:
         self.cmd = cmd

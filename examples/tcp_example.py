@@ -1,4 +1,4 @@
-"""The requirements document's TCP example, runnable.
+"""A TCP client talking to an echo server through ReqResManager, runnable as it is.
 
 With ``--port`` it talks to an echo server you started, for example::
 
@@ -9,7 +9,8 @@ Without ``--port`` it starts its own echo server: a ``TCPServer`` whose thread r
 each request and answers it through the request/response view (``read``/``send``).
 It then sends a JSON message with send_json()/read_json().
 
-Needs ``pip install eq1-network-tcp``.
+Needs ``eq1-network-tcp`` (``python -m pip install ./packages/eq1-network-core
+./packages/eq1-network-tcp`` from a clone).
 """
 
 from __future__ import annotations
