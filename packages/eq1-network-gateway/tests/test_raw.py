@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import serial
 from gateway_peers import Broker, Watcher
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eq1_network.gateway import Gateway, parse_config
 from eq1_network.gateway.raw import Deframer, frame
@@ -94,6 +96,28 @@ def test_mqtt_messages_reach_a_tcp_sink(
         gateway.stop()
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    frames=st.lists(st.binary(max_size=40), max_size=20),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=10),
+    framing=st.sampled_from(["lines", "length"]),
+)
+def test_deframer_finds_the_same_frames_however_the_stream_is_cut(
+    frames: list[bytes], cuts: list[int], framing: str
+) -> None:
+    if framing == "lines":
+        frames = [f.replace(b"\n", b"").rstrip(b"\r") for f in frames]
+    stream = b"".join(frame(f, framing, 2) for f in frames)
+    deframer = Deframer(framing, length_bytes=2)
+    found: list[bytes] = []
+    last = 0
+    for cut in [*sorted({min(c, len(stream)) for c in cuts}), len(stream)]:
+        found += deframer.feed(stream[last:cut])
+        last = cut
+    assert found == frames
+    assert deframer.dropped == 0
+
+
 def test_deframer_splits_and_bounds() -> None:
     lines = Deframer("lines", max_frame=8)
     assert lines.feed(b"a\r\nbc") == [b"a"]
@@ -112,8 +136,9 @@ def test_deframer_splits_and_bounds() -> None:
         frame(bytes(300), "length", 1)
 
 
-def test_the_command_runs_until_sigterm_and_stops_cleanly(
-    tmp_path: Path, broker: Broker, watcher: Watcher, prefix: str
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_the_command_runs_until_a_signal_and_stops_cleanly(
+    tmp_path: Path, broker: Broker, watcher: Watcher, prefix: str, stop_signal: int
 ) -> None:
     device = ModbusDevice(holding_registers=[42] * 10)
     with ModbusTCPServer("127.0.0.1", 0, units={1: device}) as plc:
@@ -133,7 +158,7 @@ def test_the_command_runs_until_sigterm_and_stops_cleanly(
         )
         try:
             assert watcher.wait_for(f"{prefix}/v", 3)[0] == b"42"
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(stop_signal)
             output, _ = proc.communicate(timeout=30)
         finally:
             if proc.poll() is None:
