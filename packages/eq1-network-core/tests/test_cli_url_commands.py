@@ -778,3 +778,31 @@ def test_send_file_reports_a_receiver_that_disagrees(tmp_path: Path) -> None:
         out, err = sender.communicate(timeout=60)
     assert sender.returncode == 5, err
     assert "MISMATCH" in out
+
+
+def test_hexdump_view_udp_and_sigint_ends_listen_cleanly() -> None:
+    import signal
+
+    port = free_port()
+    server = start(
+        "listen", f"udp-listen://127.0.0.1:{port}", "--echo", "--hexdump", ready="listening"
+    )
+    try:
+        done = run(
+            "send", f"udp://127.0.0.1:{port}", "--hex", "00 41 42 ff", "--reply", "--hexdump"
+        )
+    finally:
+        server.send_signal(signal.SIGINT)
+        code, out, err = finish(server)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith("00000000  00 41 42 ff" + " " * 36 + "  |.AB.|\n")
+    assert code == 0 and "Traceback" not in err
+    assert "00 41 42 ff" in out and "127.0.0.1:" in out
+
+
+def test_ask_password_prompts_on_the_terminal_without_echo(secure_broker: int) -> None:
+    pty = _Pty("pub", f"mqtt://alice@127.0.0.1:{secure_broker}", "t", "x", "--ask-password")
+    pty.expect("password: ")
+    pty.type(b"s3cret\n")
+    assert pty.close() == 0, pty.seen
+    assert b"s3cret" not in pty.seen
