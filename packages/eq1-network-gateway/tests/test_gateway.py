@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from gateway_peers import Broker, Watcher
 
 from eq1_network.gateway import Gateway, parse_config
+from eq1_network.gateway.metrics import serve_gateway_metrics
 from eq1_network.observe import read_recording
 from eq1_network.protocols.modbus import ModbusDevice, ModbusTCPServer, values
 from eq1_network.testing import wait_until
@@ -269,3 +271,31 @@ def test_gateways_in_a_share_group_split_the_commands(
     assert sum(writes) == 10, writes
     assert device.holding_registers[40] in range(1, 11)
     wait_until(lambda: len(watcher.on(f"{prefix}/sp/set/result")) == 10, 5, what="no duplicates")
+
+
+def test_prometheus_metrics_per_connection_and_per_point(
+    running: list[Gateway],
+    plc: ModbusTCPServer,
+    device: ModbusDevice,
+    broker: Broker,
+    watcher: Watcher,
+    prefix: str,
+) -> None:
+    points = f"- {{name: v, table: holding, address: 5, topic: {prefix}/v}}\n"
+    gateway = start(running, modbus_yaml(plc, broker, "100ms", points))
+    watcher.wait_for(f"{prefix}/v", 2)
+    server = serve_gateway_metrics(gateway, 0)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            text = answer.read().decode()
+    finally:
+        server.shutdown()
+    labels = '{connection="plc",point="v",unit=""}'
+    reads = [line for line in text.splitlines() if line.startswith("eq1_gateway_point_reads_total")]
+    assert reads and reads[0].startswith(f"eq1_gateway_point_reads_total{labels}")
+    assert float(reads[0].split()[-1]) >= 2
+    assert f"eq1_gateway_point_good{labels} 1.0" in text
+    assert f"eq1_gateway_point_age_seconds{labels}" in text
+    assert 'eq1_gateway_broker_published_total{broker="broker"}' in text
+    assert "eq1_network_messages_out_total{endpoint=" in text

@@ -13,9 +13,9 @@ from typing import Any
 
 from eq1_network.common.exceptions import PluginLoadError, ProtocolError
 from eq1_network.gateway.config import ConfigError, GatewayConfig, load_config
+from eq1_network.gateway.metrics import serve_gateway_metrics
 from eq1_network.gateway.runtime import Gateway
 from eq1_network.observe import report
-from eq1_network.observe.prometheus import serve_metrics
 
 __all__ = ["run_gateway"]
 
@@ -91,7 +91,7 @@ def _report(gateway: Gateway, when: str = "") -> None:
 
 def _serve_metrics(gateway: Gateway, port: int) -> Any:
     try:
-        server, _thread = serve_metrics(gateway.connection_stats, port)
+        server = serve_gateway_metrics(gateway, port)
     except (PluginLoadError, OSError) as exc:
         sys.stderr.write(f"error: --metrics-port {port}: {exc}\n")
         return None
