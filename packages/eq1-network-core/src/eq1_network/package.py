@@ -45,7 +45,7 @@ from eq1_network.data import ReceivedData, SendData
 from eq1_network.packets._binding import Structure, bind_structure, length_prefix_limit
 from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.framing import NetworkPacketStructure
-from eq1_network.packets.header import HEADER_VERSION
+from eq1_network.packets.header import FLAGS_OFFSET, HEADER_VERSION
 from eq1_network.packets.kinds import MessageFlags
 from eq1_network.packets.message import Message
 from eq1_network.packets.reader import TypedStreamReader
@@ -301,9 +301,9 @@ class DataPackage(Generic[_S, _R]):
         """
         if (
             self._typed_receive
-            and len(payload) >= 4
+            and len(payload) > FLAGS_OFFSET
             and payload[0] == HEADER_VERSION
-            and payload[3] & _FRAGMENT_BIT
+            and payload[FLAGS_OFFSET] & _FRAGMENT_BIT
         ):
             merged = reassembler.add(Message.from_bytes(payload))
             return None if merged is None else self.from_message(merged)

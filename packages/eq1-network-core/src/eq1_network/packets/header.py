@@ -37,6 +37,7 @@ __all__ = [
     "DATA_FORMAT_BY_VALUE",
     "FIXED_HEADER",
     "FIXED_HEADER_SIZE",
+    "FLAGS_OFFSET",
     "HEADER_VERSION",
     "MAX_IDENTIFIER_BYTES",
     "MAX_U64",
@@ -53,6 +54,9 @@ __all__ = [
 ]
 
 HEADER_VERSION: Final = 1
+FLAGS_OFFSET: Final = 3
+"""Offset of the flags byte: receivers test ``payload[FLAGS_OFFSET]`` (with
+``payload[0] == HEADER_VERSION``) to route fragments and control messages before decoding."""
 FIXED_HEADER: Final = struct.Struct(">BBBBHBBQQq")
 FIXED_HEADER_SIZE: Final = FIXED_HEADER.size
 MAX_IDENTIFIER_BYTES: Final = 255

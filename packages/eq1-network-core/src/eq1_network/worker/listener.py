@@ -25,7 +25,7 @@ from eq1_network.common.exceptions import (
 from eq1_network.data import ReceivedData
 from eq1_network.interfaces.protocol import MultiPeerProtocol, has_readiness_wait
 from eq1_network.packets.fragmentation import Reassembler, split_message
-from eq1_network.packets.header import HEADER_VERSION
+from eq1_network.packets.header import FLAGS_OFFSET, HEADER_VERSION
 from eq1_network.packets.kinds import MessageFlags
 from eq1_network.packets.message import Message
 from eq1_network.worker.ack import CONTROL_FLAGS, DeliveryLedger, ack_message, parse_hello
@@ -354,7 +354,11 @@ class Listener(Worker):
         state = self._state
         note = self._router.note if self._router is not None else None
         for payload in payloads:
-            if len(payload) > 3 and payload[3] & _SPECIAL_BITS and payload[0] == HEADER_VERSION:
+            if (
+                len(payload) > FLAGS_OFFSET
+                and payload[FLAGS_OFFSET] & _SPECIAL_BITS
+                and payload[0] == HEADER_VERSION
+            ):
                 handle(payload)  # a control message or a fragment
                 continue
             try:
@@ -371,7 +375,11 @@ class Listener(Worker):
     def _handle(self, payload: bytes) -> None:
         state = self._state
         try:
-            if len(payload) > 3 and payload[3] & _CONTROL_BIT and payload[0] == HEADER_VERSION:
+            if (
+                len(payload) > FLAGS_OFFSET
+                and payload[FLAGS_OFFSET] & _CONTROL_BIT
+                and payload[0] == HEADER_VERSION
+            ):
                 self._control(Message.from_bytes(payload))
                 return
             received = self._package.receive_payload(payload, state.reassembler)
