@@ -314,6 +314,8 @@ def test_sub_retained_format_json_and_timeouts(broker: str) -> None:
     assert (record["topic"], record["text"], record["retain"]) == ("cfg/mode", "auto", True)
     done = run("sub", broker, "cfg/#", "--retained-only", "-W", "3")
     assert (done.returncode, done.stdout) == (0, "auto\n")
+    done = run("sub", broker, "cfg/#", "-R", "-W", "1")
+    assert (done.returncode, done.stdout) == (4, "")
     done = run("sub", broker, "empty/#", "-W", "0.5")
     assert done.returncode == 4 and "0 of 1" in done.stderr
     done = run("sub", broker, "cfg/#", "-C", "3", "-W", "1")
@@ -806,3 +808,17 @@ def test_ask_password_prompts_on_the_terminal_without_echo(secure_broker: int) -
     pty.type(b"s3cret\n")
     assert pty.close() == 0, pty.seen
     assert b"s3cret" not in pty.seen
+
+
+def test_stats_draws_a_table_on_a_terminal_and_send_reads_a_file(echo: str, tmp_path: Path) -> None:
+    pty = _Pty("stats", echo, "--probe", "x", "--interval", "0.2", "-C", "2")
+    pty.expect("ENDPOINT")
+    pty.expect("P50 ms")
+    assert pty.close() == 0
+    assert b"{" not in pty.seen  # a table, not JSON
+    payload = tmp_path / "frame.bin"
+    payload.write_bytes(b"\x02STATUS\x03")
+    done = run(
+        "send", echo, "--file", str(payload), "--reply", "--repeat", "2", "--interval", "0.1"
+    )
+    assert (done.returncode, done.stdout) == (0, "\\x02STATUS\\x03\n" * 2)
