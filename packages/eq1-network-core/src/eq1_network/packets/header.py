@@ -292,6 +292,18 @@ def parse_header(payload: bytes) -> ParsedHeader:
 # ``_plain_init``. Both decoders are written out inline: they run once per message.
 
 
+def _identifiers(data: bytes, start: int, src_len: int, dst_len: int) -> tuple[str, str]:
+    """Decode the source and destination that begin at ``data[start]``.
+
+    Raises:
+        UnicodeDecodeError: If one is not UTF-8.
+    """
+    middle = start + src_len
+    source = data[start:middle].decode("utf-8") if src_len else ""
+    destination = data[middle : middle + dst_len].decode("utf-8") if dst_len else ""
+    return source, destination
+
+
 def decode_plain(data: bytes, by_format: Sequence[Any]) -> Any:
     """Decode a whole typed message payload without the checks' precise errors.
 
@@ -325,11 +337,12 @@ def decode_plain(data: bytes, by_format: Sequence[Any]) -> Any:
         or header_len > len(data)
     ):
         return None
-    try:
-        source = data[FIXED_HEADER_SIZE:src_end].decode("utf-8") if src_len else ""
-        destination = data[src_end:ids_end].decode("utf-8") if dst_len else ""
-    except UnicodeDecodeError:
-        return None
+    source = destination = ""
+    if src_len or dst_len:
+        try:
+            source, destination = _identifiers(data, FIXED_HEADER_SIZE, src_len, dst_len)
+        except UnicodeDecodeError:
+            return None
     value = target._decode_value(data[header_len:])
     flag_set = _NO_FLAGS if flags == 0 else flags_from_byte(flags)
     if not target._plain_init:
@@ -413,13 +426,10 @@ def decode_frames(
             other(data[start:end])
             continue
         try:
+            source = destination = ""
             if src_len or dst_len:
                 ids = start + FIXED_HEADER_SIZE
-                source = data[ids : ids + src_len].decode("utf-8") if src_len else ""
-                ids += src_len
-                destination = data[ids : ids + dst_len].decode("utf-8") if dst_len else ""
-            else:
-                source = destination = ""
+                source, destination = _identifiers(data, ids, src_len, dst_len)
             value = target._decode_value(data[body:end])
         except (ProtocolError, ValueError, TypeError):
             other(data[start:end])  # the slow path reports what is invalid
