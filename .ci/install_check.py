@@ -115,6 +115,22 @@ def distributions() -> list[Path]:
     return sorted(p.parent for p in PACKAGES.glob("*/pyproject.toml"))
 
 
+def _home(name: str) -> str | None:
+    """The package folder a plugin wheel's file belongs to, or None for a stray file."""
+    parts = name.split("/")
+    if parts[:2] == ["eq1_network", "protocols"] and len(parts) > 3:
+        return "/".join(parts[:3])
+    if parts[0] == "eq1_network" and len(parts) > 2 and parts[1] != "protocols":
+        return "/".join(parts[:2])
+    return None
+
+
+def ships_protocols(wheel: Path) -> bool:
+    """Whether a wheel ships a protocol package (and so registers protocols)."""
+    with zipfile.ZipFile(wheel) as zf:
+        return any(n.startswith("eq1_network/protocols/") for n in zf.namelist())
+
+
 def check_file_lists(wheels: dict[str, Path]) -> None:
     owners: dict[str, str] = {}
     for project, wheel in wheels.items():
@@ -130,10 +146,19 @@ def check_file_lists(wheels: dict[str, Path]) -> None:
             if files:
                 raise SystemExit(f"the meta distribution must hold no code, found {files}")
         elif project != "eq1-network-core":
-            folders = {n.split("/")[2] for n in files if n.startswith("eq1_network/protocols/")}
-            stray = [n for n in files if not n.startswith("eq1_network/protocols/")]
-            if stray or len(folders) != 1:
-                raise SystemExit(f"{project} must ship one eq1_network/protocols/<dir>: {files}")
+            homes = {_home(n) for n in files}
+            if None in homes or len(homes) != 1:
+                raise SystemExit(
+                    f"{project} must ship one eq1_network/protocols/<dir> or one "
+                    f"eq1_network/<dir> of its own: {files}"
+                )
+    core_folders = {
+        n.rsplit("/", 1)[0] for n, owner in owners.items() if owner == "eq1-network-core"
+    }
+    for name, owner in owners.items():
+        home = _home(name)
+        if owner != "eq1-network-core" and home in core_folders:
+            raise SystemExit(f"{owner} ships {name} into {home}, a folder of eq1-network-core")
     missing = CORE_ONLY - set(owners)
     if missing:
         raise SystemExit(f"core does not ship {sorted(missing)}")
@@ -188,7 +213,11 @@ def main() -> None:
         meta = f"eq1-network[{extras}]" if extras else "eq1-network"
         pip = (python, "-m", "pip", "install", "--quiet", "--find-links", dist)
         run(*pip, meta, third_wheel)
-        plugin_dists = [n for n in wheels if n != "eq1-network"] + ["acme-eq1-echo"]
+        plugin_dists = [
+            name
+            for name, wheel in wheels.items()
+            if name == "eq1-network-core" or ships_protocols(wheel)
+        ] + ["acme-eq1-echo"]
         print("wheel install:", end=" ", flush=True)
         check_discovery(python, plugin_dists)
         for name in wheels:
