@@ -26,7 +26,7 @@ from eq1_network.protocols.modbus.errors import ModbusExceptionError
 from eq1_network.protocols.modbus.framers import ASCIIFramer, Frame, MBAPFramer, RTUFramer
 from eq1_network.protocols.modbus.pdu import DeviceIdentification
 
-SETTINGS = settings(max_examples=200, deadline=None)
+SETTINGS = settings(max_examples=200, deadline=None, derandomize=True)  # fixed: see test_framers
 REGISTER = st.integers(0, 0xFFFF)
 ADDRESS = st.integers(0, 0xFFFF)
 KINDS = ["socket", "rtu", "ascii"]
@@ -272,7 +272,7 @@ def test_pymodbus_responses_decode(
     code=st.sampled_from([1, 2, 3, 4, 5, 6, 8, 10, 11]),
     unit=st.integers(1, 247),
 )
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True)
 def test_pymodbus_exception_responses(kind: str, function: int, code: int, unit: int) -> None:
     adu = _pymodbus_framer(kind, server=True).buildFrame(
         ExceptionResponse(function, code, device_id=unit)

@@ -23,7 +23,14 @@ from eq1_network.protocols.modbus.framers import (
 Framer = MBAPFramer | RTUFramer | ASCIIFramer
 
 LIMITS = {"mbap": 260, "rtu": 256, "ascii": 513}
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: random RTU bytes hold a false CRC match about once per 65536 positions, so
+# a random draw could, rarely, build an ambiguous stream; fixed examples keep CI stable.
+SETTINGS = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _crc_bitwise(data: bytes) -> int:
@@ -308,7 +315,7 @@ def test_round_trip_in_random_fragments(
 
 @pytest.mark.parametrize(("kind", "side", "pdus"), _cases())
 @given(data=st.data())
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 def test_round_trip_one_byte_at_a_time(
     kind: str, side: str, pdus: st.SearchStrategy[bytes], data: st.DataObject
 ) -> None:
@@ -330,6 +337,8 @@ def test_rtu_frames_of_unknown_length_found_by_crc(
     framer = RTUFramer(side=side)  # type: ignore[arg-type]
     frame = framer.encode(unit, pdu)
     assume(not any(_crc_matches(frame, 0, size) for size in range(4, len(frame))))
+    if side == "client":  # a client always names the request it awaits an answer to
+        framer.expect_answer_to(pdu)
     cuts = data.draw(st.lists(st.integers(1, len(frame) - 1), max_size=6))
     assert _feed_chunks(framer, frame, cuts, 256) == [Frame(unit, pdu)]
 
@@ -514,7 +523,7 @@ def test_rtu_oversized_frame_never_grows_the_buffer(side: str) -> None:
 
 
 @given(garbage=st.binary(min_size=300, max_size=1200), step=st.integers(1, 300))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, derandomize=True)
 def test_rtu_garbage_never_grows_the_buffer(garbage: bytes, step: int) -> None:
     sides: tuple[Side, ...] = ("client", "server")
     for side in sides:

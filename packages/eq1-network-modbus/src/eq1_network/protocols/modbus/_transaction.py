@@ -216,7 +216,7 @@ class StreamEngine:
         started = time.monotonic()
         single = self._single
         assert single is not None
-        if not single.acquire(True, timeout):
+        if not single.acquire(False) and not single.acquire(True, timeout):
             raise ProtocolTimeoutError(f"the connection stayed busy for {timeout} s")
         try:
             tid = self._next_id = (self._next_id + 1) & 0xFFFF
@@ -232,7 +232,12 @@ class StreamEngine:
                     raise self._timed_out(tid, unit, function, timeout)
                 data = link.read_within(wait)
                 if data:
-                    answer = self._match(data, accepted, unit, function)
+                    frames = self._framer.feed(data)
+                    if len(frames) == 1:  # the usual case: the answer alone
+                        frame = frames[0]
+                        if frame.transaction_id in accepted and _answers(frame, unit, function):
+                            return frame.pdu
+                    answer = self._match(frames, accepted, unit, function)
                     if answer is not None:
                         return answer
                 wait = started + timeout - time.monotonic()
@@ -243,10 +248,10 @@ class StreamEngine:
             single.release()
 
     def _match(
-        self, data: bytes, accepted: tuple[int, ...], unit: int, function: int
+        self, frames: list[Frame], accepted: tuple[int, ...], unit: int, function: int
     ) -> bytes | None:
         answer = None
-        for frame in self._framer.feed(data):
+        for frame in frames:
             if (
                 answer is None
                 and frame.transaction_id in accepted

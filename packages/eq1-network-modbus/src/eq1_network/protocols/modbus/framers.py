@@ -159,6 +159,10 @@ class MBAPFramer:
         Returns:
             The complete frames, oldest first (often empty).
         """
+        if not self._buffer and len(data) > MBAP_HEADER:  # fast path: exactly one frame
+            tid, protocol, length, unit = _MBAP.unpack_from(data)
+            if protocol == 0 and len(data) == 6 + length and 2 <= length <= MAX_PDU + 1:
+                return [Frame(unit, data[MBAP_HEADER:], tid)]
         buf = self._buffer + data if self._buffer else data
         frames: list[Frame] = []
         pos = 0
