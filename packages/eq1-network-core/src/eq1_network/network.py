@@ -76,7 +76,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from queue import Empty, Queue
+from queue import Queue
 from threading import get_ident
 from types import TracebackType
 from typing import Any
@@ -129,8 +129,6 @@ EventCallback = Callable[[NetworkEvent], None]
 """Signature of ``event_callback``; it is called from the worker threads."""
 
 _POLL = 0.05
-_RECEIVE_SLICE = 0.1
-"""Longest wait of ``receive()`` between two looks at the workers' health."""
 _WRITE_AT_DEPTH = 256
 """Queue depth at which ``send_data`` writes the head of the queue itself (see the docs)."""
 _RUNNING = HandlerState.RUNNING
@@ -255,6 +253,25 @@ def _check_policies(config: NetworkConfig) -> None:
         )
 
 
+def _create_protocol(config: NetworkConfig) -> ReqResProtocol:
+    """The protocol ``config.protocol`` names (or is)."""
+    spec = config.protocol
+    if isinstance(spec, ReqResProtocol):
+        return spec
+    if "://" in spec:
+        protocol: BaseProtocol = ProtocolManager.from_url(spec, **config.params)
+    else:
+        factory = ProtocolManager.get_protocol(spec)
+        check_keywords(factory, config.params, where=f"NetworkConfig(protocol={spec!r}).params")
+        protocol = factory(**config.params)
+    if not isinstance(protocol, ReqResProtocol):
+        raise ProtocolConfigurationError(
+            f"NetworkHandler needs a request/response protocol; {spec!r} is "
+            f"{type(protocol).__name__}"
+        )
+    return protocol
+
+
 class NetworkHandler:
     """Sends and receives typed messages over one request/response protocol.
 
@@ -336,24 +353,6 @@ class NetworkHandler:
     ) -> None:
         self.stop()
 
-    def _create_protocol(self) -> ReqResProtocol:
-        spec = self.config.protocol
-        if isinstance(spec, ReqResProtocol):
-            return spec
-        if "://" in spec:
-            protocol: BaseProtocol = ProtocolManager.from_url(spec, **self.config.params)
-        else:
-            factory = ProtocolManager.get_protocol(spec)
-            where = f"NetworkConfig(protocol={spec!r}).params"
-            check_keywords(factory, self.config.params, where=where)
-            protocol = factory(**self.config.params)
-        if not isinstance(protocol, ReqResProtocol):
-            raise ProtocolConfigurationError(
-                f"NetworkHandler needs a request/response protocol; {spec!r} is "
-                f"{type(protocol).__name__}"
-            )
-        return protocol
-
     def start(self) -> None:
         """Connect and start both workers.
 
@@ -365,7 +364,7 @@ class NetworkHandler:
         self._lifecycle.begin_start()
         cfg = self.config
         try:
-            link = Link(self._create_protocol(), cfg.reconnect, self._emit)
+            link = Link(_create_protocol(cfg), cfg.reconnect, self._emit)
             link.open()
         except BaseException:
             self._lifecycle.started(ok=False)
@@ -705,25 +704,4 @@ class NetworkHandler:
             ProtocolNotConnectedError: If a worker failed (chained from its exception)
                 and every message received before was taken.
         """
-        queue = self._delivery.received
-        if queue is None:
-            raise ProtocolConfigurationError(
-                "this handler delivers to its event callback; set "
-                "NetworkConfig(receive_queue=True) to use receive()"
-            )
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            failure = self._lifecycle.failure
-            if failure is not None:
-                try:
-                    return queue.get_nowait()  # what arrived before the failure
-                except Empty:
-                    raise self._lifecycle.not_running("receive()") from failure
-            wait = _RECEIVE_SLICE
-            if deadline is not None:
-                wait = min(wait, max(deadline - time.monotonic(), 0.0))
-            try:
-                return queue.get(timeout=wait)
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise ProtocolTimeoutError(f"no message received within {timeout} s") from None
+        return self._delivery.take(timeout, self._lifecycle)

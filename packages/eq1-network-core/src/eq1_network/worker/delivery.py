@@ -4,26 +4,32 @@
 :class:`~eq1_network.worker.listener.ListenerSink`): a reply goes to the request
 waiting for it; every other message goes to the event callback as a RECEIVED event
 and, when the handler keeps one, to the receive queue. An exception raised by the
-callback is logged and reported as an ERROR event.
+callback is logged and reported as an ERROR event. ``NetworkHandler.receive`` takes
+from the queue with :meth:`Delivery.take`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
-from queue import Full, Queue
+from queue import Empty, Full, Queue
 from typing import Any
 
+from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolTimeoutError
 from eq1_network.data import ReceivedData
 from eq1_network.worker.correlation import Correlator
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
+from eq1_network.worker.lifecycle import Lifecycle
 
 __all__ = ["Delivery"]
 
 logger = logging.getLogger("eq1_network.network")
 
 _POLL = 0.05
+_RECEIVE_SLICE = 0.1
+"""Longest wait of :meth:`Delivery.take` between two looks at the workers' health."""
 _RECEIVED = NetworkEventType.RECEIVED
 _new = object.__new__
 
@@ -122,6 +128,45 @@ class Delivery:
     def worker_failed(self, exc: BaseException) -> None:
         """A worker ended on ``exc``."""
         self._on_failure(exc)
+
+    def take(self, timeout: float | None, lifecycle: Lifecycle) -> ReceivedData:
+        """Take the next message of the receive queue (``NetworkHandler.receive``).
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits without limit.
+            lifecycle: The handler's state, for a worker's failure.
+
+        Returns:
+            The message.
+
+        Raises:
+            ProtocolTimeoutError: If nothing arrived in time.
+            ProtocolConfigurationError: If the handler keeps no receive queue.
+            ProtocolNotConnectedError: If a worker failed (chained from its exception)
+                and every message received before was taken.
+        """
+        queue = self.received
+        if queue is None:
+            raise ProtocolConfigurationError(
+                "this handler delivers to its event callback; set "
+                "NetworkConfig(receive_queue=True) to use receive()"
+            )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            failure = lifecycle.failure
+            if failure is not None:
+                try:
+                    return queue.get_nowait()  # what arrived before the failure
+                except Empty:
+                    raise lifecycle.not_running("receive()") from failure
+            wait = _RECEIVE_SLICE
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 0.0))
+            try:
+                return queue.get(timeout=wait)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise ProtocolTimeoutError(f"no message received within {timeout} s") from None
 
     def _report_callback_error(self, event: NetworkEvent, exc: Exception) -> None:
         """Report a callback's exception as an ERROR event (unless ``event`` was one)."""
