@@ -16,7 +16,7 @@ from eq1_network.common.exceptions import ProtocolError
 from eq1_network.common.logging import configure_logging
 from eq1_network.plugins.registry import ProtocolManager
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "exit_code", "main"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         _out(line)
     _out("demo OK")
     return 0
+
+
+def exit_code(exc: BaseException) -> int:
+    """Return the exit code every ``eq1-network`` command gives for an error.
+
+    The table is in ``eq1-network --help`` and docs/cli.md. A plugin's command maps
+    its own errors first (a protocol's refusal as 5, say) and calls this for the rest,
+    so that every command keeps the one table.
+
+    Args:
+        exc: The error a command raised.
+
+    Returns:
+        The exit code.
+    """
+    from eq1_network._cli.common import exit_code as table_code
+
+    return table_code(exc)
 
 
 def build_parser() -> argparse.ArgumentParser:

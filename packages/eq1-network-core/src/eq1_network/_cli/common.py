@@ -96,8 +96,6 @@ def exit_code(exc: BaseException) -> int:
         return USAGE
     if isinstance(exc, (PluginLoadError, FileNotFoundError, IsADirectoryError)):
         return USAGE
-    if type(exc).__name__ == "ModbusExceptionError":
-        return PROTOCOL
     return OTHER
 
 

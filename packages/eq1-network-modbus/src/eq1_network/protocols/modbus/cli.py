@@ -21,16 +21,12 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Literal
 
+from eq1_network.cli import exit_code as command_exit_code
 from eq1_network.common.exceptions import (
     ProtocolArgumentError,
-    ProtocolAuthenticationError,
     ProtocolConnectionError,
     ProtocolError,
-    ProtocolNotFoundError,
     ProtocolTimeoutError,
-    ProtocolUsageError,
-    ProtocolValidationError,
-    RemoteProtocolError,
 )
 from eq1_network.protocols.modbus._device_file import load_device_file
 from eq1_network.protocols.modbus._spec import MAX_READ_REGISTERS
@@ -42,9 +38,8 @@ from eq1_network.urls import ParsedURL, mask_url, parse_url, query_kwargs
 
 __all__ = ["exit_code", "run_read", "run_serve", "run_write"]
 
-OK, OTHER, USAGE, CONNECTION, TIMEOUT, PROTOCOL, AUTH = 0, 1, 2, 3, 4, 5, 6
-INTERRUPTED = 130
-"""The exit codes of every ``eq1-network`` command."""
+# Codes of the table every eq1-network command shares (eq1_network.cli.exit_code).
+OK, PROTOCOL, INTERRUPTED = 0, 5, 130
 
 _TRUE = frozenset({"1", "true", "on"})
 _FALSE = frozenset({"0", "false", "off"})
@@ -67,27 +62,19 @@ Value = bool | int | float
 
 
 def exit_code(exc: BaseException) -> int:
-    """Return the exit code for an error.
+    """Return the exit code for an error: the table of every ``eq1-network`` command.
 
     Args:
         exc: The error a command raised.
 
     Returns:
-        6 for a refused certificate or credentials, 5 for a Modbus exception
-        response or a malformed answer, 4 for a timeout, 3 for a failed connection,
-        2 for bad arguments, URLs or device files, 1 otherwise.
+        5 for a Modbus exception response; otherwise
+        :func:`eq1_network.cli.exit_code` (6 authentication or TLS, 5 a malformed
+        answer, 4 timeout, 3 connection, 2 usage, 1 other).
     """
-    if isinstance(exc, ProtocolAuthenticationError):
-        return AUTH
-    if isinstance(exc, ModbusExceptionError | RemoteProtocolError):
+    if isinstance(exc, ModbusExceptionError):
         return PROTOCOL
-    if isinstance(exc, ProtocolTimeoutError):
-        return TIMEOUT
-    if isinstance(exc, ConnectionError):
-        return CONNECTION
-    if isinstance(exc, ProtocolUsageError | ProtocolValidationError | ProtocolNotFoundError):
-        return USAGE
-    return OTHER
+    return command_exit_code(exc)
 
 
 def _guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
