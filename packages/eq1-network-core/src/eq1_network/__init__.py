@@ -4,10 +4,8 @@ The public API is re-exported here; protocol plugins add themselves under
 ``eq1_network.protocols`` and through the ``eq1_network.protocols`` entry point.
 """
 
-import importlib as _importlib
 import logging as _logging
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
 
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
@@ -35,6 +33,7 @@ from eq1_network.common.exceptions import (
     QueueFullError,
     RemoteProtocolError,
 )
+from eq1_network.common.lazy import LazyExports as _LazyExports
 from eq1_network.common.logging import configure_logging
 from eq1_network.data import ReceivedData, SendData
 from eq1_network.interfaces import (
@@ -140,21 +139,9 @@ _LAZY_EXPORTS: dict[str, tuple[str, ...]] = {
         "split_message",
     ),
 }
-_LAZY: dict[str, str] = {name: module for module, names in _LAZY_EXPORTS.items() for name in names}
-
-
-def __getattr__(name: str) -> _Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
+_EXPORTS = _LazyExports(__name__, globals(), _LAZY_EXPORTS)
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
@@ -202,5 +189,5 @@ __all__ = [
     "from_url",
     "get_protocol",
     "hookimpl",
-    *_LAZY,
+    *sorted(_EXPORTS.names),
 ]

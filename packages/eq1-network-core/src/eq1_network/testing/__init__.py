@@ -12,10 +12,13 @@ TLS certificates). Plugin authors subclass :class:`ReqResContract` or
 - :func:`pty_pair` / :func:`pty_echo` make socat pseudo-terminal pairs (POSIX).
 - :func:`make_tls_files` makes a CA and certificates on the fly.
 - :func:`free_port` returns a free TCP port on 127.0.0.1.
+- :func:`check_lazy_exports` checks a package's lazy re-exports against its
+  type-checking imports and ``__all__``.
 """
 
 from eq1_network.testing._collect import MessageCollector, read_exactly
 from eq1_network.testing.events import EventLog
+from eq1_network.testing.exports import check_lazy_exports
 from eq1_network.testing.peers import free_port, require_executable, require_peers
 from eq1_network.testing.process import PeerProcess, port_accepts, stop_process, wait_listening
 from eq1_network.testing.pubsub import PubSubContract
@@ -35,6 +38,7 @@ __all__ = [
     "ReqResContract",
     "SocatProcess",
     "TLSFiles",
+    "check_lazy_exports",
     "free_port",
     "make_tls_files",
     "port_accepts",

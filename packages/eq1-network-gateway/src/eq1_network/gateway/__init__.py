@@ -13,8 +13,9 @@ The names below are imported lazily, so that building the command line (which im
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eq1_network.common.lazy import LazyExports
 
 if TYPE_CHECKING:
     from eq1_network.gateway.config import ConfigError, GatewayConfig, load_config, parse_config
@@ -22,21 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ConfigError", "Gateway", "GatewayConfig", "load_config", "parse_config"]
 
-_HOMES = {
-    "ConfigError": "config",
-    "GatewayConfig": "config",
-    "load_config": "config",
-    "parse_config": "config",
-    "Gateway": "runtime",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+_EXPORTS = LazyExports(
+    __name__,
+    globals(),
+    {
+        ".config": ("ConfigError", "GatewayConfig", "load_config", "parse_config"),
+        ".runtime": ("Gateway",),
+    },
+)
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir

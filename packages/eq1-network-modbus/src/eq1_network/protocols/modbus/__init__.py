@@ -13,8 +13,9 @@ registers), :mod:`.client` and :mod:`.transports` (the clients), :mod:`.device` 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eq1_network.common.lazy import LazyExports
 
 if TYPE_CHECKING:
     from eq1_network.protocols.modbus._spec import ExceptionCode, FunctionCode
@@ -67,42 +68,26 @@ __all__ = [
     "lrc",
 ]
 
-_HOMES = {
-    "ExceptionCode": "_spec",
-    "FunctionCode": "_spec",
-    "ModbusClient": "client",
-    "Faults": "device",
-    "ModbusDevice": "device",
-    "ModbusExceptionError": "errors",
-    "ASCIIFramer": "framers",
-    "Frame": "framers",
-    "MBAPFramer": "framers",
-    "RTUFramer": "framers",
-    "crc16": "framers",
-    "lrc": "framers",
-    "DeviceIdentification": "pdu",
-    "Request": "pdu",
-    "ModbusRTUServer": "server",
-    "ModbusTCPServer": "server",
-    "ServerStats": "server",
-    "RequestRefusedError": "_tables",
-    "ModbusASCIIProtocol": "transports",
-    "ModbusProtocol": "transports",
-    "ModbusRTUOverTCPProtocol": "transports",
-    "ModbusRTUProtocol": "transports",
-    "ByteOrder": "values",
-    "ValueType": "values",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+_EXPORTS = LazyExports(
+    __name__,
+    globals(),
+    {
+        "._spec": ("ExceptionCode", "FunctionCode"),
+        ".client": ("ModbusClient",),
+        ".device": ("Faults", "ModbusDevice"),
+        ".errors": ("ModbusExceptionError",),
+        ".framers": ("ASCIIFramer", "Frame", "MBAPFramer", "RTUFramer", "crc16", "lrc"),
+        ".pdu": ("DeviceIdentification", "Request"),
+        ".server": ("ModbusRTUServer", "ModbusTCPServer", "ServerStats"),
+        "._tables": ("RequestRefusedError",),
+        ".transports": (
+            "ModbusASCIIProtocol",
+            "ModbusProtocol",
+            "ModbusRTUOverTCPProtocol",
+            "ModbusRTUProtocol",
+        ),
+        ".values": ("ByteOrder", "ValueType"),
+    },
+)
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir

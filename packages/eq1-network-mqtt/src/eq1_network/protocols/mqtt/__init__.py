@@ -8,7 +8,9 @@ first access.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eq1_network.common.lazy import LazyExports
 
 if TYPE_CHECKING:
     from eq1_network.protocols.mqtt._messages import MQTTMessage
@@ -42,25 +44,23 @@ __all__ = [
     "MQTTValidationRefusalError",
 ]
 
-_LAZY = frozenset({"MQTTProtocol", "MQTTPublishHandle"})
-_REFUSALS = frozenset({"MQTTRefusalError", "MQTTValidationRefusalError"})
-
-
-def __getattr__(name: str) -> Any:
-    if name == "MQTTMessage":
-        from eq1_network.protocols.mqtt import _messages
-
-        return _messages.MQTTMessage
-    if name in _LAZY:
-        from eq1_network.protocols.mqtt import mqtt_protocol
-
-        return getattr(mqtt_protocol, name)
-    if name in _REFUSALS:
-        from eq1_network.protocols.mqtt import reason_codes
-
-        return getattr(reason_codes, name)
-    if name in __all__:
-        from eq1_network.protocols.mqtt import config
-
-        return getattr(config, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_EXPORTS = LazyExports(
+    __name__,
+    globals(),
+    {
+        "._messages": ("MQTTMessage",),
+        ".config": (
+            "MQTT_V5",
+            "MQTT_V31",
+            "MQTT_V311",
+            "OVERFLOW_DROP_OLDEST",
+            "OVERFLOW_REJECT",
+            "BrokerConfig",
+            "ClientConfig",
+        ),
+        ".mqtt_protocol": ("MQTTProtocol", "MQTTPublishHandle"),
+        ".reason_codes": ("MQTTRefusalError", "MQTTValidationRefusalError"),
+    },
+)
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir

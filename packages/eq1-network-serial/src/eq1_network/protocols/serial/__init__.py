@@ -8,8 +8,9 @@ plugin registry does when it lists protocols) never imports pyserial::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eq1_network.common.lazy import LazyExports
 
 if TYPE_CHECKING:
     from eq1_network.protocols.serial.at import AtClient, AtResponse
@@ -30,27 +31,16 @@ __all__ = [
     "list_ports",
 ]
 
-_HOMES = {
-    "AtClient": "at",
-    "AtResponse": "at",
-    "AtParser": "at_parser",
-    "AtStatus": "at_parser",
-    "Unsolicited": "at_parser",
-    "PortInfo": "ports",
-    "list_ports": "ports",
-    "SerialProtocol": "serial_protocol",
-    "SerialSettings": "settings",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+_EXPORTS = LazyExports(
+    __name__,
+    globals(),
+    {
+        ".at": ("AtClient", "AtResponse"),
+        ".at_parser": ("AtParser", "AtStatus", "Unsolicited"),
+        ".ports": ("PortInfo", "list_ports"),
+        ".serial_protocol": ("SerialProtocol",),
+        ".settings": ("SerialSettings",),
+    },
+)
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir

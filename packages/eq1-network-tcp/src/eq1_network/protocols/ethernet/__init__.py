@@ -14,9 +14,9 @@ emits a :class:`DeprecationWarning`.
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eq1_network.common.lazy import LazyExports
 
 if TYPE_CHECKING:
     from eq1_network.common.policies import ReconnectPolicy, TLSConfig
@@ -37,35 +37,17 @@ __all__ = [
     "TLSConfig",
 ]
 
-_HOMES = {
-    "JsonMessage": "_json",
-    "KeepAlive": "_config",
-    "Peer": "_peer",
-    "PeerMessage": "_peer",
-    "TCPClient": "tcp_client",
-    "TCPServer": "tcp_server",
-}
-
-
-_MOVED = frozenset({"ReconnectPolicy", "TLSConfig"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        warnings.warn(
-            f"eq1_network.protocols.ethernet.{name} is deprecated and will be removed in a "
-            f"future release; use eq1_network.{name} instead (the same class)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module("eq1_network.common.policies"), name)
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+_EXPORTS = LazyExports(
+    __name__,
+    globals(),
+    {
+        "._json": ("JsonMessage",),
+        "._config": ("KeepAlive",),
+        "._peer": ("Peer", "PeerMessage"),
+        ".tcp_client": ("TCPClient",),
+        ".tcp_server": ("TCPServer",),
+    },
+    moved={"ReconnectPolicy": "eq1_network.ReconnectPolicy", "TLSConfig": "eq1_network.TLSConfig"},
+)
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir

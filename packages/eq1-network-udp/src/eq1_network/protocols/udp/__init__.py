@@ -9,8 +9,9 @@ stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from eq1_network.common.lazy import LazyExports
 
 if TYPE_CHECKING:
     from eq1_network.protocols.udp._inbox import Datagram, Peer
@@ -27,24 +28,15 @@ __all__ = [
     "UDPServer",
 ]
 
-_HOMES = {
-    "Datagram": "_inbox",
-    "MAX_DATAGRAM_IPV4": "_options",
-    "MAX_DATAGRAM_IPV6": "_options",
-    "Peer": "_inbox",
-    "UDPClient": "udp_client",
-    "UDPServer": "udp_server",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+_EXPORTS = LazyExports(
+    __name__,
+    globals(),
+    {
+        "._inbox": ("Datagram", "Peer"),
+        "._options": ("MAX_DATAGRAM_IPV4", "MAX_DATAGRAM_IPV6"),
+        ".udp_client": ("UDPClient",),
+        ".udp_server": ("UDPServer",),
+    },
+)
+__getattr__ = _EXPORTS.getattr
+__dir__ = _EXPORTS.dir
