@@ -34,10 +34,11 @@ def run_gateway(args: argparse.Namespace) -> int:
     """Run the command; return its exit code.
 
     Args:
-        args: ``config``, ``check`` and ``stats_interval``.
+        args: ``config``, ``check``, ``record``, ``metrics_port`` and ``stats_interval``.
 
     Returns:
-        0 after a clean stop (or a valid file with ``--check``), 2 for an invalid file.
+        0 after a clean stop (or a valid file with ``--check``), 2 for an invalid file or
+        a gateway that cannot be built.
     """
     try:
         config = load_config(args.config)
@@ -52,17 +53,25 @@ def run_gateway(args: argparse.Namespace) -> int:
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+    try:
+        gateway = Gateway(config, record=args.record)
+    except (ProtocolError, OSError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    code = _serve(gateway, args)
+    if code == 0:
+        _report(gateway, "at exit")
+    return code
+
+
+def _serve(gateway: Gateway, args: argparse.Namespace) -> int:
+    """Run ``gateway`` until SIGINT or SIGTERM, then stop it and restore the handlers."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)
         stop.set()
 
-    try:
-        gateway = Gateway(config, record=args.record)
-    except (ProtocolError, OSError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     metrics = None
     try:
@@ -80,7 +89,6 @@ def run_gateway(args: argparse.Namespace) -> int:
         gateway.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    _report(gateway, "at exit")
     return 0
 
 

@@ -300,41 +300,14 @@ def parse_config(text: str, source: str = "<config>") -> GatewayConfig:
     return config
 
 
-def _check(config: GatewayConfig) -> list[tuple[list[Any], str]]:
+Problem = tuple[list[Any], str]
+
+
+def _check(config: GatewayConfig) -> list[Problem]:
     """Cross-checks pydantic cannot see: references, bridge shapes, topics."""
-    problems: list[tuple[list[Any], str]] = []
+    problems: list[Problem] = []
     for index, bridge in enumerate(config.bridges):
-        here: list[Any] = ["bridges", index]
-        ends = {}
-        for key, ref in (("from", bridge.source), ("to", bridge.target)):
-            if "://" not in ref and ref not in config.connections:
-                known = ", ".join(sorted(config.connections)) or "none"
-                problems.append(
-                    ([*here, key], f"{ref!r} is neither a URL nor a connection ({known})")
-                )
-            else:
-                ends[key] = kind_of(config.endpoint(ref).url)
-        if len(ends) < 2:
-            continue
-        shape = (ends["from"], ends["to"])
-        if shape == ("modbus", "mqtt"):
-            if bridge.points is None:
-                problems.append(([*here], "a Modbus bridge needs points"))
-            if bridge.topic is not None:
-                problems.append(([*here, "topic"], "a Modbus bridge has topics per point"))
-        elif shape in (("raw", "mqtt"), ("mqtt", "raw")):
-            if bridge.topic is None:
-                problems.append(([*here], "a raw bridge needs a topic"))
-            if bridge.points is not None:
-                problems.append(([*here, "points"], "points belong to Modbus bridges"))
-        else:
-            problems.append(
-                (
-                    [*here],
-                    f"cannot bridge {ends['from']} to {ends['to']}: use Modbus -> MQTT, "
-                    "serial/TCP -> MQTT or MQTT -> serial/TCP",
-                )
-            )
+        problems.extend(_bridge_problems(config, index, bridge))
     for name, conn in config.connections.items():
         secrets = _secret_problems(conn)
         problems.extend((["connections", name, k], m) for k, m in secrets)
@@ -346,6 +319,41 @@ def _check(config: GatewayConfig) -> list[tuple[list[Any], str]]:
                 problems.extend(
                     (["bridges", index, key], m) for m in _url_problems(ConnectionConfig(url=ref))
                 )
+    return problems
+
+
+def _bridge_problems(config: GatewayConfig, index: int, bridge: BridgeConfig) -> list[Problem]:
+    """A bridge's ends must exist, and their kinds must make a bridge this gateway runs."""
+    here: list[Any] = ["bridges", index]
+    problems: list[Problem] = []
+    ends = {}
+    for key, ref in (("from", bridge.source), ("to", bridge.target)):
+        if "://" not in ref and ref not in config.connections:
+            known = ", ".join(sorted(config.connections)) or "none"
+            problems.append(([*here, key], f"{ref!r} is neither a URL nor a connection ({known})"))
+        else:
+            ends[key] = kind_of(config.endpoint(ref).url)
+    if len(ends) < 2:
+        return problems
+    shape = (ends["from"], ends["to"])
+    if shape == ("modbus", "mqtt"):
+        if bridge.points is None:
+            problems.append((here, "a Modbus bridge needs points"))
+        if bridge.topic is not None:
+            problems.append(([*here, "topic"], "a Modbus bridge has topics per point"))
+    elif shape in (("raw", "mqtt"), ("mqtt", "raw")):
+        if bridge.topic is None:
+            problems.append((here, "a raw bridge needs a topic"))
+        if bridge.points is not None:
+            problems.append(([*here, "points"], "points belong to Modbus bridges"))
+    else:
+        problems.append(
+            (
+                here,
+                f"cannot bridge {ends['from']} to {ends['to']}: use Modbus -> MQTT, "
+                "serial/TCP -> MQTT or MQTT -> serial/TCP",
+            )
+        )
     return problems
 
 
