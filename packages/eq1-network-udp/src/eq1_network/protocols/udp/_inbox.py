@@ -5,12 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from eq1_network.common.exceptions import ProtocolTypeError
 from eq1_network.common.policies import OverflowPolicy
+from eq1_network.protocols.udp._options import check_address
 
-__all__ = ["Datagram", "Inbox", "Peer"]
+__all__ = ["Datagram", "Inbox", "Peer", "as_peer"]
+
+_IDLE_WAIT = 0.1
+"""Longest single wait of :meth:`Inbox.take` without a deadline, to notice a close."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,23 @@ class Peer:
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
+
+
+def as_peer(peer: object) -> Peer:
+    """Return ``peer`` as a :class:`Peer`, checking a ``(host, port)`` tuple.
+
+    Raises:
+        ProtocolTypeError: If ``peer`` is neither a ``Peer`` nor a two-item tuple.
+        ProtocolConfigurationError: If the host or port is invalid.
+    """
+    if isinstance(peer, Peer):
+        return peer
+    if not (isinstance(peer, tuple) and len(peer) == 2):
+        raise ProtocolTypeError(
+            f"peer must be a Peer or a (host, port) tuple, got {type(peer).__name__}"
+        )
+    host, port = check_address(peer[0], peer[1], allow_zero_port=False)
+    return Peer(host, port)
 
 
 class Datagram(NamedTuple):
@@ -100,6 +123,27 @@ class Inbox:
             return True
         with self._cond:
             return self._cond.wait_for(lambda: bool(self._items), timeout)
+
+    def take(self, timeout: float | None, is_open: Callable[[], bool]) -> Datagram | None:
+        """Take the oldest datagram, waiting up to ``timeout`` seconds for one.
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits until one arrives or ``is_open()``
+                turns false (looked at every 0.1 s).
+            is_open: Whether the server still receives; a closed server returns ``None``.
+
+        Returns:
+            The datagram, or ``None``.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            item = self.pop()
+            if item is not None:
+                return item
+            remaining = _IDLE_WAIT if deadline is None else deadline - time.monotonic()
+            if remaining <= 0 or not is_open():
+                return None
+            self.wait(min(remaining, _IDLE_WAIT) if deadline is None else remaining)
 
     def wake(self) -> None:
         """Wake every waiting reader (on close)."""

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import select
 import socket
 import threading
-import time
 from collections.abc import Sequence
 
 from eq1_network.common.exceptions import (
@@ -19,10 +17,9 @@ from eq1_network.common.exceptions import (
 from eq1_network.common.policies import OverflowPolicy
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.udp import _multicast
-from eq1_network.protocols.udp._inbox import Datagram, Inbox, Peer
+from eq1_network.protocols.udp._inbox import Datagram, Inbox, Peer, as_peer
 from eq1_network.protocols.udp._options import (
     MAX_DATAGRAM_IPV4,
-    RECV_SIZE,
     check_address,
     check_buffer,
     check_max_datagram,
@@ -32,17 +29,13 @@ from eq1_network.protocols.udp._options import (
     resolve,
     set_buffers,
 )
+from eq1_network.protocols.udp._receiver import POLL_MS, start_receiver
 
 __all__ = ["UDPServer"]
 
 logger = logging.getLogger(__name__)
 
 _IDLE_WAIT = 0.1
-_POLL_MS = 200
-"""How often (ms) the receive thread looks whether the server was closed."""
-_DRAIN = 256
-"""Most datagrams the receive thread takes per wake-up before it hands them over."""
-_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 def _positive(name: str, value: object) -> int:
@@ -216,13 +209,9 @@ class UDPServer(ReqResProtocol):
             self.max_message_size = self._limit
             self._closing.clear()
             self._sock = sock
-            self._thread = threading.Thread(
-                target=self._receive_loop,
-                args=(sock,),
-                name=f"eq1-udp-server-{self.address[1]}",
-                daemon=True,
+            self._thread = start_receiver(
+                sock, self._inbox, self._closing, self.where, f"eq1-udp-server-{self.address[1]}"
             )
-            self._thread.start()
         logger.info("%s listening", self.where)
         return True
 
@@ -249,7 +238,7 @@ class UDPServer(ReqResProtocol):
             return
         self._closing.set()
         if thread is not None and thread is not threading.current_thread():
-            thread.join(2 * _POLL_MS / 1000 + 1.0)
+            thread.join(2 * POLL_MS / 1000 + 1.0)
         sock.close()
         self._inbox.clear()
         self._inbox.wake()
@@ -274,31 +263,6 @@ class UDPServer(ReqResProtocol):
 
     def _link_error(self, operation: str, exc: OSError) -> ProtocolError:
         return ProtocolConnectionError(f"{operation} on {self.where}: {exc}")
-
-    def _receive_loop(self, sock: socket.socket) -> None:
-        """Move datagrams from the socket to the inbox until the server closes."""
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        inbox, closing = self._inbox, self._closing
-        while not closing.is_set():
-            try:
-                if not poller.poll(_POLL_MS):
-                    continue
-                batch: list[Datagram] = []
-                while len(batch) < _DRAIN:
-                    try:
-                        data, sender = sock.recvfrom(RECV_SIZE, _DONTWAIT)
-                    except (BlockingIOError, ConnectionRefusedError):
-                        break  # drained (an ICMP error from an earlier send_to is no datagram)
-                    batch.append(Datagram(Peer(str(sender[0]), int(sender[1])), data))
-                    if not _DONTWAIT:
-                        break
-            except OSError as exc:
-                if not closing.is_set():
-                    logger.error("%s: receiving failed: %s", self.where, exc)
-                return
-            if batch:
-                inbox.put_many(batch)
 
     # -- request/response view -----------------------------------------------------
 
@@ -364,17 +328,10 @@ class UDPServer(ReqResProtocol):
             ProtocolConfigurationError: If ``timeout`` is negative.
         """
         limit = check_timeout("timeout", timeout)
-        deadline = None if limit is None else time.monotonic() + limit
-        inbox = self._inbox
-        while True:
-            item = inbox.pop()
-            if item is not None:
-                self._last_peer = item.peer
-                return item
-            remaining = _IDLE_WAIT if deadline is None else deadline - time.monotonic()
-            if remaining <= 0 or self._sock is None:
-                return None
-            inbox.wait(min(remaining, _IDLE_WAIT) if deadline is None else remaining)
+        item = self._inbox.take(limit, self.is_connected)
+        if item is not None:
+            self._last_peer = item.peer
+        return item
 
     def send_to(self, peer: Peer | tuple[str, int], data: bytes) -> int:
         """Send one datagram to any address.
@@ -392,13 +349,7 @@ class UDPServer(ReqResProtocol):
             ProtocolNotConnectedError: If the server is not bound.
             ProtocolConnectionError: If the system refused to send.
         """
-        if not isinstance(peer, Peer):
-            if not (isinstance(peer, tuple) and len(peer) == 2):
-                raise ProtocolTypeError(
-                    f"peer must be a Peer or a (host, port) tuple, got {type(peer).__name__}"
-                )
-            host, port = check_address(peer[0], peer[1], allow_zero_port=False)
-            peer = Peer(host, port)
+        peer = as_peer(peer)
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise ProtocolTypeError(f"data must be bytes-like, got {type(data).__name__}")
         return self._send_to(peer, bytes(data), "send_to()")
