@@ -29,9 +29,13 @@ import struct
 from typing import Literal, NamedTuple
 
 from eq1_network.common.exceptions import ProtocolArgumentError
+from eq1_network.protocols.modbus._rtu_lengths import (
+    plausible_request,
+    request_length,
+    response_length,
+)
 from eq1_network.protocols.modbus._spec import (
     ASCII_MAX_FRAME,
-    EXCEPTION_BIT,
     MAX_PDU,
     MBAP_HEADER,
     RTU_MAX_FRAME,
@@ -193,80 +197,6 @@ class MBAPFramer:
         self._buffer = b""
 
 
-# Frame length (address through CRC) of an RTU frame from its first bytes, per
-# function code. ``None``: more bytes are needed; ``-1``: unknown, find it by CRC.
-def _response_length(buf: bytes, pos: int, avail: int) -> int | None:
-    function = buf[pos + 1]
-    if function & EXCEPTION_BIT:
-        return 5
-    if function in (0x01, 0x02, 0x03, 0x04, 0x11, 0x17):
-        return None if avail < 3 else 5 + buf[pos + 2]
-    if function in (0x05, 0x06, 0x0F, 0x10):
-        return 8
-    if function == 0x07:
-        return 5
-    if function == 0x16:
-        return 10
-    if function == 0x2B:
-        return _device_id_length(buf, pos, avail)
-    return -1
-
-
-def _device_id_length(buf: bytes, pos: int, avail: int) -> int | None:
-    if avail < 3:
-        return None
-    if buf[pos + 2] != 0x0E:
-        return -1
-    if avail < 8:
-        return None
-    offset = 8
-    for _ in range(buf[pos + 7]):
-        if avail < offset + 2:
-            return None
-        offset += 2 + buf[pos + offset + 1]
-        if offset > RTU_MAX_FRAME:
-            return RTU_MAX_FRAME + 1
-    return offset + 2
-
-
-def _request_length(buf: bytes, pos: int, avail: int) -> int | None:
-    function = buf[pos + 1]
-    if function in (0x01, 0x02, 0x03, 0x04, 0x05, 0x06):
-        return 8
-    if function in (0x07, 0x11):
-        return 4
-    if function in (0x0F, 0x10):
-        return None if avail < 7 else 9 + buf[pos + 6]
-    if function == 0x16:
-        return 10
-    if function == 0x17:
-        return None if avail < 11 else 13 + buf[pos + 10]
-    if function == 0x2B:
-        return 7
-    return -1
-
-
-def _plausible_request(buf: bytes, pos: int, avail: int) -> bool:
-    """Whether a partial write request at ``pos`` is consistent enough to wait for.
-
-    Its data may hold bytes that look like a whole frame, so the look-ahead must not
-    take them for one; a byte count that matches the quantity tells a real request
-    from noise (random bytes almost never match).
-    """
-    function = buf[pos + 1]
-    if function in (0x0F, 0x10):
-        if avail < 7:
-            return True
-        quantity = buf[pos + 4] << 8 | buf[pos + 5]
-        expected = 2 * quantity if function == 0x10 else (quantity + 7) // 8
-        return 0 < buf[pos + 6] == expected
-    if function == 0x17:
-        if avail < 11:
-            return True
-        return 0 < buf[pos + 10] == 2 * (buf[pos + 8] << 8 | buf[pos + 9])
-    return False
-
-
 class RTUFramer:
     """Modbus RTU framing: address, PDU, CRC-16 (low byte first).
 
@@ -290,7 +220,7 @@ class RTUFramer:
         if side not in ("client", "server"):
             raise ProtocolArgumentError(f"side={side!r} must be 'client' or 'server'")
         self.side: Side = side
-        self._length = _response_length if side == "client" else _request_length
+        self._length = response_length if side == "client" else request_length
         self._buffer = b""
         self._expected: collections.deque[int] = collections.deque(maxlen=256)
         self._awaited: int | None = None
@@ -353,7 +283,7 @@ class RTUFramer:
             if length is None:
                 if buf[pos + 1] & 0x7F == self._awaited:
                     break
-                if self.side == "server" and _plausible_request(buf, pos, len(buf) - pos):
+                if self.side == "server" and plausible_request(buf, pos, len(buf) - pos):
                     break
                 ahead = self._resync_ahead(buf, pos)
                 if ahead is None:
