@@ -360,9 +360,9 @@ def test_managers_register_a_url() -> None:
 
 
 def test_network_config_accepts_a_url_and_names_param_typos() -> None:
-    from eq1_network.network import _create_protocol
+    from eq1_network.network_config import create_protocol
 
-    proto = _create_protocol(NetworkConfig(protocol="loop://cfg?side=b", params={"timeout": 2.0}))
+    proto = create_protocol(NetworkConfig(protocol="loop://cfg?side=b", params={"timeout": 2.0}))
     assert isinstance(proto, LoopbackProtocol)
     assert (proto.channel, proto.side, proto.timeout) == ("cfg", "b", 2.0)
     typo = NetworkHandler(NetworkConfig(protocol="loopback", params={"timout": 1}))

@@ -1,0 +1,186 @@
+"""The sending threads' side of a handler's send path: numbering, encoding, queueing.
+
+``NetworkHandler.send_data`` frames the common case itself (an application thread
+queueing a typed message at the default timeout); :class:`Submitter` handles every
+other case: untyped messages, an explicit timeout, requests, replies sent from the
+event callback, acknowledged mode and protocols serving many peers. Both share the
+handler's lock, sequence counter and send queue, so that messages are numbered and
+queued in one order.
+"""
+
+from __future__ import annotations
+
+import threading
+from threading import get_ident
+from typing import Any
+
+from eq1_network.common.exceptions import ProtocolError
+from eq1_network.data import SendData
+from eq1_network.package import DataPackage
+from eq1_network.packets.send import SequenceCounter, TypedSendData
+from eq1_network.worker.correlation import Correlator, Waiter
+from eq1_network.worker.peers import ReplyRouter
+from eq1_network.worker.requester import QueuedMessage, Requester, message_payload_limit
+from eq1_network.worker.send_queue import BatchQueue
+
+__all__ = ["WRITE_AT_DEPTH", "Submitter"]
+
+WRITE_AT_DEPTH = 256
+"""Queue depth at which a sending thread writes the head of the queue itself (see the docs)."""
+
+
+class Submitter:
+    """Numbers, encodes and queues (or writes) the messages of one handler.
+
+    Args:
+        package: The handler's package.
+        queue: The send queue.
+        lock: Held while a message is numbered and queued, so both happen in one order.
+        counter: The handler's sequence numbers.
+        requests: The requests waiting for replies.
+        put_timeout: Seconds to wait for room in a full queue by default (0: reject).
+        acknowledged: Acknowledged mode (the handler numbers messages itself, and
+            sending threads never write batches).
+
+    Attributes:
+        frame_limit: Largest payload framed with ``to_frame`` on the sending thread, or
+            ``None`` when the package encodes otherwise.
+        requester: The send worker, once started.
+        router: Where replies go over a protocol serving many peers, or ``None``.
+        listener_id: Thread identifier of the receive worker, once started.
+    """
+
+    __slots__ = (
+        "_batch_writes",
+        "_counter",
+        "_lock",
+        "_numbered_here",
+        "_package",
+        "_put_timeout",
+        "_queue",
+        "_requests",
+        "_typed",
+        "frame_limit",
+        "listener_id",
+        "requester",
+        "router",
+    )
+
+    def __init__(
+        self,
+        package: DataPackage[Any, Any],
+        queue: BatchQueue[QueuedMessage],
+        lock: threading.Lock,
+        counter: SequenceCounter,
+        requests: Correlator,
+        put_timeout: float,
+        acknowledged: bool,
+    ) -> None:
+        self._package = package
+        self._queue = queue
+        self._lock = lock
+        self._counter = counter
+        self._requests = requests
+        self._put_timeout = put_timeout
+        self._numbered_here = acknowledged
+        self._typed = issubclass(package.send_data_class, TypedSendData)
+        # Sending threads write batches themselves only where they may wait (not under
+        # REJECT) and outside acknowledged mode.
+        self._batch_writes = put_timeout != 0 and not acknowledged
+        self.frame_limit = package.direct_frame_limit()
+        self.requester: Requester | None = None
+        self.router: ReplyRouter | None = None
+        self.listener_id: int | None = None
+
+    def fit_messages(self, max_message_size: int | None) -> None:
+        """Over a message transport, frame typed messages to fit one message each."""
+        if max_message_size is None or self.frame_limit is None:
+            return
+        limit = message_payload_limit(self._package.packet_structure, max_message_size)
+        self.frame_limit = min(self.frame_limit, limit)
+
+    def submit(self, send_data: SendData, timeout: float | None, waiter: Waiter | None) -> int:
+        """Queue (or write) a message; a reply is routed to the peer that asked.
+
+        Args:
+            send_data: The message, of the package's send class.
+            timeout: Seconds to wait for room in a full queue; ``None`` for the default.
+            waiter: The request waiting for the reply to this message, or ``None``.
+
+        Returns:
+            The message's sequence number (0 for untyped messages).
+        """
+        router = self.router
+        if router is None:
+            return self._submit_in_order(send_data, timeout, waiter)
+        router.claim(send_data)
+        try:
+            return self._submit_in_order(send_data, timeout, waiter)
+        except BaseException:
+            router.release(send_data)
+            raise
+
+    def _submit_in_order(
+        self, send_data: SendData, timeout: float | None, waiter: Waiter | None
+    ) -> int:
+        wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
+        if not self._typed:
+            with self._lock:  # the package numbers untyped messages: keep the queue in order
+                self._queue.put(self.encode(send_data), wait)
+            return 0
+        with self._lock:
+            typed: Any = send_data
+            sequence = self._counter.assign(typed, self._numbered_here)
+            entry = self.encode(send_data)
+            if waiter is None and get_ident() != self.listener_id:
+                deep = self._queue.put(entry, wait) >= WRITE_AT_DEPTH
+            else:
+                deep = False
+                self._submit_now(entry, sequence, wait, waiter)
+        if deep:
+            self.write_head()
+        return sequence
+
+    def write_head(self) -> None:
+        """Write the head of a deep queue from this thread (see the docs)."""
+        if self._batch_writes:
+            # A producer that outpaces the send worker writes the head of the queue
+            # itself: no thread hand-offs, and queued messages stay few.
+            requester = self.requester
+            if requester is not None:
+                requester.write_batch_now()
+
+    def _submit_now(
+        self, entry: QueuedMessage, sequence: int, wait: float | None, waiter: Waiter | None
+    ) -> None:
+        """Write or queue a request, or a reply from the event callback (lock held)."""
+        if waiter is not None:
+            self._requests.register(sequence, waiter)
+        # A request blocks its caller anyway, and a reply sent from the event callback
+        # runs on the receive worker: when nothing is queued, either is written from
+        # this thread, one thread hand-off less per round trip.
+        requester = self.requester
+        if requester is not None and requester.write_now(entry):
+            return
+        try:
+            self._queue.put(entry, wait)
+        except BaseException:
+            if waiter is not None:
+                self._requests.discard(sequence)
+            raise
+
+    def encode(self, send_data: SendData) -> QueuedMessage:
+        """Encode on the sending thread, so that the send worker only joins and writes.
+
+        A message that does not fit one frame, or cannot be encoded, is queued as it is:
+        the send worker splits it, or reports it with an ERROR event and in the
+        ``StopReport``.
+        """
+        try:
+            limit = self.frame_limit
+            if limit is not None:
+                typed: Any = send_data
+                return send_data, typed.to_frame(limit)
+            return send_data, self._package.encode(send_data)
+        except (ProtocolError, ValueError, TypeError):
+            return send_data, None
