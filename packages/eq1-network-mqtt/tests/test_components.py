@@ -243,8 +243,6 @@ def test_registry_subscription_ids_and_confirmation() -> None:
     assert reg.snapshot()[0].confirmed
     reg.forget_confirmations()
     assert not any(s.confirmed for s in reg.snapshot())
-    reg.discard_filter("a/b", two)
-    assert reg.callbacks_for("a/b", (two,)) == ()
     reg.note_offline_removal("gone")
     reg.add("gone", noop, 0)  # re-added: no longer removed
     reg.note_offline_removal("old")

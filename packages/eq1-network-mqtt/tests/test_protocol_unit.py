@@ -68,8 +68,8 @@ def eq1_threads() -> list[str]:
 def lose_connection(fake: FakeBroker, proto: MQTTProtocol) -> None:
     """Break the link and wait until the protocol noticed."""
     fake.adapter.drop()
-    with proto._cond:
-        assert proto._cond.wait_for(lambda: not proto.is_connected(), TIMEOUT)
+    with proto._shared.cond:
+        assert proto._shared.cond.wait_for(lambda: not proto.is_connected(), TIMEOUT)
 
 
 # -- connect / disconnect --------------------------------------------------------------
@@ -437,8 +437,8 @@ def test_max_reconnect_attempts(fake: FakeBroker, make: Any) -> None:
     proto = make(reconnect=ReconnectPolicy(initial_delay=0.01, max_delay=0.05, max_attempts=2))
     proto.connect()
     hold_down(fake, proto)
-    with proto._cond:
-        assert proto._cond.wait_for(lambda: proto.last_error is not None, TIMEOUT)
+    with proto._shared.cond:
+        assert proto._shared.cond.wait_for(lambda: proto.last_error is not None, TIMEOUT)
     assert "after 2 failed attempts" in str(proto.last_error)
 
 
@@ -621,7 +621,8 @@ def test_mqtt5_subscription_identifiers_route_each_copy(fake: FakeBroker, make: 
     fake.limits = ServerLimits(receive_maximum=5, subscription_identifiers=True)
     proto = make(protocol_version=5, max_inflight=50)
     proto.connect()
-    assert proto._session is not None and proto._session.window.limits == (5, 5)  # Receive Max
+    session = proto._shared.session
+    assert session is not None and session.window.limits == (5, 5)  # Receive Max
     wide, narrow = MessageCollector(), MessageCollector()
     proto.subscribe("v/#", wide)
     proto.subscribe("v/a", narrow)

@@ -84,7 +84,7 @@ def stale_removed_at_broker(
             for r in caplog.records
         )
     )
-    session = client._session
+    session = client._shared.session
     unmatched = session.dispatcher.unmatched
     # Published by the same connection, after its UNSUBSCRIBE: the broker handles them in order.
     assert client.publish(f"{prefix}/a/3", b"after removal", qos=1).wait(TIMEOUT)

@@ -33,4 +33,5 @@ def test_a_tls_broker_that_answers_is_not_blamed_on_the_handshake(
         },
     )
     assert client.connect()
-    assert client._session is not None and client._session.adapter.close_detail() is None
+    session = client._shared.session
+    assert session is not None and session.adapter.close_detail() is None

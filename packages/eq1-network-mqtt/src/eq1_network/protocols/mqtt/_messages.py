@@ -3,20 +3,22 @@
 A subscription callback is called either as ``callback(topic, payload)`` (two
 positional parameters, the :data:`~eq1_network.interfaces.protocol.MessageCallback`
 form every protocol supports) or as ``callback(message)`` with an :class:`MQTTMessage`
-when it takes exactly one positional parameter. :class:`MessageStream` turns a
-subscription into an iterator of messages.
+when it takes exactly one positional parameter. :class:`MessageStream` and
+:func:`subscription_messages` turn a subscription into an iterator of messages.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import queue
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolError
 from eq1_network.interfaces.protocol import MessageCallback
 
 __all__ = [
@@ -24,9 +26,12 @@ __all__ = [
     "MQTTMessage",
     "MessageCallbackWithMessage",
     "MessageStream",
+    "subscription_messages",
     "takes_message",
     "to_properties",
 ]
+
+logger = logging.getLogger(__name__)
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -122,9 +127,16 @@ class MessageStream:
         count: Stop after this many messages (``None``: no limit).
         timeout: Stop when no message arrived for this many seconds (``None``: wait
             forever).
+
+    Raises:
+        ProtocolArgumentError: If ``count`` is below 1 or ``timeout`` is negative.
     """
 
     def __init__(self, count: int | None, timeout: float | None) -> None:
+        if count is not None and count < 1:
+            raise ProtocolArgumentError(f"count must be at least 1 or None, got {count!r}")
+        if timeout is not None and timeout < 0:
+            raise ProtocolArgumentError(f"timeout must be >= 0 seconds or None, got {timeout!r}")
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._count = count
         self._timeout = timeout
@@ -161,3 +173,30 @@ class MessageStream:
                 return self._queue.get(timeout=wait)
             except queue.Empty:
                 continue
+
+
+def subscription_messages(
+    owner: object,
+    topic: str,
+    stream: MessageStream,
+    unsubscribe: Callable[[str, MessageStream], None],
+) -> Generator[MQTTMessage, None, None]:
+    """Yield a subscribed stream's messages; close and unsubscribe it when that ends.
+
+    Args:
+        owner: The protocol, named in messages.
+        topic: The filter the stream is subscribed to.
+        stream: The stream.
+        unsubscribe: The protocol's ``unsubscribe``.
+
+    Yields:
+        The stream's messages, in arrival order.
+    """
+    try:
+        yield from stream.iterate()
+    finally:
+        stream.close()
+        try:
+            unsubscribe(topic, stream)
+        except ProtocolError as exc:
+            logger.warning("%r: unsubscribing %r after iteration failed: %s", owner, topic, exc)

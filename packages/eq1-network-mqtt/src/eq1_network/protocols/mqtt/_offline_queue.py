@@ -3,7 +3,7 @@
 Bounded by message count and payload bytes. The overflow policy is either
 ``"reject"`` (the new publish raises :class:`QueueFullError`, nothing queued is lost) or
 ``"drop_oldest"`` (the oldest messages are evicted and returned to the caller, which
-fails their handles). Not thread-safe by itself: the protocol's lock guards it.
+fails their handles). Not thread-safe by itself: the client state lock guards it.
 """
 
 from __future__ import annotations

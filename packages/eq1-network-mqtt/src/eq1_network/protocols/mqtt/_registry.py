@@ -236,20 +236,6 @@ class SubscriptionRegistry:
             self._recently_removed[topic_filter] = None
             return True
 
-    def discard_filter(self, topic_filter: str, subscription_id: int) -> None:
-        """Drop a filter and all its callbacks (after the broker refused it).
-
-        Args:
-            topic_filter: The filter.
-            subscription_id: Its identifier when it was sent; a newer entry is kept.
-        """
-        with self._lock:
-            entry = self._entries.get(topic_filter)
-            if entry is not None and entry.subscription_id == subscription_id:
-                self._changed()
-                del self._entries[topic_filter]
-                self._by_id.pop(subscription_id, None)
-
     # -- routing ---------------------------------------------------------------------
 
     def callbacks_for(

@@ -24,7 +24,7 @@ from eq1_network.protocols.mqtt._window import InflightWindow, default_window
 from eq1_network.protocols.mqtt.config import MQTT_V5, BrokerConfig, ClientConfig
 from eq1_network.protocols.mqtt.reason_codes import Reason, refusal_error
 
-__all__ = ["RestoreState", "Session", "SessionOwner"]
+__all__ = ["AdapterFactory", "RestoreState", "Session", "SessionEvents"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,16 +51,20 @@ class RestoreState:
         return all(w.settled for w in self._waiters) or self.timed_out()
 
 
-class SessionOwner(Protocol):
-    """The protocol's reactions to connection events (called on the network thread)."""
+class SessionEvents(Protocol):
+    """Where a session reports its connection events (called on the network thread)."""
 
-    def _on_connected(self, session: Session, session_present: bool) -> None: ...
+    def session_connected(self, session: Session, session_present: bool) -> None:
+        """The broker accepted the connection."""
 
-    def _check_restore(self, session: Session) -> None: ...
+    def restore_progress(self, session: Session) -> None:
+        """A network round passed while ``session.restore`` is set."""
 
-    def _on_lost(self, session: Session, reason: Reason | None) -> None: ...
+    def session_lost(self, session: Session, reason: Reason | None) -> None:
+        """An established connection dropped; the supervisor reconnects."""
 
-    def _on_failed(self, session: Session, error: ProtocolError) -> None: ...
+    def session_failed(self, session: Session, error: ProtocolError) -> None:
+        """The supervisor gave up; ``error`` says why."""
 
 
 AdapterFactory = type[PahoAdapter]
@@ -70,7 +74,7 @@ class Session:
     """The threads and bookkeeping of one connection lifetime.
 
     Args:
-        owner: The protocol.
+        events: Receives the connection events.
         broker: Broker configuration.
         config: Client configuration.
         client_id: The client identifier.
@@ -82,7 +86,7 @@ class Session:
 
     def __init__(
         self,
-        owner: SessionOwner,
+        events: SessionEvents,
         broker: BrokerConfig,
         config: ClientConfig,
         client_id: str,
@@ -91,7 +95,7 @@ class Session:
         resolve: Resolver,
         adapter_factory: AdapterFactory,
     ) -> None:
-        self._owner = owner
+        self._events = events
         self._tracker = tracker
         self.limits = ServerLimits()
         self.restore: RestoreState | None = None
@@ -159,15 +163,15 @@ class Session:
     # -- SupervisorHooks -------------------------------------------------------------
 
     def connected(self, session_present: bool) -> None:
-        """Tell the protocol the broker accepted the connection."""
-        self._owner._on_connected(self, session_present)
+        """Report that the broker accepted the connection."""
+        self._events.session_connected(self, session_present)
 
     def after_round(self) -> None:
         """Called after every network round: hand over messages, finish a restore."""
         if self._batch:
             self.flush_messages()
         if self.restore is not None:
-            self._owner._check_restore(self)
+            self._events.restore_progress(self)
         if len(self.window):
             self.window.release(self._send_released)
 
@@ -201,15 +205,15 @@ class Session:
             self.dispatcher.submit_batch(batch)
 
     def lost(self, reason: Reason | None) -> None:
-        """Tell the protocol the connection dropped."""
+        """Report that the connection dropped."""
         self.flush_messages()
         self.subacks.fail_all()
         self.unsubacks.fail_all()
-        self._owner._on_lost(self, reason)
+        self._events.session_lost(self, reason)
 
     def failed(self, error: ProtocolError) -> None:
-        """Tell the protocol the supervisor gave up."""
+        """Report that the supervisor gave up."""
         self.flush_messages()
         self.subacks.fail_all()
         self.unsubacks.fail_all()
-        self._owner._on_failed(self, error)
+        self._events.session_failed(self, error)

@@ -160,11 +160,6 @@ class ConnectionSupervisor:
         self._stop.set()
         self._link.wake()
 
-    @property
-    def stopping(self) -> bool:
-        """Whether :meth:`request_stop` was called."""
-        return self._stop.is_set()
-
     def join(self, timeout: float) -> bool:
         """Wait for the thread to end.
 
@@ -178,10 +173,6 @@ class ConnectionSupervisor:
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
-
-    def in_network_thread(self) -> bool:
-        """Tell whether the caller runs on the network thread."""
-        return threading.current_thread() is self._thread
 
     # -- the thread ------------------------------------------------------------------
 
