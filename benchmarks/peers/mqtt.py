@@ -306,7 +306,7 @@ def main() -> None:
         int(sys.argv[5]),
         float(sys.argv[6]),
     )
-    install_profiler()
+    install_profiler(impl)
     try:
         if role == "pub":
             PUBLISHERS[impl](port, qos, count, max_seconds)

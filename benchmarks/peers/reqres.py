@@ -283,7 +283,7 @@ CLIENTS: dict[str, Any] = {
 
 def main() -> None:
     role, impl, count, max_seconds = sys.argv[1:5]
-    install_profiler()
+    install_profiler(impl)
     try:
         if role == "server":
             SERVERS[impl](int(count), float(max_seconds))

@@ -338,7 +338,7 @@ def main() -> None:
     args: list[Any] = [mode, int(count), float(max_seconds)]
     if role == "send":
         args.append(int(sys.argv[6]))
-    install_profiler()
+    install_profiler(impl)
     try:
         ROLES[role][impl](*args)
     finally:
