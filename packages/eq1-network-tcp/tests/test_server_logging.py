@@ -12,7 +12,7 @@ import pytest
 
 from eq1_network.protocols.ethernet import TLSConfig, _server_loop
 from eq1_network.protocols.ethernet._peer import Peer
-from eq1_network.protocols.ethernet._server_loop import _Activity
+from eq1_network.protocols.ethernet._server_events import Activity as _Activity
 from eq1_network.protocols.ethernet.tcp_server import TCPServer
 
 LOCALHOST = "127.0.0.1"

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from eq1_network.common.exceptions import ProtocolTypeError
 from eq1_network.protocols.ethernet._stream import SocketStream
 
-__all__ = ["Connection", "Peer", "PeerMessage"]
+__all__ = ["Connection", "Peer", "PeerMessage", "peer_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +75,22 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"Connection({self.peer}, open={self.open})"
+
+
+def peer_id(peer: Peer | int) -> int:
+    """Return the id of a client given as a :class:`Peer` or as its id.
+
+    Args:
+        peer: The client, or its :attr:`Peer.id`.
+
+    Returns:
+        The id.
+
+    Raises:
+        ProtocolTypeError: If ``peer`` is neither.
+    """
+    if isinstance(peer, Peer):
+        return peer.id
+    if isinstance(peer, int) and not isinstance(peer, bool):
+        return peer
+    raise ProtocolTypeError(f"peer must be a Peer or an int id, got {type(peer).__name__}")

@@ -22,51 +22,50 @@ at most once per :data:`_SUMMARY_INTERVAL`, at the first connect or disconnect a
 the interval has passed, and when the server stops; nothing when nothing happened.
 Failures that concern one client but need attention (a failed or unfinished TLS
 handshake, a ``max_clients`` refusal, once per summary interval) are WARNINGs.
+
+This module owns the thread and who runs the loop; :mod:`._server_conns` owns the
+clients (accept, TLS handshake, reads, back-pressure, close) and :mod:`._server_events`
+the notifications and the summary.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import socket
-import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from eq1_network.protocols.ethernet._config import KeepAlive
 from eq1_network.protocols.ethernet._inbox import Inbox
-from eq1_network.protocols.ethernet._peer import Connection, Peer
-from eq1_network.protocols.ethernet._poller import READ, WRITE, Poller
-from eq1_network.protocols.ethernet._sockopts import tune_socket
-from eq1_network.protocols.ethernet._stream import READ_CHUNK, SocketStream
+from eq1_network.protocols.ethernet._peer import Connection
+from eq1_network.protocols.ethernet._poller import READ, Poller
+from eq1_network.protocols.ethernet._server_conns import (
+    LISTENER,
+    ChunkSink,
+    LoopConnections,
+    LoopSettings,
+    close_quietly,
+)
+from eq1_network.protocols.ethernet._server_events import (
+    LOGGER_NAME,
+    NO_NOTES,
+    Activity,
+    Note,
+    PeerCallback,
+    deliver,
+)
+from eq1_network.protocols.ethernet._stream import READ_CHUNK
 
 __all__ = ["ChunkSink", "LoopSettings", "PeerCallback", "ServerLoop"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger(LOGGER_NAME)
 
-PeerCallback = Callable[[Peer], None]
-"""Signature of the connect and disconnect notifications: ``callback(peer)``."""
-
-ChunkSink = Callable[[Connection, bytes], bool]
-"""Where the loop puts each received chunk: ``sink(conn, data)`` answers ``True`` when
-reading from ``conn`` must pause (the signature of :meth:`Inbox.push`)."""
-
-_Note = tuple[PeerCallback, Peer]
-_NO_NOTES: tuple[_Note, ...] = ()
-
-_READ_LIMIT = 256 * 1024
 _GRACE = 0.02
 """Seconds the I/O thread stays aside after a waiting thread gave the loop up."""
-_ACCEPT_BATCH = 64
-_ACCEPT_BACKOFF = 0.5
 _TICK = 0.5
 _STOP_WAIT = 5.0
-_LISTENER = object()
 _WAKEUP = object()
 _LEADER = object()
 """Loop owner while an application thread waiting for data runs the loop."""
@@ -74,33 +73,7 @@ _SUMMARY_INTERVAL = 60.0
 """Shortest time in seconds between two INFO summaries of connects and disconnects."""
 
 
-@dataclass(frozen=True)
-class LoopSettings:
-    """What the I/O thread needs to know about new connections.
-
-    Attributes:
-        context: Server TLS context, or ``None``.
-        nodelay: Set ``TCP_NODELAY`` on accepted sockets.
-        keepalive: Keep-alive settings of accepted sockets.
-        handshake_timeout: Seconds a client has to complete the TLS handshake.
-        max_clients: Most simultaneous clients, or ``None``.
-        on_connect: Called with each client that connected (after its handshake).
-        on_disconnect: Called with each client that left or was dropped.
-        sink: Takes each received chunk instead of the inbox, on the loop's thread;
-            ``None`` for the inbox.
-    """
-
-    context: ssl.SSLContext | None
-    nodelay: bool
-    keepalive: KeepAlive
-    handshake_timeout: float
-    max_clients: int | None
-    on_connect: PeerCallback | None
-    on_disconnect: PeerCallback | None
-    sink: ChunkSink | None = None
-
-
-class ServerLoop:
+class ServerLoop(LoopConnections):
     """Runs the selector loop of one listening socket in a named daemon thread.
 
     Args:
@@ -123,17 +96,17 @@ class ServerLoop:
         self._listener = listener
         self._inbox = inbox
         self._settings = settings
-        self._sink: ChunkSink = settings.sink or inbox.push
+        self._sink = settings.sink or inbox.push
         self._ids = ids
-        self._selector: Poller[Any] = Poller()
+        self._selector = Poller()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._commands: deque[Callable[[], None]] = deque()
         self._lock = threading.Lock()
-        self._conns: dict[int, Connection] = {}
-        self._handshaking: dict[Connection, float] = {}
-        self._again: set[Connection] = set()
+        self._conns = {}
+        self._handshaking = {}
+        self._again = set()
         self._accept_paused_until = 0.0
         self._stopping = False
         self._owner: object | None = None
@@ -147,10 +120,10 @@ class ServerLoop:
         self._users = 0
         self._leads = 0
         """Counts the times a waiting thread gave the loop up; the I/O thread watches it."""
-        self._notes: list[_Note] = []
-        self._activity = _Activity(_address(listener), time.monotonic(), _SUMMARY_INTERVAL)
+        self._notes = []
+        self._activity = Activity(_address(listener), time.monotonic(), _SUMMARY_INTERVAL)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._selector.register(listener, READ, _LISTENER)
+        self._selector.register(listener, READ, LISTENER)
         self._selector.register(self._wake_r, READ, _WAKEUP)
 
     # -- called from any thread ----------------------------------------------------
@@ -177,27 +150,6 @@ class ServerLoop:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 logger.error("I/O thread %s did not stop within %g s", self._thread.name, timeout)
-
-    def connection(self, peer_id: int) -> Connection | None:
-        """Return the open connection of a client.
-
-        Args:
-            peer_id: The client's :attr:`Peer.id`.
-
-        Returns:
-            The connection, or ``None`` if that client is not connected.
-        """
-        with self._lock:
-            return self._conns.get(peer_id)
-
-    def connections(self) -> list[Connection]:
-        """Return the open connections, in connection order.
-
-        Returns:
-            A snapshot list.
-        """
-        with self._lock:
-            return list(self._conns.values())
 
     def call_soon(self, command: Callable[[], None]) -> None:
         """Run ``command`` on the I/O thread at its next iteration.
@@ -263,7 +215,7 @@ class ServerLoop:
                 finally:
                     self._release()
                 if notes:
-                    _deliver(notes)
+                    deliver(notes)
         except Exception:
             logger.exception("I/O thread %s failed; the server stops", me.name)
         finally:
@@ -330,7 +282,7 @@ class ServerLoop:
                     inbox.cond.notify_all()
                 lock.release()
             if notes:
-                _deliver(notes)
+                deliver(notes)
             if items or self._closures != closures:
                 return True
         else:
@@ -380,11 +332,11 @@ class ServerLoop:
         if notes:
             lock.release()
             try:
-                _deliver(notes)
+                deliver(notes)
             finally:
                 lock.acquire()
 
-    def _iterate(self, timeout: float | None) -> Sequence[_Note]:
+    def _iterate(self, timeout: float | None) -> Sequence[Note]:
         """One loop iteration; only the owner calls it.
 
         Returns:
@@ -420,7 +372,7 @@ class ServerLoop:
                         self._handshake(data)
                     else:
                         self._read(data)
-            elif data is _LISTENER:
+            elif data is LISTENER:
                 self._accept()
             elif data is _WAKEUP:
                 self._drain_wakeups()
@@ -432,7 +384,7 @@ class ServerLoop:
             self._housekeeping()
         notes = self._notes
         if not notes:
-            return _NO_NOTES  # never the list itself: the next owner appends to it
+            return NO_NOTES  # never the list itself: the next owner appends to it
         self._notes = []
         return notes
 
@@ -456,249 +408,20 @@ class ServerLoop:
             except Exception:
                 logger.exception("I/O thread command %r failed", command)
 
-    def _accept(self) -> None:
-        for _ in range(_ACCEPT_BATCH):
-            try:
-                sock, address = self._listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    logger.error("cannot accept more clients: %s; pausing accept", exc)
-                    self._selector.unregister(self._listener)
-                    self._accept_paused_until = time.monotonic() + _ACCEPT_BACKOFF
-                else:
-                    logger.warning("accept() failed: %s", exc)
-                return
-            self._add(sock, address)
-
-    def _add(self, sock: socket.socket, address: tuple[str, int]) -> None:
-        settings = self._settings
-        host, port = str(address[0]), int(address[1])
-        if settings.max_clients is not None and (
-            len(self._conns) + len(self._handshaking) >= settings.max_clients
-        ):
-            level = logging.DEBUG if self._activity.refused else logging.WARNING
-            self._activity.refused += 1
-            logger.log(
-                level,
-                "refusing %s:%d: max_clients (%d) reached (further refusals until the next "
-                "summary are logged at DEBUG)",
-                host,
-                port,
-                settings.max_clients,
-            )
-            _close_quietly(sock)
-            self._summarize()
-            return
-        try:
-            tune_socket(sock, nodelay=settings.nodelay, keepalive=settings.keepalive)
-            sock.setblocking(False)
-            if settings.context is not None:
-                sock = settings.context.wrap_socket(
-                    sock, server_side=True, do_handshake_on_connect=False
-                )
-            stream = SocketStream(sock)
-        except OSError as exc:
-            logger.warning("cannot set up connection from %s:%d: %s", host, port, exc)
-            _close_quietly(sock)
-            return
-        conn = Connection(Peer(next(self._ids), host, port), stream, handshaking=stream.tls)
-        self._selector.register(sock, READ, conn)
-        conn.registered = True
-        if conn.handshaking:
-            self._handshaking[conn] = time.monotonic() + settings.handshake_timeout
-            self._handshake(conn)
-        else:
-            self._publish(conn)
-
-    def _publish(self, conn: Connection) -> None:
-        with self._lock:
-            self._conns[conn.peer.id] = conn
-        logger.debug("client %s connected", conn.peer)
-        self._activity.connected += 1
-        self._summarize()
-        if self._settings.on_connect is not None:
-            self._notes.append((self._settings.on_connect, conn.peer))
-
-    def _handshake(self, conn: Connection) -> None:
-        sock = conn.stream.sock
-        assert isinstance(sock, ssl.SSLSocket)
-        try:
-            sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self._selector.modify(sock, READ, conn)
-            return
-        except ssl.SSLWantWriteError:
-            self._selector.modify(sock, WRITE, conn)
-            return
-        except OSError as exc:  # ssl.SSLError included
-            self._close(conn, f"TLS handshake failed: {exc}", level=logging.WARNING)
-            return
-        del self._handshaking[conn]
-        conn.handshaking = False
-        self._selector.modify(sock, READ, conn)
-        self._publish(conn)
-        self._again.add(conn)  # data may have arrived together with the handshake
-
-    def _read(self, conn: Connection, first: bytes | None = None) -> None:
-        """Read from a client into the inbox; ``first`` is what a ``recv`` already took."""
-        stream = conn.stream
-        try:
-            if first is None:
-                data = stream.recv_some(_READ_LIMIT)
-            else:
-                data = stream.recv_more(first, _READ_LIMIT)
-        except OSError as exc:
-            self._close(conn, f"{type(exc).__name__}: {exc}", error=True)
-            return
-        if data is None:
-            return
-        if not data:
-            self._close(conn, "closed by the client")
-            return
-        if self._sink(conn, data):
-            self._pause(conn)
-        elif stream.tls and stream.has_buffered():
-            self._again.add(conn)
-
-    def _service_again(self) -> None:
-        if not self._again:
-            return
-        batch, self._again = self._again, set()
-        for conn in batch:
-            if conn.open and conn.registered and not conn.handshaking:
-                self._read(conn)
-
-    def _pause(self, conn: Connection) -> None:
-        if conn.registered:
-            self._selector.unregister(conn.stream.sock)
-            conn.registered = False
-            logger.debug("client %s: %d unread bytes, reading paused", conn.peer, conn.pending)
-
-    def _resume(self, conn: Connection) -> None:
-        if conn.open and not conn.registered and not conn.paused:
-            self._selector.register(conn.stream.sock, READ, conn)
-            conn.registered = True
-            self._again.add(conn)
-
-    def _housekeeping(self) -> None:
-        now = time.monotonic()
-        if self._accept_paused_until and now >= self._accept_paused_until:
-            self._accept_paused_until = 0.0
-            self._selector.register(self._listener, READ, _LISTENER)
-        expired = [c for c, deadline in self._handshaking.items() if now >= deadline]
-        for conn in expired:
-            self._close(
-                conn,
-                f"TLS handshake not completed within {self._settings.handshake_timeout:g} s",
-                level=logging.WARNING,
-            )
-
-    def _close(
-        self, conn: Connection, reason: str, *, level: int = logging.DEBUG, error: bool = False
-    ) -> None:
-        """Close a connection; ``error`` (or a WARNING ``level``) counts it as a failure."""
-        if not conn.open:
-            return
-        conn.open = conn.plain = False
-        if conn.registered:
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self._selector.unregister(conn.stream.sock)
-            conn.registered = False
-        self._again.discard(conn)
-        published = self._handshaking.pop(conn, None) is None
-        with self._lock:
-            self._conns.pop(conn.peer.id, None)
-        conn.stream.close()
-        with self._inbox.lock:
-            self._closures += 1
-            if self._inbox.waiters:
-                self._inbox.cond.notify_all()
-        logger.log(level, "client %s disconnected: %s", conn.peer, reason)
-        activity = self._activity
-        activity.disconnected += 1
-        if error or level >= logging.WARNING:
-            activity.failed += 1
-        self._summarize()
-        if published and self._settings.on_disconnect is not None:
-            self._notes.append((self._settings.on_disconnect, conn.peer))
-
-    def _summarize(self, *, final: bool = False) -> None:
-        """Log the INFO summary if it is due (or ``final``) and anything happened."""
-        self._activity.tick(time.monotonic(), len(self._conns), final=final)
-
     def _shutdown(self) -> None:
-        notes: list[_Note] = []
+        notes: list[Note] = []
         self._notes = notes
         for conn in [*self._handshaking, *self.connections()]:
             self._close(conn, "server stopped", level=logging.DEBUG)
         self._summarize(final=True)
-        _deliver(notes)
+        deliver(notes)
         self._commands.clear()
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(self._listener)
-        _close_quietly(self._listener)
+        close_quietly(self._listener)
         self._selector.close()
-        _close_quietly(self._wake_r)
-        _close_quietly(self._wake_w)
-
-
-class _Activity:
-    """Connects, disconnects and refusals since the last INFO summary.
-
-    Args:
-        where: The listening address, for the summary.
-        now: The time (``time.monotonic()``) counting starts.
-        interval: Shortest time between two summaries, in seconds.
-    """
-
-    __slots__ = (
-        "connected",
-        "disconnected",
-        "due",
-        "failed",
-        "interval",
-        "refused",
-        "since",
-        "where",
-    )
-
-    def __init__(self, where: str, now: float, interval: float) -> None:
-        self.where = where
-        self.interval = interval
-        self.since = now
-        self.due = now + interval
-        self.connected = self.disconnected = self.failed = self.refused = 0
-
-    def tick(self, now: float, open_now: int, *, final: bool = False) -> None:
-        """Log the summary at INFO if it is due (or ``final``) and anything happened.
-
-        A summary is due once ``interval`` seconds have passed since the previous one
-        (or since counting started); logging it starts the next interval.
-
-        Args:
-            now: The current ``time.monotonic()``.
-            open_now: Clients connected now.
-            final: Log now if anything happened, due or not (the server stops).
-        """
-        if not final and now < self.due:
-            return
-        if self.connected or self.disconnected or self.refused:
-            logger.info(
-                "server %s, last %.0f s: %d client(s) connected, %d disconnected "
-                "(%d after an error), %d refused; %d connected now",
-                self.where,
-                now - self.since,
-                self.connected,
-                self.disconnected,
-                self.failed,
-                self.refused,
-                open_now,
-            )
-        self.since = now
-        self.due = now + self.interval
-        self.connected = self.disconnected = self.failed = self.refused = 0
+        close_quietly(self._wake_r)
+        close_quietly(self._wake_w)
 
 
 def _address(sock: socket.socket) -> str:
@@ -707,16 +430,3 @@ def _address(sock: socket.socket) -> str:
     except (OSError, ValueError):
         return "?"
     return f"{host}:{port}"
-
-
-def _deliver(notes: Sequence[_Note]) -> None:
-    for callback, peer in notes:
-        try:
-            callback(peer)
-        except Exception:
-            logger.exception("notification callback %r raised for client %s", callback, peer)
-
-
-def _close_quietly(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        sock.close()

@@ -1,23 +1,21 @@
-"""``tcp-server``: :class:`TCPServer`, a request/response protocol serving many TCP clients."""
+"""``tcp-server``: :class:`TCPServer`, a request/response protocol serving many TCP clients.
+
+The class is assembled from parts, one concern each: :mod:`._server_base` (listening
+and the I/O loop), :mod:`._server_sessions` (clients and what they sent),
+:mod:`._server_send` (replies, ``send_to``, ``broadcast``, callback mode) and, below
+them, :mod:`._server_loop` (the selector loop). The JSON methods are here.
+"""
 
 from __future__ import annotations
 
 import itertools
-import logging
 import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from eq1_network.common.exceptions import (
-    ProtocolConnectionError,
-    ProtocolError,
-    ProtocolNotConnectedError,
-    ProtocolTimeoutError,
-    ProtocolTypeError,
-)
-from eq1_network.interfaces.protocol import ReqResProtocol
+from eq1_network.common.exceptions import ProtocolTypeError
 from eq1_network.protocols.ethernet._config import (
     DEFAULT_MAX_BUFFER,
     KeepAlive,
@@ -28,9 +26,9 @@ from eq1_network.protocols.ethernet._config import (
     pick_timeout,
 )
 from eq1_network.protocols.ethernet._inbox import Inbox
-from eq1_network.protocols.ethernet._peer import Connection, Peer, PeerMessage
-from eq1_network.protocols.ethernet._server_loop import LoopSettings, PeerCallback, ServerLoop
-from eq1_network.protocols.ethernet._stream import SendTimeoutError
+from eq1_network.protocols.ethernet._peer import Peer
+from eq1_network.protocols.ethernet._server_send import ServerSend
+from eq1_network.protocols.ethernet._server_sessions import ServerSessions
 from eq1_network.protocols.ethernet._tls import TLSOption, server_context
 
 if TYPE_CHECKING:
@@ -40,21 +38,18 @@ if TYPE_CHECKING:
         JsonValue,
         PeerJsonDecoders,
     )
+    from eq1_network.protocols.ethernet._server_loop import PeerCallback
     from eq1_network.urls import ParsedURL
 
 __all__ = ["DataCallback", "TCPServer"]
 
-logger = logging.getLogger(__name__)
-
-_IDLE_WAIT = 0.1
-_STOP_TIMEOUT = 10.0
 _FOREVER_SLICE = 1.0
 
 DataCallback = Callable[[Peer, bytes], bytes | bytearray | memoryview | None]
 """Signature of ``on_data``: ``callback(peer, data)``, returning a reply or ``None``."""
 
 
-class TCPServer(ReqResProtocol):
+class TCPServer(ServerSessions, ServerSend):
     """A TCP server implementing :class:`~eq1_network.interfaces.ReqResProtocol`.
 
     ``connect()`` binds and listens; one I/O thread (a selector loop: ``epoll`` on
@@ -186,11 +181,11 @@ class TCPServer(ReqResProtocol):
         self.on_data = on_data
         self._lock = threading.Lock()
         self._inbox = Inbox(self.max_buffer)
-        self._loop: ServerLoop | None = None
-        self._last_conn: Connection | None = None
+        self._loop = None
+        self._last_conn = None
         self._ids = itertools.count(1)
         self.json_structure = json_structure
-        self._json: PeerJsonDecoders | None = None
+        self._json = None
 
     @classmethod
     def url_kwargs(cls, url: ParsedURL) -> dict[str, Any]:
@@ -219,254 +214,6 @@ class TCPServer(ReqResProtocol):
             f"TCPServer({self.host!r}, {self.port}, tls={self._context is not None}, "
             f"listening={self.is_connected()})"
         )
-
-    @property
-    def where(self) -> str:
-        """``host:port`` the server listens on, as used in messages."""
-        return f"{self.host}:{self.port}"
-
-    @property
-    def tls(self) -> bool:
-        """Whether clients must speak TLS."""
-        return self._context is not None
-
-    @property
-    def last_peer(self) -> Peer | None:
-        """The client whose data was read last: where :meth:`send` replies."""
-        conn = self._last_conn
-        return None if conn is None else conn.peer
-
-    # -- life cycle --------------------------------------------------------------
-
-    def connect(self) -> bool:
-        """Bind, listen and start the I/O thread; does nothing if already listening.
-
-        After it returns, :attr:`port` holds the port actually bound (useful with ``0``).
-
-        Returns:
-            ``True``.
-
-        Raises:
-            ProtocolConnectionError: If the address cannot be resolved or bound (for
-                example, the port is in use); the message names ``host:port``.
-        """
-        with self._lock:
-            if self._loop is not None and self._loop.running:
-                return True
-            listener = self._listen()
-            self.port = int(listener.getsockname()[1])
-            self._last_conn = None
-            settings = LoopSettings(
-                context=self._context,
-                nodelay=self.nodelay,
-                keepalive=self.keepalive,
-                handshake_timeout=self.handshake_timeout,
-                max_clients=self.max_clients,
-                on_connect=self._connected,
-                on_disconnect=self._disconnected,
-                sink=None if self.on_data is None else self._answer,
-            )
-            self._loop = ServerLoop(
-                listener, self._inbox, settings, self._ids, f"eq1-tcp-server-{self.where}"
-            )
-            self._loop.start()
-        logger.info("listening on %s%s", self.where, " (TLS)" if self.tls else "")
-        return True
-
-    def disconnect(self) -> None:
-        """Close every client and stop listening; unread data is dropped.
-
-        Calling it when not listening does nothing.
-        """
-        with self._lock:
-            loop, self._loop = self._loop, None
-            self._last_conn = None
-        if loop is None:
-            return
-        loop.stop(_STOP_TIMEOUT)
-        self._inbox.clear()
-        if self._json is not None:
-            self._json.clear()
-        logger.info("stopped listening on %s", self.where)
-
-    def is_connected(self) -> bool:
-        """Tell whether the server is listening.
-
-        Returns:
-            ``True`` while listening.
-        """
-        loop = self._loop
-        return loop is not None and loop.running
-
-    # -- request/response view -----------------------------------------------------
-
-    def _read_raw(self) -> bytes | None:
-        """Take the next chunk from any client; its sender becomes the target of ``send``."""
-        item = self._inbox.pop()
-        if item is None:
-            return None
-        conn, data, resume = item
-        if resume:
-            self._resume(conn)
-        self._last_conn = conn
-        return data
-
-    def _link_ready(self) -> bool:
-        loop = self._loop
-        return loop is not None and loop.running
-
-    def _not_connected_error(self, operation: str) -> ProtocolError:
-        return self._not_listening(operation)
-
-    def _send_raw(self, data: bytes) -> int:
-        """Reply to the client whose data ``read`` (or :meth:`receive`) returned last.
-
-        ``send()`` raises :class:`~eq1_network.common.exceptions.ProtocolConnectionError`
-        if no data has been read yet or that client has left, and
-        :class:`~eq1_network.common.exceptions.ProtocolTimeoutError` if the client
-        accepted no data within ``write_timeout``.
-        """
-        loop = self._loop
-        if loop is None:  # disconnect() ran since send() looked
-            raise self._not_listening("send()")
-        conn = self._last_conn
-        if conn is None:
-            raise ProtocolConnectionError(
-                f"send() on {self!r}: no client to reply to, because read() has not "
-                "returned data yet; use send_to(peer, data) to address a client"
-            )
-        return self._send_conn(loop, conn, data)
-
-    def _wait_readable_raw(self, timeout: float | None) -> bool:
-        """Wait until a chunk from some client is waiting, without polling.
-
-        While it waits, the calling thread services the sockets itself (see the
-        class notes), so a request is read by the thread that will answer it.
-        ``None`` waits a short slice (0.1 s). Returns ``True`` if a chunk is waiting
-        (or a client left meanwhile: a hint to look again), ``False`` on timeout.
-        """
-        limit = _IDLE_WAIT if timeout is None else timeout
-        loop = self._loop
-        if loop is None or not loop.running:
-            return self._inbox.wait(limit)
-        return loop.wait_for_data(limit)
-
-    # -- per-client API ------------------------------------------------------------
-
-    def peers(self) -> list[Peer]:
-        """List the connected clients.
-
-        Returns:
-            The clients, in connection order; empty when not listening.
-        """
-        loop = self._loop
-        return [] if loop is None else [c.peer for c in loop.connections()]
-
-    def receive(self, timeout: float | None = 0.0) -> PeerMessage | None:
-        """Return the next chunk with the client that sent it.
-
-        The sender becomes the target of :meth:`send`.
-
-        Args:
-            timeout: Seconds to wait; ``0`` (the default) does not wait, ``None``
-                waits without limit.
-
-        Returns:
-            ``PeerMessage(peer, data)``, or ``None`` if nothing arrived in time.
-
-        Raises:
-            ProtocolConfigurationError: If ``timeout`` is negative.
-        """
-        if timeout == 0:  # the common case of a receive loop: look only
-            item = self._inbox.pop()
-            return None if item is None else self._accept_item(*item)
-        limit = check_timeout("timeout", timeout)
-        deadline = None if limit is None else time.monotonic() + limit
-        while True:
-            item = self._inbox.pop()
-            if item is not None:
-                return self._accept_item(*item)
-            remaining = _FOREVER_SLICE if deadline is None else deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            self._wait(remaining)
-
-    def send_to(self, peer: Peer | int, data: bytes) -> int:
-        """Send all of ``data`` to one client; concurrent sends never interleave.
-
-        Args:
-            peer: The client, or its :attr:`Peer.id`.
-            data: The bytes.
-
-        Returns:
-            ``len(data)``.
-
-        Raises:
-            ProtocolTypeError: If ``peer`` or ``data`` has the wrong type.
-            ProtocolNotConnectedError: If the server is not listening.
-            ProtocolConnectionError: If that client is not connected (any more).
-            ProtocolTimeoutError: If the client accepted no data within
-                ``write_timeout``; if part of the message was sent, the client is
-                dropped because it can no longer find message boundaries.
-        """
-        payload = _as_bytes(data)
-        loop = self._running_loop("send_to()")
-        conn = loop.connection(_peer_id(peer))
-        if conn is None:
-            raise ProtocolConnectionError(
-                f"send_to(): client {peer} is not connected to {self.where} "
-                "(it left or was dropped)"
-            )
-        return self._send_conn(loop, conn, payload)
-
-    def broadcast(self, data: bytes) -> int:
-        """Send ``data`` to every connected client.
-
-        A client that fails is logged (and dropped if its stream was cut) and does
-        not stop the others. Clients are served one after the other, so a client that
-        accepts nothing delays the rest by up to ``write_timeout``.
-
-        Args:
-            data: The bytes.
-
-        Returns:
-            The number of clients that received all of ``data``.
-
-        Raises:
-            ProtocolTypeError: If ``data`` is not bytes-like.
-            ProtocolNotConnectedError: If the server is not listening.
-        """
-        payload = _as_bytes(data)
-        loop = self._running_loop("broadcast()")
-        delivered = 0
-        for conn in loop.connections():
-            try:
-                self.send_to(conn.peer, payload)
-            except (ProtocolConnectionError, ProtocolTimeoutError) as exc:
-                logger.warning("broadcast to %s failed: %s", conn.peer, exc)
-            else:
-                delivered += 1
-        return delivered
-
-    def disconnect_peer(self, peer: Peer | int) -> bool:
-        """Close the connection of one client; ``on_disconnect`` follows.
-
-        Args:
-            peer: The client, or its :attr:`Peer.id`.
-
-        Returns:
-            ``True`` if the client was connected.
-
-        Raises:
-            ProtocolTypeError: If ``peer`` has the wrong type.
-        """
-        peer_id = _peer_id(peer)
-        loop = self._loop
-        conn = None if loop is None else loop.connection(peer_id)
-        if loop is None or conn is None:
-            return False
-        loop.drop(conn, "disconnected by the server")
-        return True
 
     # -- JSON messages ---------------------------------------------------------------
 
@@ -576,146 +323,3 @@ class TCPServer(ReqResProtocol):
 
                 self._json = PeerJsonDecoders(self._framing())
             return self._json
-
-    def _listen(self) -> socket.socket:
-        where = self.where
-        try:
-            infos = socket.getaddrinfo(
-                self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-            )
-        except socket.gaierror as exc:
-            raise ProtocolConnectionError(
-                f"cannot listen on {where}: host name not resolved ({exc.strerror or exc})"
-            ) from exc
-        infos.sort(key=lambda info: info[0] != socket.AF_INET)
-        family, _, _, _, address = infos[0]
-        try:
-            return socket.create_server(address, family=family, backlog=self.backlog)
-        except OSError as exc:
-            raise ProtocolConnectionError(
-                f"cannot listen on {where}: {exc.strerror or exc}"
-            ) from exc
-
-    def _accept_item(self, conn: Connection, data: bytes, resume: bool) -> PeerMessage:
-        if resume:
-            self._resume(conn)
-        self._last_conn = conn
-        return PeerMessage(conn.peer, data)
-
-    def _resume(self, conn: Connection) -> None:
-        loop = self._loop
-        if loop is not None:
-            loop.resume(conn)
-
-    def _send_conn(self, loop: ServerLoop, conn: Connection, payload: bytes) -> int:
-        if not conn.open:
-            raise ProtocolConnectionError(
-                f"client {conn.peer} is not connected to {self.where} (it left or was dropped)"
-            )
-        try:
-            conn.stream.send_all(payload, self.write_timeout)
-        except SendTimeoutError as exc:
-            raise self._send_timed_out(loop, conn, exc) from None
-        except OSError as exc:
-            loop.drop(conn, f"send failed: {exc}")
-            raise ProtocolConnectionError(
-                f"connection to client {conn.peer} lost during send: {exc}"
-            ) from exc
-        return len(payload)
-
-    def _wait(self, timeout: float) -> bool:
-        loop = self._loop
-        if loop is None or not loop.running:
-            return self._inbox.wait(timeout)
-        return loop.wait_for_data(timeout)
-
-    def _running_loop(self, operation: str) -> ServerLoop:
-        loop = self._loop
-        if loop is None or not loop.running:
-            raise self._not_listening(operation)
-        return loop
-
-    def _not_listening(self, operation: str) -> ProtocolNotConnectedError:
-        return ProtocolNotConnectedError(
-            f"{operation} on {self!r}: not listening; call connect() first"
-        )
-
-    def _send_timed_out(
-        self, loop: ServerLoop, conn: Connection, exc: SendTimeoutError
-    ) -> ProtocolTimeoutError:
-        if exc.sent == 0:
-            return ProtocolTimeoutError(
-                f"send to client {conn.peer}: nothing could be sent within "
-                f"{self.write_timeout:g} s (write_timeout); the connection is intact"
-            )
-        loop.drop(
-            conn, f"send timed out after {exc.sent} of {exc.total} bytes", level=logging.WARNING
-        )
-        return ProtocolTimeoutError(
-            f"send to client {conn.peer}: only {exc.sent} of {exc.total} bytes sent within "
-            f"{self.write_timeout:g} s (write_timeout); the client was dropped because it "
-            "can no longer find message boundaries"
-        )
-
-    def _answer(self, conn: Connection, data: bytes) -> bool:
-        """Callback mode: hand a chunk to ``on_data`` and send its reply (loop's thread)."""
-        callback = self.on_data
-        assert callback is not None
-        try:
-            reply = callback(conn.peer, data)
-        except Exception:
-            logger.exception("on_data callback %r raised for client %s", callback, conn.peer)
-            return False
-        if reply is None or not conn.open:
-            return False
-        if type(reply) is not bytes:
-            if not isinstance(reply, (bytearray, memoryview)):
-                logger.error(
-                    "on_data callback %r returned %s for client %s; expected bytes or None "
-                    "(nothing was sent)",
-                    callback,
-                    type(reply).__name__,
-                    conn.peer,
-                )
-                return False
-            reply = bytes(reply)
-        if not reply:
-            return False
-        try:
-            conn.stream.send_all(reply, self.write_timeout)
-        except SendTimeoutError as exc:
-            reason = f"reply not accepted within {self.write_timeout:g} s ({exc})"
-        except OSError as exc:
-            reason = f"reply failed: {exc}"
-        else:
-            return False
-        loop = self._loop
-        if loop is not None:
-            loop.drop(conn, f"dropped by the server: {reason}", level=logging.WARNING)
-        return False
-
-    def _connected(self, peer: Peer) -> None:
-        callback = self.on_connect
-        if callback is not None:
-            callback(peer)
-
-    def _disconnected(self, peer: Peer) -> None:
-        callback = self.on_disconnect
-        if callback is not None:
-            callback(peer)
-
-
-def _as_bytes(data: object) -> bytes:
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data)
-    raise ProtocolTypeError(f"send() needs bytes, got {type(data).__name__}; encode text first")
-
-
-def _peer_id(peer: Peer | int) -> int:
-    if isinstance(peer, Peer):
-        return peer.id
-    if isinstance(peer, int) and not isinstance(peer, bool):
-        return peer
-    raise ProtocolTypeError(f"peer must be a Peer or an int id, got {type(peer).__name__}")
