@@ -23,16 +23,21 @@ from eq1_network.common.exceptions import (
     ProtocolError,
 )
 from eq1_network.data import ReceivedData
-from eq1_network.interfaces.protocol import MultiPeerProtocol, has_readiness_wait
+from eq1_network.interfaces.protocol import has_readiness_wait
 from eq1_network.packets.fragmentation import Reassembler, split_message
 from eq1_network.packets.header import FLAGS_OFFSET, HEADER_VERSION
 from eq1_network.packets.kinds import MessageFlags
 from eq1_network.packets.message import Message
-from eq1_network.worker.ack import CONTROL_FLAGS, DeliveryLedger, ack_message, parse_hello
+from eq1_network.worker.ack import (
+    CONTROL_FLAGS,
+    DeliveryLedger,
+    ack_message,
+    parse_hello,
+)
 from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
-from eq1_network.worker.peers import ReplyRouter, StreamState
+from eq1_network.worker.peers import PeerStreams, ReplyRouter, StreamState
 
 __all__ = ["Listener", "ListenerSink"]
 
@@ -40,9 +45,6 @@ logger = logging.getLogger(__name__)
 
 _IDLE = 0.05
 _EXPIRE_EVERY = 1.0
-_GONE_SWEEPS = 2
-"""Sweeps that must find a peer disconnected before its state is freed: by then the
-bytes it sent before leaving were read."""
 _CONTROL_BIT = int(CONTROL_FLAGS)
 _SPECIAL_BITS = _CONTROL_BIT | int(MessageFlags.FRAGMENT)
 
@@ -130,12 +132,12 @@ class Listener(Worker):
         self._frame_timeout = peer_frame_timeout
         self._messages = messages
         self._state = self._new_state(None)
-        self._states: dict[object, StreamState] = {}
+        self._peers: PeerStreams | None = None
 
     @property
     def peer_count(self) -> int:
         """How many peers' stream states are kept (a protocol serving many peers)."""
-        return len(self._states)
+        return 0 if self._peers is None else len(self._peers.states)
 
     def _new_state(self, peer: object) -> StreamState:
         stream = self._package.stream(max_buffer=self._max_buffer)
@@ -221,7 +223,8 @@ class Listener(Worker):
         multi = link.multi_peer
         assert multi is not None
         wait_first = has_readiness_wait(protocol)
-        states = self._states
+        peers = self._peers = PeerStreams(multi, self._emit, self._frame_timeout)
+        states = peers.states
         link.reader = threading.get_ident()
         generation = -1
         next_sweep = time.monotonic() + _EXPIRE_EVERY
@@ -244,15 +247,17 @@ class Listener(Worker):
                 continue
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + _EXPIRE_EVERY
-                self._sweep(multi)
+                peers.sweep(self._expire)
             if message is None or wait_first:
                 protocol.wait_readable(_IDLE)
 
     def _take_chunk(self, peer: object, data: bytes) -> None:
         """Decode and deliver one chunk of one peer's stream (a protocol with many peers)."""
-        state = self._states.get(peer)
+        peers = self._peers
+        assert peers is not None
+        state = peers.states.get(peer)
         if state is None:
-            state = self._states[peer] = self._new_state(peer)
+            state = peers.states[peer] = self._new_state(peer)
         self._state = state
         self._link.reading_peer = peer
         stream, reader = state.stream, state.reader
@@ -267,7 +272,7 @@ class Listener(Worker):
                 self._take(payloads)
                 new_frame = bool(payloads) or not buffered
         except PacketError as exc:
-            self._drop(state, exc, "sent bytes that are not a valid stream")
+            peers.drop(state, exc, "sent bytes that are not a valid stream")
             return
         if stream.buffered and self._messages:
             error = MalformedPacketError(f"a message from {peer} ended inside a frame")
@@ -287,54 +292,6 @@ class Listener(Worker):
             if sequence and note is not None:
                 note(sequence, peer)
             yield received
-
-    def _sweep(self, multi: MultiPeerProtocol) -> None:
-        """Free the state of peers that left; drop peers stuck inside a frame."""
-        states = self._states
-        if not states:
-            return
-        present = set(multi.peers())
-        now = time.monotonic()
-        for peer, state in list(states.items()):
-            if peer not in present:
-                state.gone += 1
-                if state.gone >= _GONE_SWEEPS:
-                    del states[peer]
-                    if state.stream.buffered:
-                        error = MalformedPacketError(
-                            f"{peer} left inside a frame; its {state.stream.buffered} "
-                            "buffered byte(s) were dropped"
-                        )
-                        logger.warning("%s", error)
-                        self._emit(NetworkEvent(NetworkEventType.ERROR, data=peer, error=error))
-                continue
-            if state.since is not None and now - state.since > self._frame_timeout:
-                stalled = MalformedPacketError(
-                    f"{peer} did not complete a frame within {self._frame_timeout:g} s "
-                    "(NetworkConfig.peer_frame_timeout)"
-                )
-                self._drop(state, stalled, "stalled inside a frame")
-                continue
-            self._expire(state)
-
-    def _drop(self, state: StreamState, exc: PacketError, why: str) -> None:
-        """Disconnect one peer of a protocol serving many; the others are unaffected."""
-        peer = state.peer
-        self._states.pop(peer, None)
-        multi = self._link.multi_peer
-        assert multi is not None
-        try:
-            multi.disconnect_peer(peer)
-        except ProtocolError as failure:
-            logger.debug("disconnecting %s failed: %s", peer, failure)
-        message = f"{peer} {why}: {exc}; that peer was disconnected, the others are unaffected"
-        try:
-            error: PacketError = type(exc)(message)
-        except TypeError:
-            error = PacketError(message)
-        error.__cause__ = exc
-        logger.warning("%s", error)
-        self._emit(NetworkEvent(NetworkEventType.ERROR, data=peer, error=error))
 
     def _take(self, payloads: list[bytes]) -> None:
         """Decode and deliver the payloads of one read (when no reader decodes the chunk)."""

@@ -7,17 +7,31 @@ Used when the protocol serves many peers at once
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+from eq1_network.common.exceptions import (
+    MalformedPacketError,
+    PacketError,
+    ProtocolError,
+)
 from eq1_network.data import SendData
+from eq1_network.interfaces.protocol import MultiPeerProtocol
 from eq1_network.packets.fragmentation import Reassembler
 from eq1_network.packets.reader import TypedStreamReader
 from eq1_network.packets.stream import PacketStream
+from eq1_network.worker.events import NetworkEvent, NetworkEventType
 
-__all__ = ["ReplyRouter", "StreamState"]
+__all__ = ["PeerStreams", "ReplyRouter", "StreamState"]
 
+logger = logging.getLogger("eq1_network.worker.listener")  # the receive worker's records
+
+_GONE_SWEEPS = 2
+"""Sweeps that must find a peer disconnected before its state is freed: by then the
+bytes it sent before leaving were read."""
 _ORIGINS = 65_536
 """Sequence numbers whose senders a :class:`ReplyRouter` remembers (twice this at most)."""
 
@@ -36,7 +50,16 @@ class StreamState:
         gone: Sweeps that found the peer disconnected.
     """
 
-    __slots__ = ("ack_due", "epoch", "gone", "peer", "reader", "reassembler", "since", "stream")
+    __slots__ = (
+        "ack_due",
+        "epoch",
+        "gone",
+        "peer",
+        "reader",
+        "reassembler",
+        "since",
+        "stream",
+    )
 
     def __init__(
         self,
@@ -136,3 +159,85 @@ class ReplyRouter:
     def routing(self) -> bool:
         """Whether some queued reply has a destination."""
         return bool(self._routes)
+
+
+class PeerStreams:
+    """The receive worker's stream states of the peers of a protocol serving many.
+
+    Args:
+        multi: The protocol's per-peer methods.
+        emit: Where events go.
+        frame_timeout: Seconds a peer may take to complete a frame it began.
+
+    Attributes:
+        states: The stream state of each peer that sent bytes.
+    """
+
+    __slots__ = ("_emit", "_frame_timeout", "_multi", "states")
+
+    def __init__(
+        self,
+        multi: MultiPeerProtocol,
+        emit: Callable[[NetworkEvent], None],
+        frame_timeout: float,
+    ) -> None:
+        self._multi = multi
+        self._emit = emit
+        self._frame_timeout = frame_timeout
+        self.states: dict[object, StreamState] = {}
+
+    def sweep(self, expire: Callable[[StreamState], None]) -> None:
+        """Free the state of peers that left; drop peers stuck inside a frame.
+
+        Args:
+            expire: Drops the expired split messages of a peer still connected.
+        """
+        states = self.states
+        if not states:
+            return
+        present = set(self._multi.peers())
+        now = time.monotonic()
+        for peer, state in list(states.items()):
+            if peer not in present:
+                state.gone += 1
+                if state.gone >= _GONE_SWEEPS:
+                    del states[peer]
+                    if state.stream.buffered:
+                        error = MalformedPacketError(
+                            f"{peer} left inside a frame; its {state.stream.buffered} "
+                            "buffered byte(s) were dropped"
+                        )
+                        logger.warning("%s", error)
+                        self._emit(NetworkEvent(NetworkEventType.ERROR, data=peer, error=error))
+                continue
+            if state.since is not None and now - state.since > self._frame_timeout:
+                stalled = MalformedPacketError(
+                    f"{peer} did not complete a frame within {self._frame_timeout:g} s "
+                    "(NetworkConfig.peer_frame_timeout)"
+                )
+                self.drop(state, stalled, "stalled inside a frame")
+                continue
+            expire(state)
+
+    def drop(self, state: StreamState, exc: PacketError, why: str) -> None:
+        """Disconnect one peer and report why; the others are unaffected.
+
+        Args:
+            state: The peer's stream state.
+            exc: What the peer did wrong.
+            why: The same, in words, for the report.
+        """
+        peer = state.peer
+        self.states.pop(peer, None)
+        try:
+            self._multi.disconnect_peer(peer)
+        except ProtocolError as failure:
+            logger.debug("disconnecting %s failed: %s", peer, failure)
+        message = f"{peer} {why}: {exc}; that peer was disconnected, the others are unaffected"
+        try:
+            error: PacketError = type(exc)(message)
+        except TypeError:
+            error = PacketError(message)
+        error.__cause__ = exc
+        logger.warning("%s", error)
+        self._emit(NetworkEvent(NetworkEventType.ERROR, data=peer, error=error))

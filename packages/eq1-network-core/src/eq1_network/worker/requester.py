@@ -10,22 +10,18 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from eq1_network.common.exceptions import (
-    PacketSizeError,
-    PayloadTooLargeError,
-    ProtocolConnectionError,
     ProtocolError,
 )
 from eq1_network.data import SendData
 from eq1_network.packets._binding import bind_structure
 from eq1_network.packets.fragmentation import split_message
-from eq1_network.packets.message import Message
-from eq1_network.packets.send import TypedSendData
 from eq1_network.worker.ack import AckWindow, hello_message
 from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.link import Link
 from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.send_queue import BatchQueue
+from eq1_network.worker.writer import Encoded, FrameWriter, encode_to_fit, frames_of
 
 __all__ = ["QueuedMessage", "Requester", "message_payload_limit"]
 
@@ -39,11 +35,7 @@ compete for the interpreter; a message that does not fit one frame (or cannot be
 at all) is queued with ``None``, and the worker splits it or reports it.
 """
 
-_Encoded = tuple[SendData, bytes | list[bytes]]
-"""A message with its frame, or with the frames of a message that had to be split."""
 _IDLE = 0.1
-
-
 _second = operator.itemgetter(1)
 
 
@@ -59,20 +51,6 @@ def message_payload_limit(structure: object, max_message: int) -> int:
     """
     overhead = len(bind_structure(structure).to_packet(b""))
     return max_message - overhead
-
-
-def _frames_of(batch: list[_Encoded]) -> list[bytes]:
-    """The frames of a batch, in order (the loops run in C unless a message was split)."""
-    encoded: list[Any] = list(map(_second, batch))
-    if list not in set(map(type, encoded)):
-        return encoded
-    frames: list[bytes] = []
-    for entry in encoded:
-        if isinstance(entry, bytes):
-            frames.append(entry)
-        else:
-            frames.extend(entry)
-    return frames
 
 
 class Requester(Worker):
@@ -142,22 +120,22 @@ class Requester(Worker):
         self._window = window
         self._epoch = epoch
         self._max_batch = max_batch
-        self._max_write_bytes = max_write_bytes
         self._max_message = max_message
         self._max_payload: int | None = None
         if max_message is not None:
-            self._max_write_bytes = min(max_write_bytes, max_message)
+            max_write_bytes = min(max_write_bytes, max_message)
             self._max_payload = message_payload_limit(package.packet_structure, max_message)
         self._retransmit_after = retransmit_after if window is not None else None
         self._sent_events = sent_events
         self._stop_requested = threading.Event()
         self._abort = threading.Event()
-        self._pending: list[_Encoded] = []
+        self._pending: list[Encoded] = []
         self.rejected: list[SendData] = []
+        self._writer = FrameWriter(link, emit, self._abort, max_write_bytes, router, self.rejected)
         self._write_lock = threading.Lock()
-        self._unreported: deque[list[_Encoded]] = deque()
+        self._unreported: deque[list[Encoded]] = deque()
         """Written batches whose SENT events are due, in the order of the writes."""
-        self._resend_due: list[_Encoded] = []
+        self._resend_due: list[Encoded] = []
         """Acknowledged mode: messages whose write failed; their SENT events follow the resend."""
 
     def request_stop(self, *, abort: bool = False) -> None:
@@ -226,7 +204,11 @@ class Requester(Worker):
         after, window = self._retransmit_after, self._window
         if after is None or window is None or not window.stalled(after):
             return False
-        logger.info("no acknowledgement for %g s: writing %d message(s) again", after, len(window))
+        logger.info(
+            "no acknowledgement for %g s: writing %d message(s) again",
+            after,
+            len(window),
+        )
         window.touch()
         return True
 
@@ -240,21 +222,21 @@ class Requester(Worker):
         batch = self._pending
         if fresh:
             # The window already holds the pending batch.
-            if not self._write_frames(self._hello_and_unacknowledged()):
+            if not self._writer.write_frames(self._hello_and_unacknowledged()):
                 return False
             done, self._resend_due = self._resend_due + batch, []
             self._pending = []
         elif self._router is not None and self._router.routing:
-            done, handled = self._write_routed(batch)
+            done, handled = self._writer.write_routed(batch)
             self._pending = batch[handled:]
-        elif self._write_frames(_frames_of(batch)):
+        elif self._writer.write_frames(frames_of(batch)):
             done, self._pending = batch, []
         else:
             return False
         self._note_written(done, generation)
         return not self._pending
 
-    def _note_written(self, done: list[_Encoded], generation: int) -> None:
+    def _note_written(self, done: list[Encoded], generation: int) -> None:
         """Count written messages and queue their SENT events (write lock held)."""
         if not done:
             return
@@ -329,7 +311,7 @@ class Requester(Worker):
                 return False
             generation = self._link.generation
             try:
-                self._send_frames(_frames_of(batch))
+                self._writer.send_frames(frames_of(batch))
             except ProtocolError:
                 self._pending = batch
                 self._queue.poke()  # this thread writes it again (or reports it)
@@ -341,13 +323,13 @@ class Requester(Worker):
             self._queue.poke()
         return True
 
-    def _take_batch(self) -> list[_Encoded]:
+    def _take_batch(self) -> list[Encoded]:
         if self._window is not None and not self._window.wait_room(_IDLE):
             return []
         entries = self._queue.get_batch(self._max_batch, 0)
         if not entries:
             return []
-        encoded: list[_Encoded]
+        encoded: list[Encoded]
         limit = self._max_message
         if None in map(_second, entries) or (
             limit is not None and max(len(frame or b"") for _, frame in entries) > limit
@@ -359,7 +341,7 @@ class Requester(Worker):
                 if done is not None:
                     encoded.append(done)
         else:
-            encoded = cast(list[_Encoded], entries)  # every entry carries its frame
+            encoded = cast(list[Encoded], entries)  # every entry carries its frame
         if self._window is not None:
             # Kept before writing: an ack may overtake the end of the write.
             for item, group in encoded:
@@ -367,32 +349,14 @@ class Requester(Worker):
                 self._window.add(getattr(item, "sequence", 0), item, frames)
         return encoded
 
-    def _encode(self, item: SendData) -> _Encoded | None:
+    def _encode(self, item: SendData) -> Encoded | None:
         try:
-            try:
-                frame: bytes = self._package.encode(item)
-                if self._max_message is None or len(frame) <= self._max_message:
-                    return item, frame
-            except PacketSizeError:
-                if self._max_payload is None:
-                    return item, list(self._package.encode_frames(item))
-            return item, self._split_to_fit(item)
+            return item, encode_to_fit(self._package, item, self._max_message, self._max_payload)
         except (ProtocolError, ValueError, TypeError) as exc:
             logger.error("cannot encode %r: %s", item, exc)
             self.rejected.append(item)
             self._emit(NetworkEvent(NetworkEventType.ERROR, data=item, error=exc))
             return None
-
-    def _split_to_fit(self, item: SendData) -> list[bytes]:
-        """Split a typed message into frames that fit one message of the transport each."""
-        if not isinstance(item, (TypedSendData, Message)):
-            raise PayloadTooLargeError(
-                f"a {type(item).__name__} does not fit the transport's messages of "
-                f"{self._max_message} bytes, and only typed messages can be split"
-            )
-        return split_message(
-            item, structure=self._package.packet_structure, max_payload=self._max_payload
-        )
 
     def _hello_and_unacknowledged(self) -> list[bytes]:
         assert self._window is not None
@@ -404,104 +368,6 @@ class Requester(Worker):
         if unacknowledged:
             logger.info("re-sending %d unacknowledged frame(s)", len(unacknowledged))
         return hello + unacknowledged
-
-    def _send_frames(
-        self, frames: list[bytes], send: Callable[[bytes], None] | None = None
-    ) -> None:
-        """Write ``frames`` in writes of up to ``max_write_bytes``; errors propagate.
-
-        Args:
-            frames: The frames.
-            send: Writes one chunk; the link's ``send`` by default.
-        """
-        if send is None:
-            send = self._link.send
-        if sum(map(len, frames)) <= self._max_write_bytes:  # the usual case: one write
-            send(frames[0] if len(frames) == 1 else b"".join(frames))
-            return
-        chunk: list[bytes] = []
-        size = 0
-        for frame in frames:
-            if chunk and size + len(frame) > self._max_write_bytes:
-                send(b"".join(chunk))
-                chunk, size = [], 0
-            chunk.append(frame)
-            size += len(frame)
-        if chunk:
-            send(chunk[0] if len(chunk) == 1 else b"".join(chunk))
-
-    def _write_frames(self, frames: list[bytes]) -> bool:
-        try:
-            self._send_frames(frames)
-        except ProtocolConnectionError as exc:
-            if self._link.up.is_set():
-                # The transport is still up (a server with no client to answer, say):
-                # report, wait a little and try the same frames again.
-                self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
-                self._abort.wait(_IDLE)
-            return False
-        except ProtocolError as exc:
-            logger.error("write failed: %s", exc)
-            self._emit(NetworkEvent(NetworkEventType.ERROR, error=exc))
-            if self._link.multi_peer is not None and self._link.protocol.is_connected():
-                # One peer failed (it accepts nothing, say); the others are unaffected.
-                self._abort.wait(_IDLE)
-            else:
-                self._link.mark_down(exc)
-            return False
-        return True
-
-    def _write_routed(self, batch: list[_Encoded]) -> tuple[list[_Encoded], int]:
-        """Write a batch holding replies, each run of one destination in one write.
-
-        Returns:
-            The messages written, and how many of the batch were handled (written, or
-            reported because their peer could not take them); the rest stays pending.
-        """
-        router = self._router
-        assert router is not None
-        destination = router.destination
-        done: list[_Encoded] = []
-        start, size = 0, len(batch)
-        while start < size:
-            peer = destination(batch[start][0])
-            end = start + 1
-            while end < size and destination(batch[end][0]) == peer:
-                end += 1
-            run = batch[start:end]
-            if peer is None:
-                if not self._write_frames(_frames_of(run)):
-                    return done, start
-                done.extend(run)
-            elif self._write_to_peer(peer, run):
-                done.extend(run)
-            elif not self._link.up.is_set():
-                return done, start
-            for item, _ in run:
-                router.release(item)
-            start = end
-        return done, size
-
-    def _write_to_peer(self, peer: object, run: list[_Encoded]) -> bool:
-        """Write replies to one peer; report them if that peer cannot take them."""
-        link = self._link
-        try:
-            self._send_frames(_frames_of(run), lambda data: link.send_to(peer, data))
-        except ProtocolError as exc:
-            if not self._link.protocol.is_connected():
-                self._link.mark_down(exc)
-                return False
-            multi = self._link.multi_peer
-            if multi is not None and not isinstance(exc, ProtocolConnectionError):
-                multi.disconnect_peer(peer)  # it accepts nothing: dropped alone
-            logger.error("%d message(s) to %s not delivered: %s", len(run), peer, exc)
-            for item, _ in run:
-                self.rejected.append(item)
-                error = ProtocolConnectionError(f"message not delivered to {peer}: {exc}")
-                error.__cause__ = exc
-                self._emit(NetworkEvent(NetworkEventType.ERROR, data=item, error=error))
-            return False
-        return True
 
     def _report_written(self) -> None:
         """Emit the SENT events of written batches (this thread only), in write order."""
