@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import pluggy
 
@@ -19,7 +18,6 @@ from eq1_network.common.exceptions import (
     ProtocolNotFoundError,
 )
 from eq1_network.interfaces.protocol import BaseProtocol
-from eq1_network.plugins import hookspecs
 from eq1_network.plugins._availability import (
     FIRST_PARTY_NAMES,
     FIRST_PARTY_SCHEMES,
@@ -28,7 +26,8 @@ from eq1_network.plugins._availability import (
     install_hint,
 )
 from eq1_network.plugins._discovery import specs_from_directory
-from eq1_network.plugins._entry_points import dist_of, protocol_entry_points
+from eq1_network.plugins._entry_points import protocol_entry_points
+from eq1_network.plugins._loading import add_spec, load_plugins
 from eq1_network.plugins.spec import ProtocolSpec
 
 __all__ = ["ProtocolManager", "ProtocolRegistry", "from_url", "get_protocol"]
@@ -70,105 +69,16 @@ class ProtocolRegistry:
             self._specs = None
             self._plugin_manager = None
 
-    def _new_plugin_manager(self) -> pluggy.PluginManager:
-        pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        pm.add_hookspecs(hookspecs)
-        return pm
-
-    def _load_plugins(
-        self,
-    ) -> tuple[pluggy.PluginManager, dict[str, tuple[str | None, str | None]]]:
-        pm = self._new_plugin_manager()
-        origins: dict[str, tuple[str | None, str | None]] = {}
-        if not self._use_entry_points:
-            return pm, origins
-        seen: dict[int, str] = {}
-        for ep in protocol_entry_points():
-            dist, version = dist_of(ep)
-            try:
-                module = ep.load()
-            except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the rest
-                err = PluginLoadError(
-                    f"plugin {ep.name!r} ({ep.value}) from distribution {dist or '<unknown>'} "
-                    f"failed to import: {type(exc).__name__}: {exc}",
-                    distribution=dist,
-                )
-                logger.warning("%s", err)
-                self._errors.append(err)
-                self._failures.append(LoadFailure(ep.name, ep.value, dist, exc))
-                continue
-            if id(module) in seen:
-                continue
-            plugin_name = f"{dist or '<unknown>'}:{ep.name}"
-            seen[id(module)] = plugin_name
-            try:
-                pm.register(module, name=plugin_name)
-            except Exception as exc:  # noqa: BLE001 - bad hook signatures are a plugin defect
-                err = PluginLoadError(
-                    f"plugin {ep.name!r} from distribution {dist or '<unknown>'} "
-                    f"could not be registered: {exc}",
-                    distribution=dist,
-                )
-                logger.warning("%s", err)
-                self._errors.append(err)
-                continue
-            origins[plugin_name] = (dist, version)
-        return pm, origins
-
     def _collect(self) -> dict[str, ProtocolSpec]:
         started = time.perf_counter()
-        self._errors = []
-        self._failures = []
-        self._duplicates = {}
-        pm, origins = self._load_plugins()
-        found: list[ProtocolSpec] = []
-        for impl in pm.hook.eq1_network_register_protocols.get_hookimpls():
-            dist, version = origins.get(impl.plugin_name, (None, None))
-            try:
-                returned = cast("Iterable[object] | None", impl.function())
-                specs = list(returned or [])
-            except Exception as exc:  # noqa: BLE001 - isolate plugin failures
-                err = PluginLoadError(
-                    f"plugin {impl.plugin_name!r} raised while registering protocols: "
-                    f"{type(exc).__name__}: {exc}",
-                    distribution=dist,
-                )
-                logger.warning("%s", err)
-                self._errors.append(err)
-                continue
-            for spec in specs:
-                if not isinstance(spec, ProtocolSpec):
-                    self._errors.append(
-                        PluginLoadError(
-                            f"plugin {impl.plugin_name!r} returned {spec!r}, not a ProtocolSpec",
-                            distribution=dist,
-                        )
-                    )
-                    continue
-                found.append(dataclasses.replace(spec, distribution=dist, version=version))
-        found.extend(self._extra)
-        table: dict[str, ProtocolSpec] = {}
-        for spec in found:
-            self._add(table, spec)
-        self._plugin_manager = pm
+        entry_points = protocol_entry_points() if self._use_entry_points else []
+        loaded = load_plugins(entry_points, self._extra)
+        self._errors, self._failures = loaded.errors, loaded.failures
+        self._duplicates = loaded.duplicates
+        self._plugin_manager = loaded.plugin_manager
         self.load_seconds = time.perf_counter() - started
-        logger.debug("discovered %d protocols in %.4f s", len(table), self.load_seconds)
-        return table
-
-    def _add(self, table: dict[str, ProtocolSpec], spec: ProtocolSpec) -> None:
-        previous = table.get(spec.name)
-        if previous is None:
-            table[spec.name] = spec
-            return
-        clash = self._duplicates.setdefault(spec.name, [previous])
-        clash.append(spec)
-        err = DuplicateProtocolError(
-            f"protocol name {spec.name!r} is registered by both {previous.origin} and "
-            f"{spec.origin}; uninstall one of them",
-            distribution=spec.distribution,
-        )
-        logger.error("%s", err)
-        self._errors.append(err)
+        logger.debug("discovered %d protocols in %.4f s", len(loaded.table), self.load_seconds)
+        return loaded.table
 
     def _table(self) -> dict[str, ProtocolSpec]:
         with self._lock:
@@ -407,7 +317,7 @@ class ProtocolRegistry:
                 if spec.name in table and table[spec.name].factory is spec.factory:
                     continue
                 self._extra.append(spec)
-                self._add(table, spec)
+                add_spec(table, self._duplicates, self._errors, spec)
                 added.append(spec.name)
             return added
 
