@@ -37,13 +37,18 @@ def add_observe_commands(sub: argparse._SubParsersAction[Any]) -> None:
     Args:
         sub: The sub-command parsers.
     """
-    fmt = argparse.RawDescriptionHelpFormatter
+    _add_record(sub)
+    _add_replay(sub)
+    _add_stats(sub)
+
+
+def _add_record(sub: argparse._SubParsersAction[Any]) -> None:
     rec = sub.add_parser(
         "record",
         help="record what arrives on an endpoint to JSON Lines",
         description="Record every message arriving on URL (subscribed TOPICs for pub/sub).",
         epilog=EXIT_CODES,
-        formatter_class=fmt,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rec.add_argument("url", metavar="URL")
     rec.add_argument("-o", "--out", required=True, metavar="FILE", help="the recording")
@@ -55,12 +60,14 @@ def add_observe_commands(sub: argparse._SubParsersAction[Any]) -> None:
     add_credentials(rec)
     rec.set_defaults(handler=cmd_record, url_command=True)
 
+
+def _add_replay(sub: argparse._SubParsersAction[Any]) -> None:
     rep = sub.add_parser(
         "replay",
         help="send a recording onto an endpoint (any protocol)",
         description="Send the messages of FILE to URL at the recorded pace.",
         epilog=EXIT_CODES,
-        formatter_class=fmt,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rep.add_argument("file", metavar="FILE")
     rep.add_argument("url", metavar="URL")
@@ -88,12 +95,14 @@ def add_observe_commands(sub: argparse._SubParsersAction[Any]) -> None:
     add_credentials(rep)
     rep.set_defaults(handler=cmd_replay, url_command=True)
 
+
+def _add_stats(sub: argparse._SubParsersAction[Any]) -> None:
     st = sub.add_parser(
         "stats",
         help="live statistics of endpoints (a table on a terminal, JSON lines otherwise)",
         description="Watch URLs and show messages, bytes, errors, timeouts and round trips.",
         epilog=EXIT_CODES,
-        formatter_class=fmt,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     st.add_argument("urls", metavar="URL", nargs="+")
     st.add_argument("-t", "--topic", action="append", metavar="T", help="pub/sub filter (#)")

@@ -320,16 +320,7 @@ def replay(
             an event has no topic for a publish/subscribe target and ``topic`` is unset.
         ProtocolUsageError: If ``protocol`` is neither kind.
     """
-    if speed is not None and speed <= 0:
-        raise ProtocolArgumentError(
-            f"speed must be positive or None (as fast as possible), got {speed}"
-        )
-    if loops < 0:
-        raise ProtocolArgumentError(f"loops must be 0 (forever) or more, got {loops}")
-    if not isinstance(protocol, (ReqResProtocol, PubSubProtocol)):
-        raise ProtocolUsageError(
-            f"cannot replay onto {protocol!r}: not a ReqRes or PubSub protocol"
-        )
+    _check_replay(protocol, speed, loops)
     count = 0
     played = 0
     while (loops == 0 or played < loops) and events:
@@ -348,6 +339,20 @@ def replay(
                 sent(event)
         played += 1
     return count
+
+
+def _check_replay(protocol: BaseProtocol, speed: float | None, loops: int) -> None:
+    """Raise what :func:`replay` documents for a bad ``speed``, ``loops`` or ``protocol``."""
+    if speed is not None and speed <= 0:
+        raise ProtocolArgumentError(
+            f"speed must be positive or None (as fast as possible), got {speed}"
+        )
+    if loops < 0:
+        raise ProtocolArgumentError(f"loops must be 0 (forever) or more, got {loops}")
+    if not isinstance(protocol, (ReqResProtocol, PubSubProtocol)):
+        raise ProtocolUsageError(
+            f"cannot replay onto {protocol!r}: not a ReqRes or PubSub protocol"
+        )
 
 
 def _send_one(

@@ -104,14 +104,7 @@ def split_message(
             and one byte, or the structure has no limit and none is given.
         PayloadTooLargeError: If the message would need more than 2**32 - 1 fragments.
     """
-    if isinstance(message, TypedSendData):
-        message = message.to_message()
-    elif not isinstance(message, Message):
-        raise ProtocolTypeError(
-            f"message must be a TypedSendData or a Message, got {type(message).__name__}"
-        )
-    if message.flags & _FRAGMENT:
-        raise ProtocolValidationError("message is already a fragment")
+    message = _whole_message(message)
     to_packet = bind_structure(structure, "structure").to_packet
     limit = _frame_limit(structure, max_payload)
     header = message.header_bytes()
@@ -123,6 +116,25 @@ def split_message(
             "a message split into fragments needs a non-zero sequence number "
             "(DataPackage.encode_frames assigns one)"
         )
+    return _fragments(message, to_packet, limit)
+
+
+def _whole_message(message: object) -> Message:
+    """The :class:`Message` of a typed message that is not a fragment already."""
+    if isinstance(message, TypedSendData):
+        message = message.to_message()
+    elif not isinstance(message, Message):
+        raise ProtocolTypeError(
+            f"message must be a TypedSendData or a Message, got {type(message).__name__}"
+        )
+    if message.flags & _FRAGMENT:
+        raise ProtocolValidationError("message is already a fragment")
+    return message
+
+
+def _fragments(message: Message, to_packet: Callable[[bytes], bytes], limit: int) -> list[bytes]:
+    """Frame ``message`` as fragments of at most ``limit`` payload bytes each."""
+    body = message.body
     fragment_header = message.header_bytes(message.flags | _FRAGMENT)
     room = limit - len(fragment_header) - FRAGMENT_HEADER.size
     if room < 1:

@@ -394,54 +394,34 @@ def decode_frames(
     """
     size = len(data)
     while size - pos >= _FRAME_HEAD_SIZE:
-        (
-            length,
-            version,
-            mtype,
-            dformat,
-            flags,
-            header_len,
-            src_len,
-            dst_len,
-            seq,
-            reply,
-            stamp,
-        ) = _unpack_frame_head(data, pos)
+        length, version, mtype, dformat, flags, hlen, src_len, dst_len, seq, reply, stamp = (
+            _unpack_frame_head(data, pos)
+        )
         start = pos + LENGTH_PREFIX_SIZE
         end = start + length
         if end > size or length > limit:
             break  # cut by the end of the chunk, or too large: the stream decides
         target = by_format[dformat]
         message_type = MESSAGE_TYPE_BY_VALUE[mtype]
-        body = start + header_len
+        body = start + hlen
         pos = end
-        if (
-            flags  # a fragment, a control message or rare flags
-            or version != HEADER_VERSION
-            or target is None
-            or message_type is None
-            or body < start + FIXED_HEADER_SIZE + src_len + dst_len
-            or body > end
-        ):
-            other(data[start:end])
+        ids = start + FIXED_HEADER_SIZE
+        bad = flags or version != HEADER_VERSION or target is None or message_type is None
+        if bad or not ids + src_len + dst_len <= body <= end:
+            other(data[start:end])  # flags (a fragment, a control message), or no fast path
             continue
         try:
             source = destination = ""
             if src_len or dst_len:
-                ids = start + FIXED_HEADER_SIZE
                 source, destination = _identifiers(data, ids, src_len, dst_len)
             value = target._decode_value(data[body:end])
         except (ProtocolError, ValueError, TypeError):
             other(data[start:end])  # the slow path reports what is invalid
             continue
         received = _new(target)  # the eight slots, as in decode_plain
-        received.value = value
-        received.message_type = message_type
-        received.source = source
-        received.destination = destination
-        received.sequence = seq
-        received.reply_to = reply
-        received.timestamp_us = stamp
-        received.flags = _NO_FLAGS
+        received.value, received.message_type = value, message_type
+        received.source, received.destination = source, destination
+        received.sequence, received.reply_to = seq, reply
+        received.timestamp_us, received.flags = stamp, _NO_FLAGS
         yield received
     return pos
