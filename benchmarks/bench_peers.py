@@ -165,6 +165,10 @@ def run_pair(
 # -- results -----------------------------------------------------------------------
 
 
+Result = tuple[float, int | None] | tuple[float, int | None, str]
+"""What one run gives: its rate, its lost messages (or None) and optionally a note."""
+
+
 @dataclass
 class Series:
     """The results of one implementation in one lane, round by round."""
@@ -173,6 +177,7 @@ class Series:
     rates: list[float] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def median(self) -> float:
         return statistics.median(self.rates) if self.rates else 0.0
@@ -198,23 +203,24 @@ def print_lane(title: str, unit: str, series: Sequence[Series], ours: int = 0) -
         print(line)
         for failure in s.failures:
             print(f"    round failed: {failure[:160]}")
+        for note in sorted(set(s.notes)):
+            print(f"    note: {note}")
 
 
-def measure_rounds(
-    impls: Sequence[tuple[str, Callable[[], tuple[float, int | None]]]], rounds: int
-) -> list[Series]:
+def measure_rounds(impls: Sequence[tuple[str, Callable[[], Result]]], rounds: int) -> list[Series]:
     """Run every implementation once per round, alternating, and collect the results."""
     series = [Series(name) for name, _ in impls]
     for _ in range(rounds):
         for s, (_, run) in zip(series, impls, strict=True):
             try:
-                rate, lost = run()
+                rate, lost, *note = run()
             except Exception as exc:
                 s.failures.append(f"{type(exc).__name__}: {exc}")
                 continue
             s.rates.append(rate)
             if lost is not None:
                 s.lost.append(lost)
+            s.notes.extend(n for n in note if n)
     return series
 
 
@@ -337,9 +343,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class Broker:
+    """A running mosquitto: its port and the log it writes to stderr."""
+
+    port: int
+    log: Path
+    seen: int = 0
+
+    def news(self) -> str:
+        """What the broker logged since the last call about dropped messages or clients."""
+        with self.log.open("rb") as fh:
+            fh.seek(self.seen)
+            text = fh.read().decode("utf-8", "replace")
+            self.seen = fh.tell()
+        dropped = text.count("Outgoing messages are being dropped")
+        closed = text.count("Bad socket read/write") + text.count("disconnected due to")
+        notes = []
+        if dropped:
+            notes.append(f"broker logged 'Outgoing messages are being dropped' {dropped}x")
+        if closed:
+            notes.append(f"broker closed a client connection {closed}x")
+        return "; ".join(notes)
+
+
 @contextlib.contextmanager
 def mosquitto(extra: Sequence[str]) -> Any:
-    """Start a mosquitto on a free port of 127.0.0.1; yield the port."""
+    """Start a mosquitto on a free port of 127.0.0.1; yield its :class:`Broker`."""
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(exe):
         raise SystemExit("mosquitto is not installed")
@@ -352,7 +382,9 @@ def mosquitto(extra: Sequence[str]) -> Any:
         lines.append("user root")
     Path(conf).write_text("\n".join(lines) + "\n")
     os.chmod(conf, 0o644)
-    proc = subprocess.Popen([exe, "-c", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = Path(workdir) / "mosquitto.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([exe, "-c", conf], stdout=sink, stderr=sink)
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -363,7 +395,7 @@ def mosquitto(extra: Sequence[str]) -> Any:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit("mosquitto did not start") from None
                 time.sleep(0.05)
-        yield port
+        yield Broker(port, log)
     finally:
         proc.terminate()
         try:
@@ -374,11 +406,10 @@ def mosquitto(extra: Sequence[str]) -> Any:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def mqtt_once(
-    impl: str, port: int, qos: int, count: int, max_seconds: float
-) -> tuple[float, int | None]:
+def mqtt_once(impl: str, broker: Broker, qos: int, count: int, max_seconds: float) -> Result:
     script = str(PEERS / "mqtt.py")
-    common = [impl, str(port), str(qos), str(count), str(max_seconds)]
+    broker.news()
+    common = [impl, str(broker.port), str(qos), str(count), str(max_seconds)]
     received, published = run_pair(
         [sys.executable, script, "sub", *common],
         lambda hello: [sys.executable, script, "pub", *common],
@@ -387,7 +418,8 @@ def mqtt_once(
     got = int(received["got"])
     span = received["last"] - published["start"]
     rate = got / span if got and span > 0 else 0.0
-    return rate, int(published["acked"]) - got
+    notes = [str(published.get("note", "")), broker.news()]
+    return rate, int(published["acked"]) - got, "; ".join(n for n in notes if n)
 
 
 def mqtt_lane(args: argparse.Namespace) -> None:
@@ -395,10 +427,13 @@ def mqtt_lane(args: argparse.Namespace) -> None:
     if args.mqtt_tuned:
         brokers.append(("tuned mosquitto (max_queued_messages 0)", ("max_queued_messages 0",)))
     for label, extra in brokers:
-        with mosquitto(extra) as port:
+        with mosquitto(extra) as broker:
             for qos in args.qos:
                 impls = [
-                    (name, _bind(mqtt_once, impl, port, qos, args.mqtt_messages, args.max_seconds))
+                    (
+                        name,
+                        _bind(mqtt_once, impl, broker, qos, args.mqtt_messages, args.max_seconds),
+                    )
                     for impl, name in MQTT_IMPLS
                 ]
                 series = measure_rounds(impls, args.rounds)
