@@ -9,7 +9,11 @@ A subscriber prints ``{"ready": true}`` once its subscription is acknowledged, t
 ``{"got": N, "last": T}`` when it has COUNT messages, or nothing came for
 ``IDLE_LIMIT`` seconds, or its time is up. A publisher prints
 ``{"start": T, "sent": N, "acked": A}``: A is the publishes the client reports as
-complete (QoS 0: handed to the socket), T is taken before the first publish.
+complete (QoS 0: handed to the socket), T is taken before the first publish; for
+``mosquitto_pub`` A is COUNT when it exits with status 0 (it reports nothing else), and
+T is taken before it starts, so its rate includes its start and connection; for gmqtt A
+is COUNT less the publishes still in its store of unacknowledged messages (gmqtt clears
+that store when its connection closes, so it may count as acknowledged what was lost).
 """
 
 from __future__ import annotations
