@@ -9,6 +9,15 @@ a version that is not installed is skipped; with the ``CI`` environment variable
 set, nox fails instead, so a version-specific break cannot land unnoticed. Run one
 version with ``nox -s tests-3.12``.
 
+``paho`` runs the MQTT package's tests (not ``tests/faults``) on Python 3.11 against
+other paho-mqtt minor versions, each in one position of the paho switch
+(``EQ1_MQTT_PAHO_FASTPATH``, see docs/mqtt.md): 2.0 and 2.1 with the speed-ups forced
+(``1``), so a paho whose internals no longer match fails loudly instead of quietly
+falling back, and 2.2 with the public API only (``0``). 2.2 with the speed-ups is what
+``tests`` already runs, so the three runs cover both positions and every checked paho
+version at the cost of three MQTT suites rather than six. Run one with
+``nox -s "paho(2.0-fast)"``.
+
 ``faults`` runs the slower fault-injection tests (``tests/faults/`` of each
 package: broker restarts, hostile peers, soaks), each bounded in time.
 
@@ -24,7 +33,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typing", "tests", "install_check", "faults", "docs"]
+nox.options.sessions = ["lint", "typing", "tests", "paho", "install_check", "faults", "docs"]
 nox.options.reuse_existing_virtualenvs = False
 
 ROOT = Path(__file__).parent
@@ -32,6 +41,9 @@ PACKAGES = ROOT / "packages"
 CORE = PACKAGES / "eq1-network-core"
 META = PACKAGES / "eq1-network"
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+MQTT = PACKAGES / "eq1-network-mqtt"
+PAHO_MATRIX = [("2.0", "1"), ("2.1", "1"), ("2.2", "0")]
+"""(paho-mqtt minor version, EQ1_MQTT_PAHO_FASTPATH) pairs the ``paho`` session runs."""
 FAULTS = "faults"
 DOCS_REQUIREMENTS = [
     "mkdocs>=1.6,<2",
@@ -81,7 +93,9 @@ def typing(session: nox.Session) -> None:
     session.run("mypy", "--strict", *packages)
 
 
-def run_pytest(session: nox.Session, pkg: Path, *args: str) -> None:
+def run_pytest(
+    session: nox.Session, pkg: Path, *args: str, env: dict[str, str] | None = None
+) -> None:
     """One pytest run of one distribution (each has its own conftest.py and root)."""
     session.run(
         "pytest",
@@ -92,6 +106,7 @@ def run_pytest(session: nox.Session, pkg: Path, *args: str) -> None:
         "no:cacheprovider",
         *args,
         *session.posargs,
+        env=env,
     )
 
 
@@ -121,6 +136,27 @@ def tests(session: nox.Session) -> None:
         "--fail-under=90",
         "--skip-covered",
         "--show-missing",
+    )
+
+
+@nox.session(python="3.11")
+@nox.parametrize(
+    ("paho", "fastpath"),
+    PAHO_MATRIX,
+    ids=[f"{version}-{'fast' if fast == '1' else 'public'}" for version, fast in PAHO_MATRIX],
+)
+def paho(session: nox.Session, paho: str, fastpath: str) -> None:
+    """The MQTT package's tests against one paho-mqtt minor version, in one switch position."""
+    install_everything(session)
+    session.install(f"paho-mqtt=={paho}.*")
+    session.run("python", "-c", "import paho.mqtt; print('paho-mqtt', paho.mqtt.__version__)")
+    run_pytest(
+        session,
+        MQTT,
+        "--timeout=600",
+        f"--ignore={MQTT / 'tests' / FAULTS}",
+        str(MQTT / "tests"),
+        env={"EQ1_MQTT_PAHO_FASTPATH": fastpath},
     )
 
 

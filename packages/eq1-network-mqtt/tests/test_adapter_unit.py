@@ -23,7 +23,7 @@ from eq1_network.common.exceptions import (
     ProtocolError,
     ProtocolTimeoutError,
 )
-from eq1_network.protocols.mqtt import _adapter
+from eq1_network.protocols.mqtt import _adapter, _adapter_parts, _paho_fast
 from eq1_network.protocols.mqtt._adapter import PahoAdapter, PublishStatus, ServerLimits, Will
 from eq1_network.protocols.mqtt.config import BrokerConfig, ClientConfig
 from eq1_network.protocols.mqtt.reason_codes import Reason
@@ -31,8 +31,12 @@ from eq1_network.protocols.mqtt.reason_codes import Reason
 
 @pytest.fixture
 def client_cls() -> Iterator[mock.MagicMock]:
-    with mock.patch.object(_adapter, "_Client") as cls:
-        cls.return_value.socket.return_value = None
+    cls = mock.MagicMock()
+    cls.return_value.socket.return_value = None
+    with (
+        mock.patch.object(_adapter, "FastClient", cls),
+        mock.patch.object(_adapter, "PublicClient", cls),
+    ):
         yield cls
 
 
@@ -150,14 +154,14 @@ def test_publish_status(
 def test_qos0_write_report() -> None:
     written = paho.MQTTMessageInfo(1)
     written.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-    report = _adapter._WriteReport(written)
+    report = _adapter_parts.WriteReport(written)
     assert not report.done() and report.wait(0.01) is False
     written._set_as_published()
     assert report.done() and report.wait(None) and report.error() is None
     lost = paho.MQTTMessageInfo(2)
     lost.rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
     lost._set_as_published()
-    failed = _adapter._WriteReport(lost)
+    failed = _adapter_parts.WriteReport(lost)
     assert failed.wait(1) and isinstance(failed.error(), ProtocolConnectionError)
 
 
@@ -171,7 +175,7 @@ def test_acknowledgements_bypass_on_publish(client_cls: mock.MagicMock) -> None:
 
 
 def test_client_reports_acks_and_keeps_paho_bookkeeping() -> None:
-    client = _adapter._Client(CallbackAPIVersion.VERSION2, client_id="x")
+    client = _paho_fast.FastClient(CallbackAPIVersion.VERSION2, client_id="x")
     seen: list[int] = []
     client.ack_listener = lambda mid, reason: seen.append(mid)
     info = client.publish("t", b"p", qos=1)  # not connected: kept by paho
@@ -359,7 +363,7 @@ def test_loop_without_a_socket_reports_no_connection(client_cls: mock.MagicMock)
 def test_buffered_socket_reads_in_chunks_and_coalesces_writes() -> None:
     left, right = socket.socketpair()
     try:
-        wrapped = _adapter._BufferedSocket(left)
+        wrapped = _paho_fast.BufferedSocket(left)
         right.sendall(b"abcdef")
         assert wrapped.recv(1) == b"a"
         assert wrapped.buffered() == 5 and wrapped.pending() == 5
@@ -380,7 +384,7 @@ def test_buffered_socket_reads_in_chunks_and_coalesces_writes() -> None:
 
 def test_buffered_socket_remembers_a_broken_connection() -> None:
     left, right = socket.socketpair()
-    wrapped = _adapter._BufferedSocket(left)
+    wrapped = _paho_fast.BufferedSocket(left)
     right.close()
     assert wrapped.recv(1) == b""
     wrapped.send(b"x" * 100_000)
@@ -396,7 +400,7 @@ def test_buffered_socket_remembers_a_broken_connection() -> None:
 def test_take_frame_returns_whole_packets_only() -> None:
     left, right = socket.socketpair()
     try:
-        wrapped = _adapter._BufferedSocket(left)
+        wrapped = _paho_fast.BufferedSocket(left)
         body = b"x" * 200  # remaining length 200 needs two bytes: 0xC8 0x01
         right.sendall(b"\x40\x02\x00\x07" + b"\x30\xc8\x01" + body + b"\x30\x05ab")
         assert wrapped.recv(0) == b""  # fills the buffer

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import select
-import struct
 import threading
 import time
-from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from eq1_network.common.backoff import Backoff
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
-from eq1_network.protocols.mqtt import _adapter
 from eq1_network.protocols.mqtt._adapter import PahoAdapter
 from eq1_network.protocols.mqtt._offline_queue import QueuedPublish
 from eq1_network.protocols.mqtt._supervisor import ConnectionSupervisor
@@ -132,84 +127,6 @@ def test_a_wake_during_the_drain_is_never_lost() -> None:
         assert readable(real)
     finally:
         adapter.close()
-
-
-def test_the_loop_lets_paho_write_every_round() -> None:
-    with mock.patch.object(_adapter, "_Client") as client_cls:
-        adapter = PahoAdapter(BrokerConfig(), ClientConfig(), "cid", mock.Mock())
-        client = client_cls.return_value
-        client.socket.return_value = adapter._wake_w  # any socket select() accepts
-        client.want_write.return_value = False
-        adapter.loop(0)
-        client.loop_write.assert_called_once()  # clears paho's "write registered" flag
-        adapter.close()
-
-
-# -- paho's session state, behind the checked switch ------------------------------------
-
-
-def test_the_layout_check_accepts_this_paho_and_refuses_others(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert _adapter._paho_session_layout()
-    monkeypatch.setattr(_adapter, "paho_version", "3.0.0")
-    assert not _adapter._paho_session_layout()
-    monkeypatch.setattr(_adapter, "paho_version", "2.2.0")
-    monkeypatch.delattr(paho, "mqtt_ms_resend_pubrel")
-    assert not _adapter._paho_session_layout()
-
-
-def kept_qos2_client(internals: bool, protocol: Any = paho.MQTTv311) -> tuple[Any, int]:
-    client = _adapter._Client(CallbackAPIVersion.VERSION2, client_id="x", protocol=protocol)
-    client.session_internals = internals
-    info = client.publish("t", b"p", qos=2)  # not connected: kept by paho
-    return client, info.mid
-
-
-@pytest.mark.parametrize("internals", [True, False])
-def test_qos2_flows_restart_when_the_broker_lost_the_session(internals: bool) -> None:
-    client, mid = kept_qos2_client(internals)
-    client._out_messages[mid].state = paho.mqtt_ms_resend_pubrel  # PUBREC seen before the loss
-    assert client.restart_lost_qos2() == (1 if internals else 0)
-    expected = paho.mqtt_ms_publish if internals else paho.mqtt_ms_resend_pubrel
-    assert client._out_messages[mid].state == expected
-
-
-def test_connack_without_a_session_restarts_qos2_flows() -> None:
-    adapter = PahoAdapter(BrokerConfig(), ClientConfig(), "cid", mock.Mock())
-    try:
-        client = adapter._client
-        client.session_internals = True
-        mid = client.publish("t", b"p", qos=2).mid
-        client._out_messages[mid].state = paho.mqtt_ms_resend_pubrel
-        accepted = ReasonCode(PacketTypes.CONNACK, "Success")
-        adapter._on_connect(client, None, SimpleNamespace(session_present=True), accepted, None)
-        assert client._out_messages[mid].state == paho.mqtt_ms_resend_pubrel  # broker knows it
-        adapter._on_connect(client, None, SimpleNamespace(session_present=False), accepted, None)
-        assert client._out_messages[mid].state == paho.mqtt_ms_publish
-        assert client._out_messages[mid].dup
-    finally:
-        adapter.close()
-
-
-@pytest.mark.parametrize("internals", [True, False])
-def test_mqtt5_pubrec_with_a_failure_code_fails_the_publish(internals: bool) -> None:
-    client, mid = kept_qos2_client(internals, paho.MQTTv5)
-    seen: list[tuple[int, int]] = []
-    client.ack_listener = lambda m, reason: seen.append((m, int(reason.value)))
-    client._in_packet["packet"] = bytearray(struct.pack("!HB", mid, 0x97))
-    client._handle_pubrec()
-    if internals:
-        assert seen == [(mid, 0x97)] and mid not in client._out_messages
-    else:  # paho's own handling: it answers PUBREL and waits for PUBCOMP
-        assert seen == [] and client._out_messages[mid].state == paho.mqtt_ms_wait_for_pubcomp
-
-
-def test_mqtt5_pubrec_success_continues_the_flow() -> None:
-    client, mid = kept_qos2_client(True, paho.MQTTv5)
-    client._in_packet["packet"] = bytearray(struct.pack("!HB", mid, 0x00))
-    client._handle_pubrec()
-    assert client._out_messages[mid].state == paho.mqtt_ms_wait_for_pubcomp
 
 
 def test_refused_publish_error_carries_code_and_name() -> None:

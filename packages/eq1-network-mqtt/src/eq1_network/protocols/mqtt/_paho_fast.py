@@ -1,0 +1,262 @@
+"""paho-mqtt's client, made faster through its internals.
+
+:class:`FastClient` overrides private methods of ``paho.mqtt.client.Client`` and reads
+its private state; :mod:`._paho_layout` checks the installed paho has them before the
+adapter uses this class. :class:`BufferedSocket` wraps the connection socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import ssl
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+__all__ = ["BufferedSocket", "FastClient"]
+
+logger = logging.getLogger(__name__)
+
+_READ_CHUNK = 65536
+_MID = struct.Struct("!H")
+
+
+def _properties_of(packet_type: int) -> Properties:
+    return Properties(packet_type)  # type: ignore[no-untyped-call]
+
+
+_ACK_SUCCESS = {
+    is_puback: (ReasonCode(packet_type), _properties_of(packet_type))
+    for is_puback, packet_type in ((True, PacketTypes.PUBACK), (False, PacketTypes.PUBCOMP))
+}
+
+
+class BufferedSocket:
+    """Wraps the connection socket: buffered reads, coalesced writes.
+
+    paho reads a packet one header byte at a time; here one ``recv()`` fills a buffer
+    that serves those reads. Writes are collected and sent by :meth:`flush`, which the
+    network loop calls once per round.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._rbuf = b""
+        self._rpos = 0
+        self._wbuf = bytearray()
+        self._broken: OSError | None = None
+        self.received = 0
+        self.read_error: OSError | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def recv(self, size: int) -> bytes:
+        if self._broken is not None:
+            raise self._broken
+        if self._rpos >= len(self._rbuf):
+            try:
+                data = self._sock.recv(_READ_CHUNK)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise
+            except OSError as exc:
+                self.read_error = exc
+                raise
+            if not data:
+                return b""
+            self.received += len(data)
+            self._rbuf, self._rpos = data, 0
+        start = self._rpos
+        self._rpos = min(start + size, len(self._rbuf))
+        return self._rbuf[start : self._rpos]
+
+    def buffered(self) -> int:
+        return len(self._rbuf) - self._rpos
+
+    def take_frame(self) -> tuple[int, int, bytes] | None:
+        """Remove one complete MQTT packet from the buffer, if there is one.
+
+        Returns:
+            ``(first header byte, remaining length, rest of the packet)``, or ``None``
+            when the buffer holds no complete packet (paho then reads it its own way).
+        """
+        buf, pos = self._rbuf, self._rpos
+        end = len(buf)
+        if end - pos < 2:
+            return None
+        length, mult, index = 0, 1, pos + 1
+        while True:
+            if index >= end or index - pos > 4:
+                return None
+            byte = buf[index]
+            length += (byte & 127) * mult
+            mult *= 128
+            index += 1
+            if not byte & 128:
+                break
+        if index + length > end:
+            return None
+        self._rpos = index + length
+        return buf[pos], length, buf[index : self._rpos]
+
+    def pending(self) -> int:
+        inner = getattr(self._sock, "pending", None)
+        return self.buffered() + (int(inner()) if inner is not None else 0)
+
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        if self._broken is not None:
+            raise self._broken
+        self._wbuf += data
+        return len(data)
+
+    @property
+    def broken(self) -> bool:
+        """Whether a write failed (later reads and writes raise that error)."""
+        return self._broken is not None
+
+    def has_output(self) -> bool:
+        return bool(self._wbuf)
+
+    def flush(self) -> None:
+        """Send what the socket takes now; on a socket error, remember it for reads."""
+        while self._wbuf and self._broken is None:
+            try:
+                sent = self._sock.send(self._wbuf)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return
+            except OSError as exc:
+                self._broken = exc
+                return
+            del self._wbuf[:sent]
+
+    def close(self) -> None:
+        if self._wbuf and self._broken is None:
+            with contextlib.suppress(OSError, ValueError):
+                self._sock.settimeout(1.0)
+                self._sock.sendall(self._wbuf)
+        self._wbuf.clear()
+        self._sock.close()
+
+
+class FastClient(paho.Client):
+    """paho's client, tuned for throughput where paho spends most per message.
+
+    - Socket: the connection is wrapped in :class:`BufferedSocket`, and a packet that is
+      already buffered whole is handed to paho's read state in one step instead of one
+      ``recv()`` per header byte.
+    - Acknowledgements: for every PUBACK/PUBCOMP paho builds a fresh ``ReasonCode`` and
+      ``Properties``, even on MQTT 3.1.1 where the packet is only a packet id. On 3.1.1
+      connections the override decodes the packet id and hands paho's own completion
+      routine shared "Success" objects.
+    - Reporting: acknowledgements are reported from ``_do_on_publish`` so that
+      ``on_publish`` stays unset; otherwise paho builds both objects again for every QoS 0
+      message it writes.
+
+    - Session state: QoS 2 flows the broker forgot are restarted from PUBLISH
+      (:meth:`restart_lost_qos2`), and an MQTT 5 PUBREC with a failure code ends the flow
+      as a failed publish.
+
+    Used only when :func:`._paho_layout.check_layout` found the internals these rely on;
+    MQTT 5 acknowledgements and packets the overrides do not expect go to paho's code.
+
+    Attributes:
+        ack_listener: Called with ``(packet id, reason)`` for every acknowledged QoS 1/2
+            publish (PUBACK, PUBCOMP, or a refusing MQTT 5 PUBREC).
+        last_socket: The wrapped socket of the latest connection, if any.
+    """
+
+    fastpath = True
+    ack_listener: Callable[[int, ReasonCode], None] | None = None
+
+    def restart_lost_qos2(self) -> int:
+        """Make QoS 2 messages waiting for PUBCOMP start over with PUBLISH.
+
+        Called from the CONNACK callback when the broker has no stored session: it does
+        not know their packet ids, so a PUBREL would be answered with a PUBCOMP (MQTT
+        3.1.1: a success) for a message it never released. paho resends the messages in
+        the state set here right after the callback returns.
+
+        Returns:
+            How many messages were changed.
+        """
+        changed = 0
+        with self._out_message_mutex:
+            for message in self._out_messages.values():
+                if message.qos == 2 and message.state == paho.mqtt_ms_resend_pubrel:
+                    message.state = paho.mqtt_ms_publish
+                    message.dup = True
+                    changed += 1
+        return changed
+
+    def _handle_pubrec(self) -> MQTTErrorCode:
+        # paho ignores a PUBREC's reason code and answers PUBREL even to a refusal. In
+        # MQTT 5 a failure code (>= 0x80) ends the flow: report it like a PUBACK failure.
+        packet = self._in_packet["packet"]
+        if self._protocol != paho.MQTTv5 or len(packet) < 3:
+            return super()._handle_pubrec()
+        (mid,) = _MID.unpack_from(packet)
+        code = packet[2]
+        if code < 0x80:
+            return super()._handle_pubrec()
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                reason = ReasonCode(PacketTypes.PUBREC, identifier=code)
+                return self._do_on_publish(mid, reason, _properties_of(PacketTypes.PUBREC))
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    last_socket: BufferedSocket | None = None
+
+    def _create_socket(self) -> Any:
+        self.last_socket = None
+        wrapped = BufferedSocket(super()._create_socket())
+        self.last_socket = wrapped
+        return wrapped
+
+    def _do_on_publish(self, mid: int, reason_code: ReasonCode, properties: Any) -> MQTTErrorCode:
+        # paho calls this only for acknowledged QoS 1/2 messages. Reporting from here
+        # instead of through ``on_publish`` keeps ``on_publish`` unset, which spares paho
+        # building a ReasonCode and a Properties object for every QoS 0 message written.
+        listener = self.ack_listener
+        if listener is not None:
+            try:
+                listener(mid, reason_code)
+            except Exception:
+                logger.exception("publish acknowledgement handler failed for packet id %d", mid)
+        return super()._do_on_publish(mid, reason_code, properties)
+
+    def _packet_read(self) -> MQTTErrorCode:
+        # When a whole packet is buffered, hand it to paho as if it had been read byte by
+        # byte: paho's own code then dispatches it and resets its read state.
+        sock = self._sock
+        if type(sock) is BufferedSocket and self._in_packet["command"] == 0:
+            frame = sock.take_frame()
+            if frame is not None:
+                command, length, body = frame
+                packet = self._in_packet
+                packet["command"] = command
+                packet["have_remaining"] = 1
+                packet["remaining_length"] = length
+                packet["packet"] = bytearray(body)
+                packet["to_process"] = 0
+        return super()._packet_read()
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        packet = self._in_packet["packet"]
+        if self._protocol == paho.MQTTv5 or len(packet) != 2:
+            return super()._handle_pubackcomp(cmd)
+        (mid,) = _MID.unpack(packet)
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                reason, props = _ACK_SUCCESS[cmd == "PUBACK"]
+                return self._do_on_publish(mid, reason, props)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
