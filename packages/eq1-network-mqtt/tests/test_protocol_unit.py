@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
@@ -25,6 +26,8 @@ from eq1_network.common.exceptions import (
 )
 from eq1_network.protocols.mqtt._adapter import ServerLimits, Will
 from eq1_network.protocols.mqtt._registry import subscription_id_for
+from eq1_network.protocols.mqtt._session import RestoreState, Session
+from eq1_network.protocols.mqtt._tracking import AckWaiter, PublishTracker
 from eq1_network.protocols.mqtt.mqtt_protocol import BrokerConfig, ClientConfig, MQTTProtocol
 from eq1_network.protocols.mqtt.reason_codes import Reason
 from eq1_network.testing import MessageCollector
@@ -817,3 +820,55 @@ def test_will_is_passed_to_the_adapter(fake: FakeBroker, make: Any) -> None:
     assert fake.adapter.wills[1:] == [Will("dev/status", b"gone", 0, False), None]
     with pytest.raises(ProtocolValidationError):
         proto.set_will("dev/+", b"x")
+
+
+# -- session events --------------------------------------------------------------------
+
+
+class EventSink:
+    """Records what a session reports, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+
+    def session_connected(self, session: Session, session_present: bool) -> None:
+        self.events.append(("connected", session_present))
+
+    def restore_progress(self, session: Session) -> None:
+        self.events.append(("restore", session.restore))
+
+    def session_lost(self, session: Session, reason: Reason | None) -> None:
+        self.events.append(("lost", reason))
+
+    def session_failed(self, session: Session, error: ProtocolError) -> None:
+        self.events.append(("failed", error))
+
+
+def test_a_session_reports_its_events_to_the_sink_it_was_given(fake: FakeBroker) -> None:
+    sink = EventSink()
+    session = Session(
+        sink,
+        BrokerConfig("127.0.0.1", 1883),
+        ClientConfig(),
+        "sink-test",
+        None,
+        PublishTracker(),
+        lambda topic, ids: (),
+        fake.factory,
+    )
+    session.connected(True)
+    session.after_round()  # nothing being restored: no restore event
+    restore = RestoreState([("a/#", AckWaiter())], time.monotonic() + 60)
+    session.restore = restore
+    session.after_round()
+    waiter = session.subacks.expect(1)
+    reason, error = Reason(0x8B), ProtocolConnectionError("gave up")
+    session.lost(reason)
+    session.failed(error)
+    assert sink.events == [
+        ("connected", True),
+        ("restore", restore),
+        ("lost", reason),
+        ("failed", error),
+    ]
+    assert waiter.settled and waiter.lost
