@@ -366,11 +366,7 @@ def decode_plain(data: bytes, by_format: Sequence[Any]) -> Any:
 
 
 def decode_frames(
-    data: bytes,
-    pos: int,
-    by_format: Sequence[Any],
-    limit: int,
-    other: Callable[[bytes], object],
+    data: bytes, pos: int, by_format: Sequence[Any], limit: int, other: Callable[[bytes], object]
 ) -> Generator[Any, None, int]:
     """Decode the whole length-prefixed frames of ``data`` from ``pos`` on.
 
@@ -401,27 +397,31 @@ def decode_frames(
         end = start + length
         if end > size or length > limit:
             break  # cut by the end of the chunk, or too large: the stream decides
-        target = by_format[dformat]
-        message_type = MESSAGE_TYPE_BY_VALUE[mtype]
-        body = start + hlen
-        pos = end
-        ids = start + FIXED_HEADER_SIZE
-        bad = flags or version != HEADER_VERSION or target is None or message_type is None
-        if bad or not ids + src_len + dst_len <= body <= end:
-            other(data[start:end])  # flags (a fragment, a control message), or no fast path
+        target, message_type = by_format[dformat], MESSAGE_TYPE_BY_VALUE[mtype]
+        body, pos = start + hlen, end
+        if flags or version != HEADER_VERSION or target is None or message_type is None:
+            other(data[start:end])  # a fragment, a control message or rare flags; no class
+            continue
+        if body < start + FIXED_HEADER_SIZE + src_len + dst_len or body > end:
+            other(data[start:end])
             continue
         try:
             source = destination = ""
             if src_len or dst_len:
+                ids = start + FIXED_HEADER_SIZE
                 source, destination = _identifiers(data, ids, src_len, dst_len)
             value = target._decode_value(data[body:end])
         except (ProtocolError, ValueError, TypeError):
             other(data[start:end])  # the slow path reports what is invalid
             continue
         received = _new(target)  # the eight slots, as in decode_plain
-        received.value, received.message_type = value, message_type
-        received.source, received.destination = source, destination
-        received.sequence, received.reply_to = seq, reply
-        received.timestamp_us, received.flags = stamp, _NO_FLAGS
+        received.value = value
+        received.message_type = message_type
+        received.source = source
+        received.destination = destination
+        received.sequence = seq
+        received.reply_to = reply
+        received.timestamp_us = stamp
+        received.flags = _NO_FLAGS
         yield received
     return pos
