@@ -189,7 +189,7 @@ def print_lane(title: str, unit: str, series: Sequence[Series], ours: int = 0) -
     base = series[ours].median()
     show_lost = any(s.lost for s in series)
     head = f"  {'implementation':<44}{'median ' + unit:>16}{'min-max':>22}{'lib/peer':>10}"
-    print(head + (f"{'lost (each round)':>22}" if show_lost else ""))
+    print(head + ("  lost (each round)" if show_lost else ""))
     for index, s in enumerate(series):
         if not s.rates:
             print(f"  {s.name:<44}{'failed':>16}   {'; '.join(s.failures)[:120]}")
@@ -199,12 +199,12 @@ def print_lane(title: str, unit: str, series: Sequence[Series], ours: int = 0) -
         ratio = "" if index == ours or not med or not base else f"{base / med:.2f}x"
         line = f"  {s.name:<44}{med:>16,.0f}{span:>22}{ratio:>10}"
         if show_lost:
-            line += f"{','.join(str(n) for n in s.lost):>22}"
+            line += "  " + ",".join(str(n) for n in s.lost)
         print(line)
         for failure in s.failures:
             print(f"    round failed: {failure[:160]}")
         for note in sorted(set(s.notes)):
-            print(f"    note: {note}")
+            print(f"    note ({s.notes.count(note)} of {len(s.rates)} rounds): {note}")
 
 
 def measure_rounds(impls: Sequence[tuple[str, Callable[[], Result]]], rounds: int) -> list[Series]:
@@ -540,51 +540,72 @@ def profile_lanes(args: argparse.Namespace, lanes: Sequence[str]) -> None:
         print_profile("lane 3 client, NetworkHandler.request()", client)
         print_profile("lane 3 responder, NetworkHandler", server)
     if "import" in lanes:
-        print_importtime()
+        print_importtime(args.import_runs)
 
 
-def print_importtime(top: int = 10) -> None:
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", IMPORT_CODE],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=import_env(),
+def print_importtime(runs: int, top: int = 10) -> None:
+    """Print the modules with the most own import time, medians over ``runs`` runs."""
+    wall([sys.executable, "-c", IMPORT_CODE])  # brings the bytecode caches up to date
+    times: dict[str, list[tuple[int, int]]] = {}
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", IMPORT_CODE],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+            env=import_env(),
+        )
+        for line in done.stderr.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            own, cumulative, name = (part.strip() for part in line[12:].split("|", 2))
+            times.setdefault(name.strip(), []).append((int(own), int(cumulative)))
+    med = statistics.median
+    rows = sorted(
+        ((med(t[0] for t in v), med(t[1] for t in v), k) for k, v in times.items()),
+        reverse=True,
     )
-    rows = []
-    for line in done.stderr.splitlines():
-        if not line.startswith("import time:") or "self [us]" in line:
-            continue
-        own, cumulative, name = (part.strip() for part in line[12:].split("|", 2))
-        rows.append((int(own), int(cumulative), name.strip()))
-    rows.sort(reverse=True)
-    print(f"\n  profile: lane 5, -X importtime (top {top} by own time, one run)")
+    print(f"\n  profile: lane 5, -X importtime (top {top} by own time, medians of {runs} runs)")
     print(f"    {'own ms':>8}{'cumul ms':>10}  module")
     for own, cumulative, name in rows[:top]:
         print(f"    {own / 1e3:>8.1f}{cumulative / 1e3:>10.1f}  {name}")
+    root = times.get("eq1_network")
+    if root:
+        print(f"    eq1_network cumulative: {med(t[1] for t in root) / 1e3:.1f} ms (median)")
 
 
 # -- main --------------------------------------------------------------------------
 
 
+DEFAULTS: dict[str, tuple[float, float]] = {
+    "rounds": (5, 1),
+    "messages": (200_000, 20_000),
+    "requests": (10_000, 2_000),
+    "mqtt_messages": (20_000, 5_000),
+    "import_runs": (15, 5),
+    "max_seconds": (60.0, 20.0),
+}
+"""Per option: (default, default with --quick)."""
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lanes", default=",".join(LANES), help="comma-separated lanes")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--messages", type=int, default=200_000, help="frames per stream run")
-    parser.add_argument("--requests", type=int, default=10_000, help="round trips per run")
-    parser.add_argument("--mqtt-messages", type=int, default=20_000, help="messages per run")
+    parser.add_argument("--rounds", type=int, help="rounds per lane (5; --quick: 1)")
+    parser.add_argument("--messages", type=int, help="frames per stream run (200,000; 20,000)")
+    parser.add_argument("--requests", type=int, help="round trips per run (10,000; 2,000)")
+    parser.add_argument("--mqtt-messages", type=int, help="messages per MQTT run (20,000; 5,000)")
     parser.add_argument("--qos", default="0,1,2", help="MQTT QoS levels, comma-separated")
     parser.add_argument("--mqtt-tuned", action="store_true", help="also a tuned broker")
-    parser.add_argument("--import-runs", type=int, default=15)
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="bound per run")
-    parser.add_argument("--quick", action="store_true", help="small counts, 1 round")
+    parser.add_argument("--import-runs", type=int, help="fresh interpreters (15; 5)")
+    parser.add_argument("--max-seconds", type=float, help="bound per run (60; 20)")
+    parser.add_argument("--quick", action="store_true", help="the smaller defaults")
     parser.add_argument("--profile", metavar="DIR", help="profile the library sides too")
     args = parser.parse_args()
-    if args.quick:
-        args.rounds, args.messages, args.requests = 1, 20_000, 2_000
-        args.mqtt_messages, args.import_runs, args.max_seconds = 5_000, 5, 20.0
+    for name, (full, quick) in DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     lanes = [lane.strip() for lane in args.lanes.split(",") if lane.strip()]
     unknown = sorted(set(lanes) - set(LANES))
     if unknown:
@@ -596,6 +617,8 @@ def parse_args() -> argparse.Namespace:
     for name in ("rounds", "messages", "requests", "mqtt_messages", "import_runs"):
         if not 1 <= getattr(args, name) <= 10_000_000:
             parser.error(f"--{name.replace('_', '-')} must be between 1 and 10,000,000")
+    if not 0 < args.max_seconds <= 3600:
+        parser.error("--max-seconds must be more than 0 and at most 3600")
     return args
 
 
