@@ -21,7 +21,7 @@ from __future__ import annotations
 import collections
 import time
 from collections.abc import Sequence
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from eq1_network.common.exceptions import (
     ProtocolArgumentError,
@@ -30,16 +30,14 @@ from eq1_network.common.exceptions import (
 )
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus import pdu as _pdu
-from eq1_network.protocols.modbus import values as _values
 from eq1_network.protocols.modbus._spec import MAX_UNIT
 from eq1_network.protocols.modbus._transaction import BusEngine, Framer, StreamEngine
+from eq1_network.protocols.modbus._typed_values import RegisterTable, TypedValueCalls
 from eq1_network.protocols.modbus.errors import ModbusExceptionError
 
 __all__ = ["ModbusClient", "RegisterTable"]
 
 T = TypeVar("T")
-RegisterTable = Literal["holding", "input"]
-"""Which register table a typed value is read from."""
 
 _MAX_ID_PAGES = 256
 
@@ -54,7 +52,7 @@ def _check_unit(name: str, unit: object, *, broadcast: bool) -> int:
     return unit
 
 
-class ModbusClient(ReqResProtocol):
+class ModbusClient(TypedValueCalls, ReqResProtocol):
     """Base of the Modbus clients: a link, a framer and a transaction engine.
 
     Args:
@@ -364,67 +362,3 @@ class ModbusClient(ReqResProtocol):
                 break
             object_id = page.next_object
         return objects
-
-    def read_value(
-        self,
-        address: int,
-        type: _values.ValueType,
-        *,
-        order: _values.ByteOrder = "ABCD",
-        table: RegisterTable = "holding",
-        unit: int | None = None,
-    ) -> float:
-        """Read one typed value stored in consecutive registers.
-
-        Args:
-            address: The first register.
-            type: ``"int16"``, ``"uint32"``, ``"float32"``, ... (see :mod:`.values`).
-            order: Byte and word order: ``"ABCD"``, ``"CDAB"``, ``"BADC"``, ``"DCBA"``.
-            table: ``"holding"`` or ``"input"`` registers.
-            unit: The unit; ``None`` uses :attr:`unit`.
-
-        Returns:
-            The value (``int`` for integer types, ``float`` for float types).
-        """
-        count = _values.register_count(type)
-        if table == "holding":
-            registers = self.read_holding_registers(address, count, unit=unit)
-        elif table == "input":
-            registers = self.read_input_registers(address, count, unit=unit)
-        else:
-            raise ProtocolArgumentError(f"table={table!r} must be 'holding' or 'input'")
-        return _values.decode(registers, type, order)
-
-    def write_value(
-        self,
-        address: int,
-        value: float,
-        type: _values.ValueType,
-        *,
-        order: _values.ByteOrder = "ABCD",
-        unit: int | None = None,
-    ) -> None:
-        """Write one typed value into consecutive holding registers (function 0x10)."""
-        self.write_registers(address, _values.encode(value, type, order), unit=unit)
-
-    def read_float32(
-        self,
-        address: int,
-        *,
-        order: _values.ByteOrder = "ABCD",
-        table: RegisterTable = "holding",
-        unit: int | None = None,
-    ) -> float:
-        """Read a 32-bit float from two registers (see :meth:`read_value`)."""
-        return float(self.read_value(address, "float32", order=order, table=table, unit=unit))
-
-    def write_float32(
-        self,
-        address: int,
-        value: float,
-        *,
-        order: _values.ByteOrder = "ABCD",
-        unit: int | None = None,
-    ) -> None:
-        """Write a 32-bit float into two holding registers."""
-        self.write_value(address, value, "float32", order=order, unit=unit)
