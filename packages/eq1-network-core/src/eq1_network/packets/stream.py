@@ -49,6 +49,27 @@ _unpack_length_from = LENGTH_PREFIX.unpack_from
 _VIEW_MIN: Final = 4096
 
 
+def _buffer_bounds(limit: int | None, max_buffer: int | None) -> tuple[int, int]:
+    """The checked ``max_buffer`` of a stream, and its largest payload (-1: no limit).
+
+    Args:
+        limit: The structure's largest length-prefixed payload, or ``None`` when the
+            structure is not length-prefixed.
+        max_buffer: The ``max_buffer`` asked for, or ``None`` for the default.
+    """
+    minimum = _HEADER if limit is not None else 1
+    if max_buffer is not None and (not isinstance(max_buffer, int) or isinstance(max_buffer, bool)):
+        raise ProtocolTypeError(f"max_buffer must be an int, got {type(max_buffer).__name__}")
+    if max_buffer is not None and max_buffer < minimum:
+        raise ProtocolConfigurationError(
+            f"max_buffer must be at least {minimum} bytes, got {max_buffer}"
+        )
+    if limit is None:
+        return (DEFAULT_MAX_BUFFER if max_buffer is None else max_buffer), -1
+    bound = limit + _HEADER if max_buffer is None else max_buffer
+    return bound, min(limit, bound - _HEADER)
+
+
 class PacketStream:
     """Cut a byte stream into packets of a packet structure.
 
@@ -96,21 +117,7 @@ class PacketStream:
         methods = bind_structure(structure, "structure")
         self.structure = structure
         limit = length_prefix_limit(structure)
-        minimum = _HEADER if limit is not None else 1
-        if max_buffer is not None and (
-            not isinstance(max_buffer, int) or isinstance(max_buffer, bool)
-        ):
-            raise ProtocolTypeError(f"max_buffer must be an int, got {type(max_buffer).__name__}")
-        if max_buffer is not None and max_buffer < minimum:
-            raise ProtocolConfigurationError(
-                f"max_buffer must be at least {minimum} bytes, got {max_buffer}"
-            )
-        if limit is not None:
-            self.max_buffer = limit + _HEADER if max_buffer is None else max_buffer
-            self._limit = min(limit, self.max_buffer - _HEADER)
-        else:
-            self.max_buffer = DEFAULT_MAX_BUFFER if max_buffer is None else max_buffer
-            self._limit = -1
+        self.max_buffer, self._limit = _buffer_bounds(limit, max_buffer)
         self._finder = methods.find_packet_end
         self._head = self._tail = b""
         self._scan = 0
