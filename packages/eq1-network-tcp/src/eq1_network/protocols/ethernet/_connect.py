@@ -49,8 +49,24 @@ def open_stream(
     """
     where = f"{host}:{port}"
     deadline = time.monotonic() + timeout
+    sock = _tcp_connect(host, port, timeout, where)
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        tune_socket(sock, nodelay=nodelay, keepalive=keepalive)
+        if context is not None:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock = context.wrap_socket(sock, server_hostname=server_hostname or host)
+        stream = SocketStream(sock, kernel_waits=True)
+        stream.quickack = quickack
+        return stream
+    except OSError as exc:  # ssl.SSLError and TimeoutError included
+        _close(sock)
+        raise _set_up_error(exc, where, timeout) from exc
+
+
+def _tcp_connect(host: str, port: int, timeout: float, where: str) -> socket.socket:
+    """Open the TCP connection; a failure becomes a ``ProtocolConnectionError`` naming ``where``."""
+    try:
+        return socket.create_connection((host, port), timeout=timeout)
     except socket.gaierror as exc:
         raise ProtocolConnectionError(
             f"cannot connect to {where}: host name not resolved ({exc.strerror or exc})"
@@ -65,30 +81,22 @@ def open_stream(
         ) from exc
     except OSError as exc:
         raise ProtocolConnectionError(f"cannot connect to {where}: {exc.strerror or exc}") from exc
-    try:
-        tune_socket(sock, nodelay=nodelay, keepalive=keepalive)
-        if context is not None:
-            sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            sock = context.wrap_socket(sock, server_hostname=server_hostname or host)
-        stream = SocketStream(sock, kernel_waits=True)
-        stream.quickack = quickack
-        return stream
-    except ssl.SSLCertVerificationError as exc:
-        _close(sock)
-        raise ProtocolAuthenticationError(
+
+
+def _set_up_error(exc: OSError, where: str, timeout: float) -> ProtocolConnectionError:
+    """Map a failure of the set-up after the TCP connect (the TLS handshake, mostly)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ProtocolAuthenticationError(
             f"TLS handshake with {where} failed: server certificate rejected: "
             f"{exc.verify_message or exc}",
             reason_code=exc.verify_code,
             reason_name=exc.verify_message,
-        ) from exc
-    except TimeoutError as exc:
-        _close(sock)
-        raise ProtocolConnectionError(
+        )
+    if isinstance(exc, TimeoutError):
+        return ProtocolConnectionError(
             f"TLS handshake with {where} failed: no answer within {timeout:g} s"
-        ) from exc
-    except (ssl.SSLError, OSError) as exc:
-        _close(sock)
-        raise ProtocolConnectionError(f"TLS handshake with {where} failed: {exc}") from exc
+        )
+    return ProtocolConnectionError(f"TLS handshake with {where} failed: {exc}")
 
 
 def _close(sock: socket.socket) -> None:
