@@ -105,3 +105,14 @@ def test_the_check_names_a_lazy_name_missing_from_all(
 def test_the_check_refuses_a_package_without_the_hooks() -> None:
     with pytest.raises(AssertionError, match="not a LazyExports hook"):
         check_lazy_exports(ModuleType("bare"))
+
+
+def test_a_moved_name_may_name_a_class_attribute_and_is_never_cached() -> None:
+    namespace: dict[str, object] = {}
+    exports = LazyExports(
+        "old.pkg", namespace, {}, moved={"REJECT": "eq1_network.OverflowPolicy.REJECT"}
+    )
+    for _ in range(2):
+        with pytest.warns(DeprecationWarning, match=r"use eq1_network\.OverflowPolicy\.REJECT"):
+            assert exports.getattr("REJECT") is eq1_network.OverflowPolicy.REJECT
+    assert "REJECT" not in namespace

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import pkgutil
 import warnings
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
@@ -43,7 +44,8 @@ class LazyExports:
         namespace: The package's ``globals()``; resolved values are cached there.
         table: Module name to the names it provides, each name listed once.
         moved: Deprecated name to the public dotted path of its new home
-            (``"eq1_network.TLSConfig"``); resolved on every access, with a warning.
+            (``"eq1_network.TLSConfig"``, ``"eq1_network.OverflowPolicy.REJECT"``);
+            resolved on every access, with a warning, and never cached.
 
     Raises:
         ValueError: If a name is listed twice (in ``table`` or in both arguments).
@@ -94,14 +96,13 @@ class LazyExports:
             return value
         target = self._moved.get(name)
         if target is not None:
-            module, _, attribute = target.rpartition(".")
             warnings.warn(
                 f"{self.package}.{name} is deprecated and will be removed in a future "
                 f"release; use {target} instead (the same object)",
                 DeprecationWarning,
                 stacklevel=2,
             )
-            return getattr(importlib.import_module(module), attribute)
+            return pkgutil.resolve_name(target)
         raise AttributeError(f"module {self.package!r} has no attribute {name!r}")
 
     def dir(self) -> list[str]:

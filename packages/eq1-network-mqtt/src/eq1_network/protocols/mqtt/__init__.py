@@ -49,17 +49,13 @@ _EXPORTS = LazyExports(
     globals(),
     {
         "._messages": ("MQTTMessage",),
-        ".config": (
-            "MQTT_V5",
-            "MQTT_V31",
-            "MQTT_V311",
-            "OVERFLOW_DROP_OLDEST",
-            "OVERFLOW_REJECT",
-            "BrokerConfig",
-            "ClientConfig",
-        ),
+        ".config": ("MQTT_V5", "MQTT_V31", "MQTT_V311", "BrokerConfig", "ClientConfig"),
         ".mqtt_protocol": ("MQTTProtocol", "MQTTPublishHandle"),
         ".reason_codes": ("MQTTRefusalError", "MQTTValidationRefusalError"),
+    },
+    moved={
+        "OVERFLOW_DROP_OLDEST": "eq1_network.OverflowPolicy.DROP_OLDEST",
+        "OVERFLOW_REJECT": "eq1_network.OverflowPolicy.REJECT",
     },
 )
 __getattr__ = _EXPORTS.getattr
