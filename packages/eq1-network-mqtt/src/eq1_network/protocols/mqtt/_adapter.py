@@ -26,7 +26,6 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
@@ -40,9 +39,11 @@ from eq1_network.protocols.mqtt._adapter_parts import (
     WriteReport,
     configure_client,
     connack_reason,
+    connect_properties,
     mapped_socket_errors,
     publish_properties,
     reason_of,
+    subscribe_properties,
     subscription_ids,
     tls_close_detail,
 )
@@ -62,10 +63,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _MAX_READ_ROUNDS = 64
-
-
-def _properties_of(packet_type: int) -> Properties:
-    return Properties(packet_type)  # type: ignore[no-untyped-call]
 
 
 def _pending(sock: Any) -> int:
@@ -164,7 +161,7 @@ class PahoAdapter:
         kwargs: dict[str, Any] = {}
         if self._v5:
             kwargs["clean_start"] = self._config.clean_session
-            kwargs["properties"] = self._connect_properties()
+            kwargs["properties"] = connect_properties(self._config)
         self._connack_seen = False
         with mapped_socket_errors(broker):
             self._client.connect(broker.broker_address, broker.port, broker.keepalive, **kwargs)
@@ -179,13 +176,6 @@ class PahoAdapter:
         self._connack_seen = False
         with mapped_socket_errors(self._broker):
             self._client.reconnect()
-
-    def _connect_properties(self) -> Properties:
-        props = _properties_of(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self._config.effective_session_expiry
-        if self._config.user_properties:
-            props.UserProperty = list(self._config.user_properties)
-        return props
 
     def set_will(self, will: Will | None) -> None:
         """Set or clear the Will sent with the next CONNECT.
@@ -362,12 +352,10 @@ class PahoAdapter:
             The packet id, or ``None`` when not connected.
         """
         if self._v5:
-            props = None
-            if subscription_id is not None:
-                props = _properties_of(PacketTypes.SUBSCRIBE)
-                props.SubscriptionIdentifier = subscription_id
             rc, mid = self._client.subscribe(
-                topic_filter, options=SubscribeOptions(qos=qos), properties=props
+                topic_filter,
+                options=SubscribeOptions(qos=qos),
+                properties=subscribe_properties(subscription_id),
             )
         else:
             rc, mid = self._client.subscribe(topic_filter, qos)

@@ -41,8 +41,10 @@ __all__ = [
     "connack_reason",
     "mapped_socket_errors",
     "configure_client",
+    "connect_properties",
     "publish_properties",
     "reason_of",
+    "subscribe_properties",
     "subscription_ids",
     "tls_close_detail",
 ]
@@ -314,6 +316,15 @@ def tls_close_detail(broker: BrokerConfig, error: OSError | None) -> str:
     return f"it closed during or right after the TLS handshake{alert}: {hint}"
 
 
+def connect_properties(config: ClientConfig) -> Properties:
+    """MQTT 5 CONNECT properties: the session expiry and the user properties."""
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = config.effective_session_expiry
+    if config.user_properties:
+        props.UserProperty = list(config.user_properties)
+    return props
+
+
 def publish_properties(
     message_expiry: int | None, user_properties: Sequence[tuple[str, str]]
 ) -> Properties:
@@ -331,6 +342,15 @@ def publish_properties(
         props.MessageExpiryInterval = message_expiry
     if user_properties:
         props.UserProperty = list(user_properties)
+    return props
+
+
+def subscribe_properties(subscription_id: int | None) -> Properties | None:
+    """MQTT 5 SUBSCRIBE properties: the subscription identifier, if any."""
+    if subscription_id is None:
+        return None
+    props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
+    props.SubscriptionIdentifier = subscription_id
     return props
 
 
