@@ -191,8 +191,14 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run every benchmark in benchmarks/ (bounded in count and time)."""
+    """Run every benchmark in benchmarks/ (bounded in count and time).
+
+    The peers the benchmarks compare with (Twisted, gmqtt, paho-mqtt) come from the
+    ``bench`` extra of the meta package; mosquitto and its command-line clients must be
+    installed on the machine.
+    """
     install_everything(session)
+    session.install(f"{META}[bench]")
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
 
