@@ -106,8 +106,8 @@ class LazyExports:
         raise AttributeError(f"module {self.package!r} has no attribute {name!r}")
 
     def dir(self) -> list[str]:
-        """The package's names, loaded or not, for the module ``__dir__`` hook."""
-        return sorted(set(self._namespace) | set(self._homes))
+        """The package's names, loaded or not (moved ones too), for the ``__dir__`` hook."""
+        return sorted(set(self._namespace) | set(self._homes) | set(self._moved))
 
     @property
     def names(self) -> frozenset[str]:
