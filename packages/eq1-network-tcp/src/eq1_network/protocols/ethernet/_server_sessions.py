@@ -13,10 +13,13 @@ from eq1_network.protocols.ethernet._config import check_timeout
 from eq1_network.protocols.ethernet._peer import Connection, Peer, PeerMessage, peer_id
 from eq1_network.protocols.ethernet._server_base import ServerBase
 
-__all__ = ["ServerSessions"]
+__all__ = ["FOREVER_SLICE", "ServerSessions"]
 
 _IDLE_WAIT = 0.1
-_FOREVER_SLICE = 1.0
+"""Seconds ``wait_readable(None)`` waits: the "short default slice" of the interface."""
+
+FOREVER_SLICE = 1.0
+"""Seconds of one wait while ``receive(None)`` (or ``receive_json(None)``) waits without limit."""
 
 
 class ServerSessions(ServerBase):
@@ -90,7 +93,7 @@ class ServerSessions(ServerBase):
             item = self._inbox.pop()
             if item is not None:
                 return self._accept_item(*item)
-            remaining = _FOREVER_SLICE if deadline is None else deadline - time.monotonic()
+            remaining = FOREVER_SLICE if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return None
             self._wait(remaining)

@@ -28,7 +28,7 @@ from eq1_network.protocols.ethernet._config import (
 from eq1_network.protocols.ethernet._inbox import Inbox
 from eq1_network.protocols.ethernet._peer import Peer
 from eq1_network.protocols.ethernet._server_send import ServerSend
-from eq1_network.protocols.ethernet._server_sessions import ServerSessions
+from eq1_network.protocols.ethernet._server_sessions import FOREVER_SLICE, ServerSessions
 from eq1_network.protocols.ethernet._tls import TLSOption, server_context
 
 if TYPE_CHECKING:
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from eq1_network.urls import ParsedURL
 
 __all__ = ["DataCallback", "TCPServer"]
-
-_FOREVER_SLICE = 1.0
 
 DataCallback = Callable[[Peer, bytes], bytes | bytearray | memoryview | None]
 """Signature of ``on_data``: ``callback(peer, data)``, returning a reply or ``None``."""
@@ -261,7 +259,7 @@ class TCPServer(ServerSessions, ServerSend):
                 continue
             if decoders.settle():
                 continue
-            remaining = _FOREVER_SLICE if deadline is None else deadline - time.monotonic()
+            remaining = FOREVER_SLICE if deadline is None else deadline - time.monotonic()
             if remaining <= 0:
                 return None
             self._wait(remaining)
