@@ -28,9 +28,18 @@ from eq1_network.protocols.loopback.reqres import LoopbackProtocol
 
 
 class _Dist:
+    """A distribution whose metadata file holds only its name and version."""
+
     def __init__(self, name: str, version: str = "1.0") -> None:
         self.name = name
         self.version = version
+
+    def read_text(self, filename: str) -> str | None:
+        if filename != "METADATA":
+            return None
+        return (
+            f"Metadata-Version: 2.3\nName: {self.name}\nVersion: {self.version}\n\nName: not me\n"
+        )
 
 
 class _FakeEntryPoint:
@@ -291,3 +300,24 @@ def test_manager_class_methods_delegate(monkeypatch: pytest.MonkeyPatch, tmp_pat
     ProtocolManager.refresh()
     assert "modbus" in ProtocolManager.available()
     assert ProtocolManager.errors() == []
+
+
+class _ParsedOnlyDist:
+    """A distribution whose metadata file cannot be read: the parsed metadata answers."""
+
+    name = "odd-plugin"
+    version = "2.0"
+
+    def read_text(self, filename: str) -> str | None:
+        return None
+
+
+def test_dist_of_reads_the_metadata_head_and_falls_back_to_the_parsed_fields() -> None:
+    from eq1_network.plugins._entry_points import dist_of
+
+    ep = _FakeEntryPoint("x", None, dist="acme-plugin")
+    assert dist_of(ep) == ("acme-plugin", "1.0")  # type: ignore[arg-type]
+    ep.dist = _ParsedOnlyDist()  # type: ignore[assignment]
+    assert dist_of(ep) == ("odd-plugin", "2.0")  # type: ignore[arg-type]
+    ep.dist = None
+    assert dist_of(ep) == (None, None)  # type: ignore[arg-type]

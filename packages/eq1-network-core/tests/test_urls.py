@@ -298,6 +298,9 @@ class _Dist:
     name = "eq1-network-modbus"
     version = "0.1.0"
 
+    def read_text(self, filename: str) -> str | None:
+        return f"Name: {self.name}\nVersion: {self.version}\n" if filename == "METADATA" else None
+
 
 class _BrokenEntryPoint:
     name = "modbus"

@@ -8,12 +8,13 @@ dependencies (name factories as ``"module:attr"`` strings instead).
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    import argparse
+
     from eq1_network.observe.stats import StatsSnapshot
     from eq1_network.plugins.spec import ProtocolSpec
 

@@ -25,7 +25,6 @@ from eq1_network.plugins._availability import (
     ProtocolUnavailableError,
     install_hint,
 )
-from eq1_network.plugins._discovery import specs_from_directory
 from eq1_network.plugins._entry_points import protocol_entry_points
 from eq1_network.plugins._loading import add_spec, load_plugins
 from eq1_network.plugins.spec import ProtocolSpec
@@ -307,6 +306,8 @@ class ProtocolRegistry:
         Raises:
             PluginLoadError: If the path is not a folder.
         """
+        from eq1_network.plugins._discovery import specs_from_directory  # only folders need it
+
         specs, errors = specs_from_directory(path)
         with self._lock:
             self._table()
