@@ -134,23 +134,16 @@ def _as_enum(raw: str, kind: type[enum.Enum]) -> enum.Enum:
 
 
 def _convert(raw: str, member: Any) -> Any:
-    if member is type(None):
-        if raw.strip().lower() in _NONE:
-            return None
-        raise ValueError(raw)
-    if member is bool:
-        return _as_bool(raw)
-    if member is int:
-        return int(raw.strip())
-    if member is float:
-        return _as_float(raw)
+    try:
+        scalar = _SCALARS.get(member)
+    except TypeError:  # an unhashable annotation is no scalar
+        scalar = None
+    if scalar is not None:
+        return scalar(raw)
     if isinstance(member, type) and issubclass(member, enum.Enum):
         return _as_enum(raw, member)
     if typing.get_origin(member) is typing.Literal:
-        for choice in typing.get_args(member):
-            if raw == str(choice):
-                return choice
-        raise ValueError(raw)
+        return _as_literal(raw, member)
     if member is Any or member is str or member is object:
         return raw
     if isinstance(member, type) and issubclass(member, PurePath):
@@ -158,6 +151,27 @@ def _convert(raw: str, member: Any) -> Any:
     if typing.get_origin(member) is os.PathLike or member is os.PathLike:
         return raw
     raise TypeError(member)
+
+
+def _as_none(raw: str) -> None:
+    if raw.strip().lower() in _NONE:
+        return None
+    raise ValueError(raw)
+
+
+def _as_literal(raw: str, member: Any) -> Any:
+    for choice in typing.get_args(member):
+        if raw == str(choice):
+            return choice
+    raise ValueError(raw)
+
+
+_SCALARS: dict[Any, Callable[[str], Any]] = {
+    type(None): _as_none,
+    bool: _as_bool,
+    int: lambda raw: int(raw.strip()),
+    float: _as_float,
+}
 
 
 def _rank(member: Any) -> int:

@@ -128,7 +128,7 @@ def _not_installed(parser: argparse.ArgumentParser, argv: list[str]) -> str | No
     from eq1_network.plugins._availability import FIRST_PARTY_NAMES, install_hint
 
     words = [word for word in argv if not word.startswith("-")]
-    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]  # noqa: SLF001 - argparse has no public way to list sub-commands
     if not words or not subparsers or words[0] in subparsers[0].choices:
         return None
     distribution = FIRST_PARTY_NAMES.get(words[0])

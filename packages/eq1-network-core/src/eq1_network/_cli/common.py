@@ -119,7 +119,7 @@ def guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespa
         return OK
     except (ProtocolError, OSError) as exc:
         text = " ".join(str(exc).split())
-        secret = getattr(args, "_secret", None)
+        secret = getattr(args, "secret_value", None)
         if secret:
             text = text.replace(secret, "***")
         sys.stderr.write(f"error: {text}\n")
@@ -195,10 +195,10 @@ def open_endpoint(
     import eq1_network
     from eq1_network.urls import mask_url
 
-    args._secret = _inline_password(url)
+    args.secret_value = _inline_password(url)
     protocol = eq1_network.from_url(_with_password(url, args), **extra)
     if os.environ.get(_PROMPTED):
-        args._secret = os.environ.pop(_PROMPTED)
+        args.secret_value = os.environ.pop(_PROMPTED)
     if kind is not None and not isinstance(protocol, kind):
         other = "pub/sub" if kind is ReqResProtocol else "send/listen"
         raise ProtocolUsageError(

@@ -52,8 +52,8 @@ def take_pushback(protocol: ReqResProtocol) -> bytes:
     Returns:
         The buffered bytes (``b""`` when there were none).
     """
-    data = protocol._pushback
-    protocol._pushback = b""
+    data = protocol._pushback  # noqa: SLF001 - ReqResProtocol's pushback, owned by these reading helpers
+    protocol._pushback = b""  # noqa: SLF001 - as above
     return data
 
 
@@ -65,7 +65,7 @@ def push_back(protocol: ReqResProtocol, data: bytes | bytearray) -> None:
         data: The bytes the next read returns first.
     """
     if data:
-        protocol._pushback = bytes(data) + protocol._pushback
+        protocol._pushback = bytes(data) + protocol._pushback  # noqa: SLF001 - as above
 
 
 def _wrap_read(fn: Callable[..., tuple[bool, bytes | None]]) -> Callable[..., Any]:

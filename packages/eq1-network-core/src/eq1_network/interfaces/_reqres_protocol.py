@@ -385,6 +385,6 @@ def has_readiness_wait(protocol: ReqResProtocol) -> bool:
     """
     cls = type(protocol)
     return (
-        cls._wait_readable_raw is not ReqResProtocol._wait_readable_raw
+        cls._wait_readable_raw is not ReqResProtocol._wait_readable_raw  # noqa: SLF001 - compares the class's hook with the interface's default
         or cls.wait_readable is not ReqResProtocol.wait_readable
     )

@@ -397,7 +397,7 @@ class Tap:
 
 def _default_read_within(protocol: BaseProtocol) -> bool:
     """Tell whether the protocol's ``_read_within_raw`` is the interface's default."""
-    return type(protocol)._read_within_raw is ReqResProtocol._read_within_raw  # type: ignore[attr-defined]
+    return type(protocol)._read_within_raw is ReqResProtocol._read_within_raw  # type: ignore[attr-defined]  # noqa: SLF001 - compares the hook with the interface's default
 
 
 def takes_one_argument(callback: Callable[..., Any]) -> bool:

@@ -160,7 +160,7 @@ class Message(SendData, ReceivedData):
         "timestamp_us",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only, one per header field
         self,
         body: bytes,
         *,

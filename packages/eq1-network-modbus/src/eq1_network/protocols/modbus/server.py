@@ -202,7 +202,7 @@ class ModbusRTUServer(ModbusServerBase):
 
     protocol_name = "modbus-rtu-server"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         port: str | os.PathLike[str],
         baudrate: int = 19200,

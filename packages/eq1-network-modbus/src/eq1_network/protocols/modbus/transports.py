@@ -74,7 +74,7 @@ class ModbusProtocol(ModbusClient):
 
     protocol_name: ClassVar[str] = "modbus"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         host: str,
         port: int = 502,
@@ -146,7 +146,7 @@ class ModbusRTUOverTCPProtocol(ModbusClient):
 
     protocol_name: ClassVar[str] = "modbus-rtu-tcp"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         host: str,
         port: int,
@@ -180,7 +180,7 @@ class _SerialModbus(ModbusClient):
 
     _framer_class: ClassVar[type[RTUFramer] | type[ASCIIFramer]] = RTUFramer
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         port: str | os.PathLike[str],
         baudrate: int = 19200,

@@ -117,7 +117,7 @@ def _attribute_problem() -> str | None:
         value = getattr(client, name, None)
         if not isinstance(value, expected):
             return f"paho.Client().{name} is {type(value).__name__}, expected {expected}"
-    keys = IN_PACKET_KEYS - set(client._in_packet)
+    keys = IN_PACKET_KEYS - set(client._in_packet)  # noqa: SLF001 - reads paho's state only to check its layout
     if keys:
         return f"paho.Client()._in_packet lacks {sorted(keys)}"
     return None

@@ -91,7 +91,7 @@ class ConnectionSupervisor:
         stable_after: Seconds a connection must stay up before the backoff resets.
     """
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - built in one place, the connection part
         self,
         link: Link,
         hooks: SupervisorHooks,

@@ -202,7 +202,7 @@ class PublishTracker:
             completion: The library's report.
         """
         with self._lock:
-            handle._completion = completion
+            handle._completion = completion  # noqa: SLF001 - the tracker settles the handles it issues
             if self._waiters:
                 self._cond.notify_all()
 
@@ -232,7 +232,7 @@ class PublishTracker:
                 self._cond.notify_all()
 
     def _finish(self, handle: MQTTPublishHandle, error: ProtocolError | None) -> None:
-        if handle._settle(error) and self._waiters:
+        if handle._settle(error) and self._waiters:  # noqa: SLF001 - as above
             self._cond.notify_all()
 
     def unacknowledged(self) -> int:
@@ -250,7 +250,8 @@ class PublishTracker:
             ``True`` if it settled.
         """
         return self._wait(
-            lambda: handle._state != _PENDING or handle._completion is not None, timeout
+            lambda: handle._state != _PENDING or handle._completion is not None,  # noqa: SLF001
+            timeout,
         )
 
     def wait_room(self, limit: int, timeout: float) -> bool:

@@ -94,7 +94,7 @@ class SerialProtocol(ReqResProtocol):
 
     protocol_name = "serial"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         port: str | os.PathLike[str],
         baudrate: int = 9600,

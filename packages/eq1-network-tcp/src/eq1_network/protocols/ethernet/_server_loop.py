@@ -336,7 +336,7 @@ class ServerLoop(LoopConnections):
             finally:
                 lock.acquire()
 
-    def _iterate(self, timeout: float | None) -> Sequence[Note]:
+    def _iterate(self, timeout: float | None) -> Sequence[Note]:  # noqa: C901 - the loop's hot path, inlined on purpose
         """One loop iteration; only the owner calls it.
 
         Returns:

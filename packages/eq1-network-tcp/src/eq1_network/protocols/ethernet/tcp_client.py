@@ -98,7 +98,7 @@ class TCPClient(ClientReader, ClientWriter):
 
     protocol_name = "tcp"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         host: str,
         port: int,

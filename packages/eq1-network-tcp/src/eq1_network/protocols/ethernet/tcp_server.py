@@ -131,7 +131,7 @@ class TCPServer(ServerSessions, ServerSend):
 
     protocol_name = "tcp-server"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         host: str,
         port: int,

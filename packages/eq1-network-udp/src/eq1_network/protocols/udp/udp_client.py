@@ -90,7 +90,7 @@ class UDPClient(ReqResProtocol):
 
     protocol_name = "udp"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         host: str,
         port: int,

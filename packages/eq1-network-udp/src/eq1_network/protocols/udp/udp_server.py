@@ -97,7 +97,7 @@ class UDPServer(ReqResProtocol):
 
     protocol_name = "udp-server"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         host: str,
         port: int,
