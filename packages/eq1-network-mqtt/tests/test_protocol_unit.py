@@ -186,6 +186,23 @@ def test_publish_reports_delivery(fake: FakeBroker, make: Any, qos: int) -> None
     assert fake.published == [("a/b", "héllo".encode(), qos, True)]
 
 
+def test_a_tap_sees_every_publish_until_uninstalled(fake: FakeBroker, make: Any) -> None:
+    from eq1_network.observe import Tap
+
+    events: list[Any] = []
+    proto = make()
+    tap = Tap(events.append)
+    tap.install(proto)
+    proto.connect()
+    proto.publish("a/b", b"one", qos=1).wait(TIMEOUT)
+    proto.publish("a/c", "two", qos=0, retain=True).wait(TIMEOUT)
+    published = [(e.topic, e.data) for e in events if e.kind == "publish"]
+    assert published == [("a/b", b"one"), ("a/c", b"two")]
+    tap.uninstall()
+    proto.publish("a/d", b"three").wait(TIMEOUT)
+    assert len([e for e in events if e.kind == "publish"]) == 2
+
+
 def test_publish_validates_arguments(fake: FakeBroker, make: Any) -> None:
     proto = make()
     proto.connect()

@@ -270,7 +270,7 @@ class MQTTProtocol(PubSubProtocol):
                 room appeared within ``publish_timeout``.
         """
         payload = check_publish_args(topic, message, qos, retain)
-        return self._publisher.publish(topic, payload, qos, retain, message_expiry, user_properties)
+        return self._publish(topic, payload, qos, retain, message_expiry, user_properties)
 
     def _publish(
         self,
