@@ -233,11 +233,13 @@ def test_recorder_writes_header_events_and_rotates(tmp_path: Path) -> None:
         header, events = read_recording(tmp_path / name)
         assert header["endpoints"] == ["loop://"] and header["version"] == 1
         assert (tmp_path / name).stat().st_size < 2000 + 400
-    header, events = read_recording(path)
+    oldest_first = [tmp_path / "rec.jsonl.2", tmp_path / "rec.jsonl.1", path]
+    events = [e for name in oldest_first for e in read_recording(name)[1]]
     last = events[-1]
     assert (last.kind, last.direction, last.data) == ("disconnect", "", b"")
-    sends = [e for e in events if e.kind == "send"]
+    sends = [e for e in events if e.kind == "send"]  # the newest, wherever rotation fell
     assert sends[-1].data == bytes([59]) * 40
+    assert [e.t for e in events] == sorted(e.t for e in events)
     line = json.loads(path.read_text().splitlines()[1])
     assert {"t", "wall", "kind", "dir", "endpoint", "len", "data", "preview"} <= set(line)
 
