@@ -1,13 +1,16 @@
-"""A scripted in-process broker behind a fake adapter (the requirements' mock broker).
+"""Scripted brokers: one behind a fake adapter (the requirements' mock broker), one on the wire.
 
 ``FakeAdapter`` has the interface of ``PahoAdapter``; tests install it with
 ``unittest.mock.patch.object(MQTTProtocol, "_adapter_factory", broker.factory)``. Events
 are delivered from ``loop()``, i.e. on the protocol's network thread, as with paho.
+``LostSessionBroker`` speaks MQTT 3.1.1 on 127.0.0.1 and loses a QoS 2 flow's session.
 """
 
 from __future__ import annotations
 
 import itertools
+import socket
+import struct
 import threading
 from collections import deque
 from typing import Any
@@ -280,3 +283,91 @@ class FakeAdapter:
         self.subs.pop(topic_filter, None)
         self._push("unsuback", mid, 0)
         return mid
+
+
+class LostSessionBroker:
+    """An MQTT 3.1.1 broker on 127.0.0.1 that loses the session of a QoS 2 flow.
+
+    On the first connection it answers a QoS 2 PUBLISH with PUBREC and drops the
+    connection when the PUBREL arrives, before PUBCOMP. Every later connection gets
+    CONNACK with Session Present 0 and is served normally: PUBLISH gets PUBREC and every
+    PUBREL gets PUBCOMP, as a broker without the session answers a PUBREL it cannot match.
+    """
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.port = int(self._server.getsockname()[1])
+        self.connections = 0
+        self.pubcomps: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._server.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                conn.settimeout(0.2)
+                self._session(conn, first=self.connections == 1)
+
+    def _read_packet(self, conn: socket.socket) -> tuple[int, bytes] | None:
+        header = self._read_exact(conn, 1)
+        if header is None:
+            return None
+        length, shift = 0, 0
+        while True:
+            byte = self._read_exact(conn, 1)
+            if byte is None:
+                return None
+            length |= (byte[0] & 0x7F) << shift
+            shift += 7
+            if not byte[0] & 0x80:
+                break
+        body = self._read_exact(conn, length) if length else b""
+        return None if body is None else (header[0], body)
+
+    def _read_exact(self, conn: socket.socket, size: int) -> bytes | None:
+        data = b""
+        while len(data) < size:
+            if self._stop.is_set():
+                return None
+            try:
+                chunk = conn.recv(size - len(data))
+            except TimeoutError:
+                continue
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def _session(self, conn: socket.socket, first: bool) -> None:
+        while (packet := self._read_packet(conn)) is not None:
+            kind, body = packet[0] >> 4, packet[1]
+            if kind == 1:  # CONNECT: accepted, no stored session
+                conn.sendall(b"\x20\x02\x00\x00")
+            elif kind == 3 and (packet[0] >> 1) & 3 == 2:  # QoS 2 PUBLISH
+                (topic_len,) = struct.unpack_from("!H", body)
+                conn.sendall(b"\x50\x02" + body[2 + topic_len : 4 + topic_len])
+            elif kind == 6:  # PUBREL
+                if first:
+                    return  # the connection drops before PUBCOMP
+                self.pubcomps.append(struct.unpack_from("!H", body)[0])
+                conn.sendall(b"\x70\x02" + body[:2])
+            elif kind == 12:  # PINGREQ
+                conn.sendall(b"\xd0\x00")
+            elif kind == 14:  # DISCONNECT
+                return

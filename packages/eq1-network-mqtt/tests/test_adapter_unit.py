@@ -395,22 +395,3 @@ def test_buffered_socket_remembers_a_broken_connection() -> None:
     with pytest.raises(OSError):
         wrapped.send(b"more")
     wrapped.close()
-
-
-def test_take_frame_returns_whole_packets_only() -> None:
-    left, right = socket.socketpair()
-    try:
-        wrapped = _paho_fast.BufferedSocket(left)
-        body = b"x" * 200  # remaining length 200 needs two bytes: 0xC8 0x01
-        right.sendall(b"\x40\x02\x00\x07" + b"\x30\xc8\x01" + body + b"\x30\x05ab")
-        assert wrapped.recv(0) == b""  # fills the buffer
-        assert wrapped.take_frame() == (0x40, 2, b"\x00\x07")
-        assert wrapped.take_frame() == (0x30, 200, body)
-        assert wrapped.take_frame() is None  # only 2 of 5 bytes of the next packet
-        assert wrapped.recv(10) == b"\x30\x05ab"
-        right.sendall(b"\x30\xff\xff\xff\xff\x7f")  # remaining length longer than 4 bytes
-        wrapped.recv(0)
-        assert wrapped.take_frame() is None
-    finally:
-        left.close()
-        right.close()

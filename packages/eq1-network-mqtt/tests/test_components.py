@@ -286,6 +286,25 @@ def test_tracker_early_acknowledgement_and_failures() -> None:
     assert tracker.wait_drained(0.01) is True and tracker.unacknowledged() == 0
 
 
+def test_tracker_abandoned_ids_ignore_their_late_acknowledgement() -> None:
+    tracker = PublishTracker()
+    lost = tracker.new_handle(2)
+    tracker.track(3, lost)
+    tracker.abandon([3, 4], ProtocolConnectionError("session lost"))
+    with pytest.raises(ProtocolConnectionError, match="session lost"):
+        lost.wait(0)
+    assert tracker.unacknowledged() == 0
+    tracker.acknowledge(3, None)  # the PUBCOMP of the abandoned flow
+    assert lost.exception() is not None and not lost.is_published()
+    later = tracker.new_handle(2)
+    tracker.track(3, later)  # not settled by the abandoned flow's PUBCOMP
+    assert not later.is_published() and later.exception() is None
+    reused = tracker.new_handle(2)
+    tracker.track(4, reused)  # an id issued again is tracked afresh
+    tracker.acknowledge(4, None)
+    assert reused.wait(0)
+
+
 def test_tracker_wait_room_unblocks_on_ack() -> None:
     tracker = PublishTracker()
     tracker.track(1, tracker.new_handle(1))

@@ -11,19 +11,22 @@ from unittest import mock
 
 import paho.mqtt.client as paho
 import pytest
+from mqtt_test_fakes import LostSessionBroker
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from eq1_network.common.exceptions import ProtocolConfigurationError
+from eq1_network import ReconnectPolicy
+from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolConnectionError
 from eq1_network.protocols.mqtt import _adapter, _paho_layout
 from eq1_network.protocols.mqtt._adapter import PahoAdapter
 from eq1_network.protocols.mqtt._adapter_parts import PublicClient
 from eq1_network.protocols.mqtt._paho_fast import FastClient
 from eq1_network.protocols.mqtt._paho_layout import FASTPATH_ENV, Layout, use_fastpath
 from eq1_network.protocols.mqtt.config import BrokerConfig, ClientConfig
+from eq1_network.protocols.mqtt.mqtt_protocol import MQTTProtocol
 
-BROKEN = Layout("2.9.0", "paho.Client._packet_read is missing")
+BROKEN = Layout("2.9.0", "paho.Client._handle_pubrec is missing")
 
 
 @pytest.fixture(autouse=True)
@@ -53,8 +56,8 @@ def test_versions_outside_the_checked_range_are_refused(version: str) -> None:
 
 
 def test_a_missing_private_method_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(paho.Client, "_packet_read")
-    assert current().missing == "paho.Client._packet_read is missing"
+    monkeypatch.delattr(paho.Client, "_handle_pubrec")
+    assert current().missing == "paho.Client._handle_pubrec is missing"
 
 
 def test_a_changed_signature_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,10 +89,10 @@ def test_a_renamed_read_state_key_is_named(monkeypatch: pytest.MonkeyPatch) -> N
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        self._in_packet["to_read"] = self._in_packet.pop("to_process")
+        self._in_packet["body"] = self._in_packet.pop("packet")
 
     monkeypatch.setattr(paho.Client, "__init__", init)
-    assert current().missing == "paho.Client()._in_packet lacks ['to_process']"
+    assert current().missing == "paho.Client()._in_packet lacks ['packet']"
 
 
 # -- the switch ------------------------------------------------------------------------
@@ -108,7 +111,7 @@ def test_auto_falls_back_and_logs_the_reason_once(caplog: pytest.LogCaptureFixtu
         assert not use_fastpath("auto", BROKEN)
     [record] = caplog.records
     assert record.levelno == logging.WARNING
-    assert "paho.Client._packet_read is missing" in record.getMessage()
+    assert "paho.Client._handle_pubrec is missing" in record.getMessage()
     assert "public API" in record.getMessage()
 
 
@@ -123,7 +126,7 @@ def test_forcing_the_speed_ups() -> None:
     assert use_fastpath("1", Layout("2.2.0", None))
     with pytest.raises(ProtocolConfigurationError, match=f"{FASTPATH_ENV}=1 needs") as info:
         use_fastpath("1", BROKEN)
-    assert "_packet_read is missing" in str(info.value) and "auto or 0" in str(info.value)
+    assert "_handle_pubrec is missing" in str(info.value) and "auto or 0" in str(info.value)
 
 
 def test_an_invalid_setting_is_refused() -> None:
@@ -189,12 +192,18 @@ def test_public_client_reports_acknowledgements_not_qos0_writes() -> None:
     assert client.loop_write() is not None and client.in_loop_write is False
 
 
-def test_public_client_leaves_qos2_flows_to_paho() -> None:
+def test_public_client_learns_of_pubrec_from_pahos_log() -> None:
     client = PublicClient(CallbackAPIVersion.VERSION2, client_id="x")
-    mid = client.publish("t", b"p", qos=2).mid
-    client._out_messages[mid].state = paho.mqtt_ms_resend_pubrel
-    assert client.restart_lost_qos2() == 0
-    assert client._out_messages[mid].state == paho.mqtt_ms_resend_pubrel
+    client.ack_listener = lambda mid, reason: None
+    first = client.publish("t", b"p", qos=2).mid
+    second = client.publish("t", b"p", qos=2).mid
+    receive(client, struct.pack("!H", first))
+    client._handle_pubrec()  # paho logs "Received PUBREC" and answers PUBREL
+    receive(client, struct.pack("!H", second))
+    client._handle_pubrec()
+    client.on_publish(client, None, second, ReasonCode(PacketTypes.PUBCOMP), None)
+    assert client.lost_qos2_mids() == [first]  # the second one completed
+    assert client.lost_qos2_mids() == []  # taken
 
 
 # -- paho's session state in the fast position -----------------------------------------
@@ -211,31 +220,41 @@ def receive(client: Any, body: bytes) -> None:
     client._in_packet.update(packet=bytearray(body), remaining_length=len(body))
 
 
-def test_qos2_flows_restart_when_the_broker_lost_the_session() -> None:
-    client, mid = kept_qos2_client(FastClient)
-    client._out_messages[mid].state = paho.mqtt_ms_resend_pubrel  # PUBREC seen before the loss
-    assert client.restart_lost_qos2() == 1
-    assert client._out_messages[mid].state == paho.mqtt_ms_publish
+def test_fast_client_reads_the_qos2_flows_paho_finishes_with_pubrel() -> None:
+    client = FastClient(CallbackAPIVersion.VERSION2, client_id="x", clean_session=False)
+    mid = client.publish("t", b"p", qos=2).mid
+    other = client.publish("t", b"p", qos=2).mid
+    receive(client, struct.pack("!H", mid))
+    client._handle_pubrec()  # PUBREC seen before the loss
+    client._messages_reconnect_reset_out()  # what paho does on reconnection
+    assert client.lost_qos2_mids() == [mid]
+    assert client._out_messages[mid].state == paho.mqtt_ms_resend_pubrel  # left to paho
+    assert client._out_messages[other].state == paho.mqtt_ms_publish
 
 
 @pytest.mark.parametrize("fastpath", ["0", "1"])
-def test_connack_without_a_session_restarts_qos2_flows_in_the_fast_position(
-    fastpath: str,
+@pytest.mark.parametrize("clean_session", [False, True])
+def test_connack_without_a_session_reports_the_lost_qos2_flows(
+    fastpath: str, clean_session: bool
 ) -> None:
-    adapter = PahoAdapter(BrokerConfig(), ClientConfig(), "cid", mock.Mock(), fastpath=fastpath)
+    listener = mock.Mock()
+    config = ClientConfig(clean_session=clean_session, client_id="cid")
+    adapter = PahoAdapter(BrokerConfig(), config, "cid", listener, fastpath=fastpath)
     try:
         client = adapter._client
+        client.ack_listener = lambda mid, reason: None
         mid = client.publish("t", b"p", qos=2).mid
-        client._out_messages[mid].state = paho.mqtt_ms_resend_pubrel
+        receive(client, struct.pack("!H", mid))
+        client._handle_pubrec()
+        client._messages_reconnect_reset_out()
         accepted = ReasonCode(PacketTypes.CONNACK, "Success")
         adapter._on_connect(client, None, SimpleNamespace(session_present=True), accepted, None)
-        assert client._out_messages[mid].state == paho.mqtt_ms_resend_pubrel  # broker knows it
+        listener.on_session_lost.assert_not_called()  # the broker knows it
         adapter._on_connect(client, None, SimpleNamespace(session_present=False), accepted, None)
-        if fastpath == "1":
-            assert client._out_messages[mid].state == paho.mqtt_ms_publish
-            assert client._out_messages[mid].dup
+        if clean_session:  # paho restarts it from PUBLISH itself
+            listener.on_session_lost.assert_not_called()
         else:
-            assert client._out_messages[mid].state == paho.mqtt_ms_resend_pubrel
+            listener.on_session_lost.assert_called_once_with([mid])
     finally:
         adapter.close()
 
@@ -258,3 +277,32 @@ def test_mqtt5_pubrec_success_continues_the_flow() -> None:
     receive(client, struct.pack("!HB", mid, 0x00))
     client._handle_pubrec()
     assert client._out_messages[mid].state == paho.mqtt_ms_wait_for_pubcomp
+
+
+@pytest.mark.parametrize("fastpath", ["0", "1"])
+def test_a_qos2_publish_the_broker_lost_fails_and_stays_failed(
+    fastpath: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FASTPATH_ENV, fastpath)
+    broker = LostSessionBroker()
+    config = ClientConfig(
+        client_id="lost-session",
+        clean_session=False,
+        reconnect=ReconnectPolicy(initial_delay=0.05, max_delay=0.5),
+    )
+    client = MQTTProtocol(BrokerConfig("127.0.0.1", broker.port), config)
+    try:
+        assert client.connect()
+        lost = client.publish("t/lost", b"accepted, then lost", qos=2)
+        with pytest.raises(ProtocolConnectionError, match="without the session") as info:
+            lost.wait(30)
+        assert "delivered is unknown" in str(info.value)
+        assert "clean_session=False" in str(info.value)
+        # The PUBCOMP answering paho's resent PUBREL arrives before the next message's.
+        after = client.publish("t/after", b"on the new session", qos=2)
+        assert after.wait(30)
+        assert broker.connections == 2 and len(broker.pubcomps) == 2
+        assert not lost.is_published() and lost.exception() is info.value
+    finally:
+        client.disconnect()
+        broker.close()

@@ -381,13 +381,11 @@ class PahoAdapter:
         self._connack_seen = True
         code = connack_reason(reason, self._v5)
         if not flags.session_present and not code.is_failure:
-            restarted = self._client.restart_lost_qos2()
-            if restarted:
-                logger.warning(
-                    "broker has no stored session: %d QoS 2 messages awaiting PUBCOMP are "
-                    "sent again from PUBLISH",
-                    restarted,
-                )
+            # paho finishes these with PUBREL, which a broker without the session answers
+            # with PUBCOMP (3.1.1: a success) for a message it no longer holds.
+            lost = self._client.lost_qos2_mids()
+            if lost and not self._config.clean_session:
+                self._listener.on_session_lost(lost)
         limits = ServerLimits()
         if self._v5 and props is not None:
             receive_max = getattr(props, "ReceiveMaximum", None)

@@ -11,6 +11,7 @@ import enum
 import logging
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -33,6 +34,7 @@ from eq1_network.protocols.mqtt.reason_codes import Reason
 
 __all__ = [
     "AdapterListener",
+    "PubrecLog",
     "PublicClient",
     "PublishStatus",
     "ServerLimits",
@@ -50,6 +52,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+_PUBREC_RECORD = "Received PUBREC (Mid: %d)"
+"""paho's debug log record for an incoming PUBREC (2.0 to 2.2)."""
 
 _V3_CONNACK_BY_NAME = {
     "Success": 0,
@@ -126,6 +131,14 @@ class AdapterListener(Protocol):
     def on_publish_result(self, mid: int, reason: Reason, qos: int) -> None:
         """A QoS 1/2 publish was acknowledged (PUBACK / PUBCOMP), possibly with a failure."""
 
+    def on_session_lost(self, mids: list[int]) -> None:
+        """CONNACK said the broker has no session while QoS 2 messages had reached PUBREC.
+
+        Called before :meth:`on_connack`. The broker accepted those messages and then
+        lost them, so their delivery is unknown; the PUBCOMP paho still gets for each
+        (it resends PUBREL) is not a delivery.
+        """
+
     def before_write(self) -> None:
         """Called in every network round after reading and before writing."""
 
@@ -165,6 +178,35 @@ class WriteReport:
         )
 
 
+class PubrecLog(logging.Logger):
+    """The logger a :class:`PublicClient` gives paho: notes PUBRECs, drops the rest.
+
+    Holds the packet ids of QoS 2 messages whose PUBREC arrived and PUBCOMP did not.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("eq1_network.protocols.mqtt.paho")
+        self._mids: set[int] = set()
+        self._lock = threading.Lock()
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if msg == _PUBREC_RECORD and args and isinstance(args[0], int):
+            with self._lock:
+                self._mids.add(args[0])
+
+    def completed(self, mid: int) -> None:
+        """Forget a packet id whose flow ended (PUBACK or PUBCOMP)."""
+        if self._mids:
+            with self._lock:
+                self._mids.discard(mid)
+
+    def take(self) -> list[int]:
+        """Return the packet ids noted and not completed, and forget them."""
+        with self._lock:
+            mids, self._mids = sorted(self._mids), set()
+        return mids
+
+
 class PublicClient(paho.Client):
     """paho's client used through its documented API only.
 
@@ -172,10 +214,16 @@ class PublicClient(paho.Client):
     it writes a QoS 0 message, which it does only inside ``loop_write()``; reports made
     there are not acknowledgements and are not passed on.
 
+    paho reports a PUBREC only in its debug log: the client installs its own logger
+    (``enable_logger``) that notes the packet id of each ``Received PUBREC`` record and
+    drops every other record, so :meth:`lost_qos2_mids` knows which QoS 2 messages paho
+    will finish with PUBREL.
+
     Attributes:
         ack_listener: Called with ``(packet id, reason)`` for every acknowledged QoS 1/2
             publish (PUBACK or PUBCOMP).
         last_socket: Always ``None``: the connection socket is paho's own.
+        pubrecs: The logger given to paho, holding the QoS 2 flows past PUBREC.
     """
 
     fastpath = False
@@ -185,7 +233,9 @@ class PublicClient(paho.Client):
         super().__init__(*args, **kwargs)
         self.ack_listener: Callable[[int, ReasonCode], None] | None = None
         self.in_loop_write = False
+        self.pubrecs = PubrecLog()
         self.on_publish = self._report_ack
+        self.enable_logger(self.pubrecs)
 
     def loop_write(self) -> MQTTErrorCode:
         """Write what paho has queued (see ``paho.mqtt.client.Client.loop_write``)."""
@@ -195,13 +245,16 @@ class PublicClient(paho.Client):
         finally:
             self.in_loop_write = False
 
-    def restart_lost_qos2(self) -> int:
-        """Leave QoS 2 flows to paho (restarting them needs its private state).
+    def lost_qos2_mids(self) -> list[int]:
+        """Packet ids of QoS 2 messages whose PUBREC arrived and PUBCOMP did not.
+
+        paho finishes these with PUBREL on the next connection. The set is taken and
+        emptied: the caller asks once per CONNACK.
 
         Returns:
-            Always 0.
+            Their packet ids.
         """
-        return 0
+        return self.pubrecs.take()
 
     def _report_ack(
         self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
@@ -209,6 +262,7 @@ class PublicClient(paho.Client):
         listener = self.ack_listener
         if listener is None or self.in_loop_write:
             return
+        self.pubrecs.completed(mid)
         try:
             listener(mid, reason)
         except Exception:

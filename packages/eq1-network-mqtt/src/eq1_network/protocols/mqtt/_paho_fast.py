@@ -83,32 +83,6 @@ class BufferedSocket:
     def buffered(self) -> int:
         return len(self._rbuf) - self._rpos
 
-    def take_frame(self) -> tuple[int, int, bytes] | None:
-        """Remove one complete MQTT packet from the buffer, if there is one.
-
-        Returns:
-            ``(first header byte, remaining length, rest of the packet)``, or ``None``
-            when the buffer holds no complete packet (paho then reads it its own way).
-        """
-        buf, pos = self._rbuf, self._rpos
-        end = len(buf)
-        if end - pos < 2:
-            return None
-        length, mult, index = 0, 1, pos + 1
-        while True:
-            if index >= end or index - pos > 4:
-                return None
-            byte = buf[index]
-            length += (byte & 127) * mult
-            mult *= 128
-            index += 1
-            if not byte & 128:
-                break
-        if index + length > end:
-            return None
-        self._rpos = index + length
-        return buf[pos], length, buf[index : self._rpos]
-
     def pending(self) -> int:
         inner = getattr(self._sock, "pending", None)
         return self.buffered() + (int(inner()) if inner is not None else 0)
@@ -151,9 +125,8 @@ class BufferedSocket:
 class FastClient(paho.Client):
     """paho's client, tuned for throughput where paho spends most per message.
 
-    - Socket: the connection is wrapped in :class:`BufferedSocket`, and a packet that is
-      already buffered whole is handed to paho's read state in one step instead of one
-      ``recv()`` per header byte.
+    - Socket: the connection is wrapped in :class:`BufferedSocket`: paho's reader takes
+      each header byte from memory instead of one ``recv()`` per byte.
     - Acknowledgements: for every PUBACK/PUBCOMP paho builds a fresh ``ReasonCode`` and
       ``Properties``, even on MQTT 3.1.1 where the packet is only a packet id. On 3.1.1
       connections the override decodes the packet id and hands paho's own completion
@@ -162,9 +135,9 @@ class FastClient(paho.Client):
       ``on_publish`` stays unset; otherwise paho builds both objects again for every QoS 0
       message it writes.
 
-    - Session state: QoS 2 flows the broker forgot are restarted from PUBLISH
-      (:meth:`restart_lost_qos2`), and an MQTT 5 PUBREC with a failure code ends the flow
-      as a failed publish.
+    - Session state: the QoS 2 flows paho finishes with PUBREL are read from its state
+      (:meth:`lost_qos2_mids`), and an MQTT 5 PUBREC with a failure code ends the flow as
+      a failed publish. paho's state is read, never written.
 
     Used only when :func:`._paho_layout.check_layout` found the internals these rely on;
     MQTT 5 acknowledgements and packets the overrides do not expect go to paho's code.
@@ -178,25 +151,22 @@ class FastClient(paho.Client):
     fastpath = True
     ack_listener: Callable[[int, ReasonCode], None] | None = None
 
-    def restart_lost_qos2(self) -> int:
-        """Make QoS 2 messages waiting for PUBCOMP start over with PUBLISH.
+    def lost_qos2_mids(self) -> list[int]:
+        """Packet ids of QoS 2 messages paho will finish with PUBREL on this connection.
 
-        Called from the CONNACK callback when the broker has no stored session: it does
-        not know their packet ids, so a PUBREL would be answered with a PUBCOMP (MQTT
-        3.1.1: a success) for a message it never released. paho resends the messages in
-        the state set here right after the callback returns.
+        Called from the CONNACK callback, where paho has already marked the QoS 2
+        messages whose PUBREC arrived before the connection loss (it resends PUBREL for
+        them right after the callback returns). Reads paho's state, never writes it.
 
         Returns:
-            How many messages were changed.
+            Their packet ids.
         """
-        changed = 0
         with self._out_message_mutex:
-            for message in self._out_messages.values():
-                if message.qos == 2 and message.state == paho.mqtt_ms_resend_pubrel:
-                    message.state = paho.mqtt_ms_publish
-                    message.dup = True
-                    changed += 1
-        return changed
+            return [
+                mid
+                for mid, message in self._out_messages.items()
+                if message.qos == 2 and message.state == paho.mqtt_ms_resend_pubrel
+            ]
 
     def _handle_pubrec(self) -> MQTTErrorCode:
         # paho ignores a PUBREC's reason code and answers PUBREL even to a refusal. In
@@ -233,22 +203,6 @@ class FastClient(paho.Client):
             except Exception:
                 logger.exception("publish acknowledgement handler failed for packet id %d", mid)
         return super()._do_on_publish(mid, reason_code, properties)
-
-    def _packet_read(self) -> MQTTErrorCode:
-        # When a whole packet is buffered, hand it to paho as if it had been read byte by
-        # byte: paho's own code then dispatches it and resets its read state.
-        sock = self._sock
-        if type(sock) is BufferedSocket and self._in_packet["command"] == 0:
-            frame = sock.take_frame()
-            if frame is not None:
-                command, length, body = frame
-                packet = self._in_packet
-                packet["command"] = command
-                packet["have_remaining"] = 1
-                packet["remaining_length"] = length
-                packet["packet"] = bytearray(body)
-                packet["to_process"] = 0
-        return super()._packet_read()
 
     def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
         packet = self._in_packet["packet"]

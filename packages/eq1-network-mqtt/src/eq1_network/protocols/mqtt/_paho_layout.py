@@ -46,13 +46,12 @@ _SUPPORTED_TEXT = "{}.{} to {}.{}".format(*SUPPORTED_VERSIONS[0], *SUPPORTED_VER
 METHODS: Mapping[str, tuple[str, ...]] = {
     "_create_socket": ("self",),
     "_do_on_publish": ("self", "mid", "reason_code", "properties"),
-    "_packet_read": ("self",),
     "_handle_pubackcomp": ("self", "cmd"),
     "_handle_pubrec": ("self",),
 }
-"""Private methods the speed-ups override or call, with their parameter names."""
+"""Private methods the speed-ups override, with their parameter names."""
 
-MODULE_NAMES = ("mqtt_ms_publish", "mqtt_ms_resend_pubrel", "MQTTv5")
+MODULE_NAMES = ("mqtt_ms_resend_pubrel", "MQTTv5")
 """Names the speed-ups read from ``paho.mqtt.client``."""
 
 ATTRIBUTES: Mapping[str, type | tuple[type, ...]] = {
@@ -63,10 +62,8 @@ ATTRIBUTES: Mapping[str, type | tuple[type, ...]] = {
 }
 """Private attributes of a new client the speed-ups read, with their types."""
 
-IN_PACKET_KEYS = frozenset(
-    {"command", "have_remaining", "remaining_length", "packet", "to_process"}
-)
-"""Keys of ``_in_packet`` the read speed-up fills."""
+IN_PACKET_KEYS = frozenset({"packet"})
+"""Keys of ``_in_packet`` the acknowledgement speed-ups read."""
 
 
 @dataclass(frozen=True)

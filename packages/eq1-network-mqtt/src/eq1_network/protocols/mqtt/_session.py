@@ -152,6 +152,24 @@ class Session:
         self.window.acknowledged(qos)
         self._tracker.acknowledge(mid, error)
 
+    def on_session_lost(self, mids: list[int]) -> None:
+        """Fail QoS 2 messages the broker accepted (PUBREC) and then lost with its session."""
+        logger.warning(
+            "broker has no stored session: %d QoS 2 messages it had accepted (PUBREC) fail "
+            "with delivery unknown",
+            len(mids),
+        )
+        for mid in mids:
+            error = ProtocolConnectionError(
+                f"QoS 2 PUBLISH (packet id {mid}): the broker accepted the message (PUBREC) and "
+                "then came back without the session (Session Present 0), so whether it was "
+                "delivered is unknown; publish it again if a duplicate is acceptable. To keep "
+                "QoS 2 exactly-once across reconnections, keep the persistent session "
+                "(ClientConfig.clean_session=False, with MQTT 5 a session_expiry that outlasts "
+                "the outage) on a broker that keeps sessions (persistence on)"
+            )
+            self._tracker.abandon([mid], error)
+
     def on_subscribe_result(self, mid: int, reasons: list[Reason]) -> None:
         """Record a SUBACK."""
         self.subacks.resolve(mid, reasons)

@@ -131,6 +131,7 @@ class PublishTracker:
         self._cond = threading.Condition(self._lock)
         self._by_mid: dict[int, MQTTPublishHandle] = {}
         self._early: dict[int, ProtocolError | None] = {}
+        self._abandoned: set[int] = set()
         self._waiters = 0
         self._unacked = 0
         self._held = 0
@@ -164,6 +165,8 @@ class PublishTracker:
             if held:
                 self._held -= 1
                 self._unacked -= 1
+            if self._abandoned:
+                self._abandoned.discard(mid)  # the id was issued again
             if mid in self._early:
                 self._finish(handle, self._early.pop(mid))
                 return
@@ -186,6 +189,9 @@ class PublishTracker:
         with self._lock:
             handle = self._by_mid.pop(mid, None)
             if handle is None:
+                if mid in self._abandoned:
+                    self._abandoned.discard(mid)
+                    return
                 if len(self._early) >= _EARLY_LIMIT:
                     self._early.clear()
                 self._early[mid] = error
@@ -193,6 +199,30 @@ class PublishTracker:
             if handle.qos > 0:
                 self._unacked -= 1
             self._finish(handle, error)
+
+    def abandon(self, mids: list[int], error: ProtocolError) -> None:
+        """Fail the handles of packet ids whose outcome can no longer be known.
+
+        The next acknowledgement reported for each of these packet ids belongs to the
+        abandoned message and is ignored, so it can neither settle a handle nor be kept
+        for a later message with the same id.
+
+        Args:
+            mids: The packet ids.
+            error: The failure to report.
+        """
+        with self._lock:
+            if len(self._abandoned) >= _EARLY_LIMIT:
+                self._abandoned.clear()
+            for mid in mids:
+                self._abandoned.add(mid)
+                self._early.pop(mid, None)
+                handle = self._by_mid.pop(mid, None)
+                if handle is None:
+                    continue
+                if handle.qos > 0:
+                    self._unacked -= 1
+                self._finish(handle, error)
 
     def attach(self, handle: MQTTPublishHandle, completion: Completion) -> None:
         """Hand a QoS 0 handle the library's report of its write.
