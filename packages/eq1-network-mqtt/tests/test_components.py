@@ -397,3 +397,13 @@ def test_only_the_adapter_imports_paho() -> None:
         if "import paho" in p.read_text() or "from paho" in p.read_text()
     )
     assert importers == ["_adapter.py", "_adapter_parts.py", "_paho_fast.py", "_paho_layout.py"]
+
+
+def test_the_tracker_lists_the_messages_awaiting_acknowledgement_by_qos() -> None:
+    tracker = PublishTracker()
+    handles = {mid: tracker.new_handle(qos) for mid, qos in ((1, 2), (2, 1), (3, 2), (4, 0))}
+    for mid, handle in handles.items():
+        tracker.track(mid, handle)
+    tracker.acknowledge(3, None)
+    assert tracker.awaiting(qos=2) == [1]
+    assert tracker.awaiting(qos=1) == [2]

@@ -383,8 +383,8 @@ class PahoAdapter:
         if not flags.session_present and not code.is_failure:
             # paho finishes these with PUBREL, which a broker without the session answers
             # with PUBCOMP (3.1.1: a success) for a message it no longer holds.
-            lost = self._client.lost_qos2_mids()
-            if lost and not self._config.clean_session:
+            lost = self._client.lost_qos2_mids()  # None: unknown, any QoS 2 in flight
+            if (lost is None or lost) and not self._config.clean_session:
                 self._listener.on_session_lost(lost)
         limits = ServerLimits()
         if self._v5 and props is not None:

@@ -11,7 +11,6 @@ import enum
 import logging
 import socket
 import ssl
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -34,7 +33,6 @@ from eq1_network.protocols.mqtt.reason_codes import Reason
 
 __all__ = [
     "AdapterListener",
-    "PubrecLog",
     "PublicClient",
     "PublishStatus",
     "ServerLimits",
@@ -53,7 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_PUBREC_RECORD = "Received PUBREC (Mid: %d)"
 """paho's debug log record for an incoming PUBREC (2.0 to 2.2)."""
 
 _V3_CONNACK_BY_NAME = {
@@ -131,12 +128,14 @@ class AdapterListener(Protocol):
     def on_publish_result(self, mid: int, reason: Reason, qos: int) -> None:
         """A QoS 1/2 publish was acknowledged (PUBACK / PUBCOMP), possibly with a failure."""
 
-    def on_session_lost(self, mids: list[int]) -> None:
+    def on_session_lost(self, mids: list[int] | None) -> None:
         """CONNACK said the broker has no session while QoS 2 messages had reached PUBREC.
 
         Called before :meth:`on_connack`. The broker accepted those messages and then
         lost them, so their delivery is unknown; the PUBCOMP paho still gets for each
-        (it resends PUBREL) is not a delivery.
+        (it resends PUBREL) is not a delivery. ``mids`` is ``None`` when the client
+        library cannot tell which messages reached PUBREC (paho's public API): then
+        every QoS 2 message awaiting PUBCOMP counts.
         """
 
     def before_write(self) -> None:
@@ -178,35 +177,6 @@ class WriteReport:
         )
 
 
-class PubrecLog(logging.Logger):
-    """The logger a :class:`PublicClient` gives paho: notes PUBRECs, drops the rest.
-
-    Holds the packet ids of QoS 2 messages whose PUBREC arrived and PUBCOMP did not.
-    """
-
-    def __init__(self) -> None:
-        super().__init__("eq1_network.protocols.mqtt.paho")
-        self._mids: set[int] = set()
-        self._lock = threading.Lock()
-
-    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
-        if msg == _PUBREC_RECORD and args and isinstance(args[0], int):
-            with self._lock:
-                self._mids.add(args[0])
-
-    def completed(self, mid: int) -> None:
-        """Forget a packet id whose flow ended (PUBACK or PUBCOMP)."""
-        if self._mids:
-            with self._lock:
-                self._mids.discard(mid)
-
-    def take(self) -> list[int]:
-        """Return the packet ids noted and not completed, and forget them."""
-        with self._lock:
-            mids, self._mids = sorted(self._mids), set()
-        return mids
-
-
 class PublicClient(paho.Client):
     """paho's client used through its documented API only.
 
@@ -214,16 +184,13 @@ class PublicClient(paho.Client):
     it writes a QoS 0 message, which it does only inside ``loop_write()``; reports made
     there are not acknowledgements and are not passed on.
 
-    paho reports a PUBREC only in its debug log: the client installs its own logger
-    (``enable_logger``) that notes the packet id of each ``Received PUBREC`` record and
-    drops every other record, so :meth:`lost_qos2_mids` knows which QoS 2 messages paho
-    will finish with PUBREL.
+    paho's API does not report PUBREC, so this client cannot tell which QoS 2 messages
+    paho will finish with PUBREL (:meth:`lost_qos2_mids` returns ``None``).
 
     Attributes:
         ack_listener: Called with ``(packet id, reason)`` for every acknowledged QoS 1/2
             publish (PUBACK or PUBCOMP).
         last_socket: Always ``None``: the connection socket is paho's own.
-        pubrecs: The logger given to paho, holding the QoS 2 flows past PUBREC.
     """
 
     fastpath = False
@@ -233,9 +200,7 @@ class PublicClient(paho.Client):
         super().__init__(*args, **kwargs)
         self.ack_listener: Callable[[int, ReasonCode], None] | None = None
         self.in_loop_write = False
-        self.pubrecs = PubrecLog()
         self.on_publish = self._report_ack
-        self.enable_logger(self.pubrecs)
 
     def loop_write(self) -> MQTTErrorCode:
         """Write what paho has queued (see ``paho.mqtt.client.Client.loop_write``)."""
@@ -245,16 +210,14 @@ class PublicClient(paho.Client):
         finally:
             self.in_loop_write = False
 
-    def lost_qos2_mids(self) -> list[int]:
-        """Packet ids of QoS 2 messages whose PUBREC arrived and PUBCOMP did not.
-
-        paho finishes these with PUBREL on the next connection. The set is taken and
-        emptied: the caller asks once per CONNACK.
+    def lost_qos2_mids(self) -> list[int] | None:
+        """Which QoS 2 messages paho will finish with PUBREL: unknown through paho's API.
 
         Returns:
-            Their packet ids.
+            ``None``: the caller treats every QoS 2 message still awaiting PUBCOMP as
+            possibly past PUBREC.
         """
-        return self.pubrecs.take()
+        return None
 
     def _report_ack(
         self, client: paho.Client, userdata: Any, mid: int, reason: ReasonCode, props: Any
@@ -262,7 +225,6 @@ class PublicClient(paho.Client):
         listener = self.ack_listener
         if listener is None or self.in_loop_write:
             return
-        self.pubrecs.completed(mid)
         try:
             listener(mid, reason)
         except Exception:

@@ -152,8 +152,17 @@ class Session:
         self.window.acknowledged(qos)
         self._tracker.acknowledge(mid, error)
 
-    def on_session_lost(self, mids: list[int]) -> None:
-        """Fail QoS 2 messages the broker accepted (PUBREC) and then lost with its session."""
+    def on_session_lost(self, mids: list[int] | None) -> None:
+        """Fail QoS 2 messages the broker accepted (PUBREC) and then lost with its session.
+
+        Args:
+            mids: Their packet ids; ``None`` when the client library cannot tell, and
+                then every QoS 2 message still awaiting PUBCOMP fails.
+        """
+        if mids is None:
+            mids = self._tracker.awaiting(qos=2)
+            if not mids:
+                return
         logger.warning(
             "broker has no stored session: %d QoS 2 messages it had accepted (PUBREC) fail "
             "with delivery unknown",

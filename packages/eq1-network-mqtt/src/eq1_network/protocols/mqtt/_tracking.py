@@ -200,6 +200,11 @@ class PublishTracker:
                 self._unacked -= 1
             self._finish(handle, error)
 
+    def awaiting(self, *, qos: int) -> list[int]:
+        """Packet ids of tracked messages of ``qos`` still awaiting their acknowledgement."""
+        with self._lock:
+            return sorted(mid for mid, handle in self._by_mid.items() if handle.qos == qos)
+
     def abandon(self, mids: list[int], error: ProtocolError) -> None:
         """Fail the handles of packet ids whose outcome can no longer be known.
 
