@@ -20,7 +20,8 @@ def protocol_entry_points() -> list[EntryPoint]:
     """List the entry points of the ``eq1_network.protocols`` group.
 
     Returns:
-        The entry points, sorted by distribution and name for a stable load order.
+        The entry points, in the order the metadata lists them (the loader orders them
+        by distribution and name).
     """
     # Imported here: the metadata machinery costs milliseconds and only discovery needs it.
     if sys.version_info >= (3, 12):
@@ -28,12 +29,7 @@ def protocol_entry_points() -> list[EntryPoint]:
     else:  # pragma: no cover - exercised on older interpreters only
         from importlib_metadata import entry_points
 
-    found = entry_points(group=ENTRY_POINT_GROUP)
-    return sorted(found, key=lambda ep: (_dist_name(ep), ep.name))
-
-
-def _dist_name(ep: EntryPoint) -> str:
-    return dist_of(ep)[0] or ""
+    return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:

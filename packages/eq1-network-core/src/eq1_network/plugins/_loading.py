@@ -47,6 +47,13 @@ class Loaded:
     errors: list[PluginLoadError] = dataclasses.field(default_factory=list)
     failures: list[LoadFailure] = dataclasses.field(default_factory=list)
 
+    def fail(self, message: str, distribution: str | None) -> PluginLoadError:
+        """Record (and log) a plugin's failure; return the error for the caller's use."""
+        err = PluginLoadError(message, distribution=distribution)
+        logger.warning("%s", err)
+        self.errors.append(err)
+        return err
+
 
 def add_spec(
     table: dict[str, ProtocolSpec],
@@ -91,13 +98,11 @@ def load_plugins(entry_points: Iterable[EntryPoint], extra: Iterable[ProtocolSpe
             returned = cast("Iterable[object] | None", impl.function())
             specs = list(returned or [])
         except Exception as exc:  # noqa: BLE001 - isolate plugin failures
-            err = PluginLoadError(
+            loaded.fail(
                 f"plugin {impl.plugin_name!r} raised while registering protocols: "
                 f"{type(exc).__name__}: {exc}",
-                distribution=dist,
+                dist,
             )
-            logger.warning("%s", err)
-            loaded.errors.append(err)
             continue
         for spec in specs:
             if not isinstance(spec, ProtocolSpec):
@@ -119,18 +124,17 @@ def _register_modules(loaded: Loaded, entry_points: Iterable[EntryPoint]) -> _Or
     """Import each entry point's module and register it; map plugin names to origins."""
     origins: _Origins = {}
     seen: dict[int, str] = {}
-    for ep in entry_points:
-        dist, version = dist_of(ep)
+    # Loaded in a stable order, by distribution and name; each metadata file read once.
+    ordered = sorted(((dist_of(ep), ep) for ep in entry_points), key=_load_order)
+    for (dist, version), ep in ordered:
         try:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the rest
-            err = PluginLoadError(
+            loaded.fail(
                 f"plugin {ep.name!r} ({ep.value}) from distribution {dist or '<unknown>'} "
                 f"failed to import: {type(exc).__name__}: {exc}",
-                distribution=dist,
+                dist,
             )
-            logger.warning("%s", err)
-            loaded.errors.append(err)
             loaded.failures.append(LoadFailure(ep.name, ep.value, dist, exc))
             continue
         if id(module) in seen:
@@ -140,13 +144,16 @@ def _register_modules(loaded: Loaded, entry_points: Iterable[EntryPoint]) -> _Or
         try:
             loaded.plugin_manager.register(module, name=plugin_name)
         except Exception as exc:  # noqa: BLE001 - bad hook signatures are a plugin defect
-            err = PluginLoadError(
+            loaded.fail(
                 f"plugin {ep.name!r} from distribution {dist or '<unknown>'} "
                 f"could not be registered: {exc}",
-                distribution=dist,
+                dist,
             )
-            logger.warning("%s", err)
-            loaded.errors.append(err)
             continue
         origins[plugin_name] = (dist, version)
     return origins
+
+
+def _load_order(item: tuple[tuple[str | None, str | None], EntryPoint]) -> tuple[str, str]:
+    (dist, _), ep = item
+    return dist or "", ep.name

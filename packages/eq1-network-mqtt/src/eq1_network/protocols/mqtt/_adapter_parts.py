@@ -51,8 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-"""paho's debug log record for an incoming PUBREC (2.0 to 2.2)."""
-
 _V3_CONNACK_BY_NAME = {
     "Success": 0,
     "Unsupported protocol version": 1,
