@@ -243,6 +243,7 @@ class NetworkHandler:
             window=self._window,
             ledger=self._ledger,
             router=sender.router,
+            requests=self._requests,
         )
         requester, listener = create_workers(cfg, link, parts)
         self._requester, self._listener, self._link = requester, listener, link
@@ -418,12 +419,21 @@ class NetworkHandler:
             raise self._lifecycle.not_running("request()")
         waiter = Waiter()
         deadline = time.monotonic() + timeout
+        listener = self._listener
+        handoff = listener.handoff if listener is not None else None
         sequence = self._sender.submit(send_data, timeout, waiter)
         try:
+            if handoff is not None:
+                # When the receive worker stands aside, this thread reads the reply.
+                reply = handoff.lead(sequence, deadline, self.is_running)
+                if reply is not None:
+                    return reply
             if not waiter.wait(max(deadline - time.monotonic(), 0)):
                 raise ProtocolTimeoutError(f"no reply to message {sequence} within {timeout:g} s")
         finally:
             self._requests.discard(sequence)
+            if handoff is not None:
+                handoff.done(sequence)
         if waiter.result is None:
             raise self._lifecycle.not_running(f"request() waiting for the reply to {sequence}")
         return waiter.result

@@ -36,6 +36,7 @@ from eq1_network.worker.ack import (
 )
 from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
+from eq1_network.worker.handoff import ReadHandoff
 from eq1_network.worker.link import Link
 from eq1_network.worker.peers import PeerStreams, ReplyRouter, StreamState
 
@@ -97,7 +98,11 @@ class Listener(Worker):
             ``max_message_size``): a read that is not whole frames is dropped alone and
             reported (the link stays up), and in acknowledged mode only the next
             sequence of each sender is delivered; others are dropped and come again.
+        handoff: Lets requests read their own replies (see ``worker.handoff``).
         name: Thread name.
+
+    Attributes:
+        handoff: The ``handoff`` argument.
     """
 
     def __init__(  # noqa: PLR0913 - built in one place, worker.wiring
@@ -114,6 +119,7 @@ class Listener(Worker):
         router: ReplyRouter | None = None,
         peer_frame_timeout: float = 30.0,
         messages: bool = False,
+        handoff: ReadHandoff | None = None,
         name: str = "eq1-listener",
     ) -> None:
         super().__init__(name, sink.emit, sink.worker_failed)
@@ -131,6 +137,7 @@ class Listener(Worker):
         self._router = router
         self._frame_timeout = peer_frame_timeout
         self._messages = messages
+        self.handoff = handoff
         self._state = self._new_state(None)
         self._peers: PeerStreams | None = None
 
@@ -174,16 +181,22 @@ class Listener(Worker):
             if link.generation != generation:
                 generation = link.generation
                 self._state = self._new_state(None)
-            try:
-                ok, data = protocol.read()
-            except ProtocolConnectionError as exc:
-                link.mark_down(exc)
-                continue
+            # Bytes a request read and handed back come first; else read the link.
+            aside = self._aside()
+            data: bytes | None = aside.stand_aside(self._stopping) if aside else b""
+            ok = bool(data)
+            if not ok:
+                try:
+                    ok, data = protocol.read()
+                except ProtocolConnectionError as exc:
+                    link.mark_down(exc)
+                    continue
             if not ok or not data:
                 if not protocol.is_connected():
                     link.mark_down(None)
                     continue
-                protocol.wait_readable(_IDLE)
+                if self._aside() is None:
+                    protocol.wait_readable(_IDLE)
                 if time.monotonic() >= next_expiry:
                     next_expiry = time.monotonic() + _EXPIRE_EVERY
                     self._expire(self._state)
@@ -207,10 +220,16 @@ class Listener(Worker):
             if self._state.ack_due:
                 self._send_ack()
             self._after_batch()
-            if wait_first:
+            if wait_first and self._aside() is None:
                 # Straight back to waiting: the read that would find nothing, and the
                 # interpreter lock hand-offs its system calls cause, are saved.
                 protocol.wait_readable(_IDLE)
+
+    def _aside(self) -> ReadHandoff | None:
+        """The handoff, if requests asked this worker to stand aside and it may now."""
+        handoff = self.handoff
+        due = handoff is not None and handoff.due() and self._state.settled
+        return handoff if due else None
 
     def _bad_message(self, exc: PacketError) -> None:
         """Drop one message of a message transport that was not whole frames; go on."""
@@ -265,7 +284,10 @@ class Listener(Worker):
         try:
             if reader is not None:
                 need = stream.needed() if buffered else 0
-                self._deliver_many(self._noted(reader.feed(data, self._handle), peer))
+                messages: Iterator[ReceivedData] = reader.feed(data, self._handle)
+                if self._router is not None:
+                    messages = self._router.noted(messages, peer)
+                self._deliver_many(messages)
                 new_frame = need == 0 or len(data) >= need
             else:
                 payloads = stream.feed_payloads(data)
@@ -283,15 +305,6 @@ class Listener(Worker):
             state.since = None
         if state.ack_due:
             self._send_ack()
-
-    def _noted(self, messages: Iterator[ReceivedData], peer: object) -> Iterator[ReceivedData]:
-        """Tell the router who sent each message, just before it is delivered."""
-        note = self._router.note if self._router is not None else None
-        for received in messages:
-            sequence = getattr(received, "sequence", 0)
-            if sequence and note is not None:
-                note(sequence, peer)
-            yield received
 
     def _take(self, payloads: list[bytes]) -> None:
         """Decode and deliver the payloads of one read (when no reader decodes the chunk)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from eq1_network.common.exceptions import (
@@ -18,7 +18,7 @@ from eq1_network.common.exceptions import (
     PacketError,
     ProtocolError,
 )
-from eq1_network.data import SendData
+from eq1_network.data import ReceivedData, SendData
 from eq1_network.interfaces.protocol import MultiPeerProtocol
 from eq1_network.packets.fragmentation import Reassembler
 from eq1_network.packets.reader import TypedStreamReader
@@ -77,6 +77,11 @@ class StreamState:
         self.since: float | None = None
         self.gone = 0
 
+    @property
+    def settled(self) -> bool:
+        """Whether no frame and no split message is half read."""
+        return not self.stream.buffered and not self.reassembler.pending
+
     def track(self, new_frame: bool) -> None:
         """Note when the peer's incomplete frame began, after a chunk was fed.
 
@@ -106,6 +111,15 @@ class ReplyRouter:
         self._young: dict[int, Any] = {}
         self._old: dict[int, Any] = {}
         self._routes: dict[int, tuple[SendData, object]] = {}
+
+    def noted(self, messages: Iterator[ReceivedData], peer: object) -> Iterator[ReceivedData]:
+        """Yield ``messages``, noting that ``peer`` sent each just before it is delivered."""
+        note = self.note
+        for received in messages:
+            sequence = getattr(received, "sequence", 0)
+            if sequence:
+                note(sequence, peer)
+            yield received
 
     def note(self, sequence: int, peer: object) -> None:
         """Record that ``peer`` sent the message numbered ``sequence`` (receive worker)."""

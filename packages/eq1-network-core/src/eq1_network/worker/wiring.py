@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 from eq1_network.data import SendData
 from eq1_network.packets.fragmentation import Reassembler
 from eq1_network.worker.ack import AckWindow, DeliveryLedger
+from eq1_network.worker.correlation import Correlator
 from eq1_network.worker.delivery import Delivery
+from eq1_network.worker.handoff import ReadHandoff
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
 from eq1_network.worker.peers import ReplyRouter
@@ -36,6 +38,7 @@ class HandlerParts:
         window: The messages awaiting acknowledgement, in acknowledged mode.
         ledger: The deliveries recorded, in acknowledged mode.
         router: Where replies go over a protocol serving many peers.
+        requests: The requests waiting for replies.
     """
 
     queue: BatchQueue[QueuedMessage]
@@ -46,6 +49,7 @@ class HandlerParts:
     window: AckWindow[SendData] | None
     ledger: DeliveryLedger | None
     router: ReplyRouter | None
+    requests: Correlator
 
 
 def create_workers(
@@ -93,6 +97,26 @@ def create_workers(
         router=parts.router,
         peer_frame_timeout=config.peer_frame_timeout,
         messages=max_message is not None,
+        handoff=_read_handoff(config, link, parts),
         name=f"{name}-listener",
     )
     return requester, listener
+
+
+def _read_handoff(config: NetworkConfig, link: Link, parts: HandlerParts) -> ReadHandoff | None:
+    """Let requests read their replies themselves, where that is safe (see ``handoff``).
+
+    That is over one connection with stream framing, outside acknowledged mode, for a
+    package whose messages the receive worker decodes straight from the stream.
+    """
+    package = config.package
+    if (
+        link.multi_peer is not None
+        or parts.ledger is not None
+        or link.protocol.max_message_size is not None
+    ):
+        return None
+    stream = package.stream()
+    if package.stream_reader(stream) is None:
+        return None
+    return ReadHandoff(link.protocol, stream, package.payload_decoder(), parts.requests)
