@@ -16,7 +16,10 @@ process, the implementations of a lane alternating round by round:
 ``reqres``  round trips: ``NetworkHandler.request()`` (against a responding handler),
             raw blocking ping-pong (against a raw echo server), Twisted with a Deferred
             per request (against a Twisted echo server), and ``ReqResManager`` +
-            ``TCPClient`` sending prebuilt frames (against the raw echo server).
+            ``TCPClient`` sending prebuilt frames (against the raw echo server). Then
+            the request side alone: ``request()`` and a raw blocking client that packs
+            the typed header itself, both against one raw server that answers each
+            typed request with a RESPONSE whose ``reply_to`` is its sequence.
 ``mqtt``    QoS 0, 1 and 2 through one mosquitto started here with a configuration
             that sets only the listener (stock limits otherwise; ``--mqtt-tuned`` adds a
             broker with ``max_queued_messages 0``): ``MQTTProtocol`` publisher and
@@ -282,6 +285,8 @@ REQRES_IMPLS = (
     ("raw", "raw", "raw blocking ping-pong"),
     ("twisted", "twisted", "Twisted + Deferreds"),
     ("manager", "raw", "ReqResManager + TCPClient (raw echo server)"),
+    ("lib", "typed", "request() -> raw typed responder"),
+    ("typed", "typed", "raw typed ping-pong -> raw typed responder"),
 )
 
 
@@ -323,6 +328,13 @@ def reqres_lane(args: argparse.Namespace) -> None:
         print(
             "  ReqResManager + TCPClient / raw ping-pong: "
             f"{series[3].median() / series[1].median():.2f}x"
+        )
+    if series[4].rates and series[5].rates:
+        # Both clients against one raw server that answers typed requests: the
+        # request() side alone, against a raw client speaking the same wire format.
+        print(
+            "  request() / raw typed ping-pong, same raw typed responder: "
+            f"{series[4].median() / series[5].median():.2f}x"
         )
 
 

@@ -2,10 +2,13 @@
 
 Usage: ``reqres.py server IMPL COUNT MAX_SECONDS`` with IMPL ``lib`` (a
 ``NetworkHandler`` answering each typed request with a RESPONSE whose ``reply_to``
-is the request's sequence), ``raw`` (blocking echo of each length-prefixed frame) or
-``twisted`` (``Int32StringReceiver`` echoing each string); and
+is the request's sequence), ``typed`` (the same answer from a blocking raw loop that
+unpacks and packs the header with ``struct``), ``raw`` (blocking echo of each
+length-prefixed frame) or ``twisted`` (``Int32StringReceiver`` echoing each string); and
 ``reqres.py client IMPL COUNT MAX_SECONDS PORT`` with IMPL ``lib``
 (``NetworkHandler.request()``), ``raw`` (blocking ``sendall``/``recv`` ping-pong),
+``typed`` (the same ping-pong with a typed header packed per request, the reply's
+``reply_to`` checked),
 ``twisted`` (a Deferred per request, the next request sent from its callback) or
 ``manager`` (``ReqResManager`` + ``TCPClient``: ``send`` of a prebuilt frame, ``read``
 until the whole echo is back).
@@ -24,10 +27,16 @@ from collections.abc import Callable
 from typing import Any
 
 from _common import (
+    BINARY,
+    DATA,
     FRAME,
+    HEADER,
+    HEADER_VERSION,
     HOST,
+    LENGTH,
     MAX_FRAME,
     PAYLOAD,
+    RESPONSE,
     count_frames,
     dump_profile,
     emit,
@@ -105,6 +114,50 @@ def raw_server(count: int, max_seconds: float) -> None:
                 conn.sendall(buf[:offset])
                 buf = buf[offset:]
                 got += frames
+            if got >= count + WARMUP and not reported:
+                emit(got=got)
+                reported = True
+    except TimeoutError:
+        pass
+    if not reported:
+        emit(got=got)
+    stop_requested().wait(10)
+    conn.close()
+
+
+def _typed_answer(payload: bytes) -> bytes:
+    """The RESPONSE frame answering one typed request payload."""
+    fields = HEADER.unpack_from(payload)
+    body = payload[fields[4] :]
+    header = HEADER.pack(HEADER_VERSION, RESPONSE, fields[2], 0, HEADER.size, 0, 0, 0,
+                         fields[7], fields[9])  # fmt: skip
+    return LENGTH.pack(len(header) + len(body)) + header + body
+
+
+def typed_server(count: int, max_seconds: float) -> None:
+    server = listener()
+    emit(port=server.getsockname()[1])
+    server.settimeout(max_seconds)
+    conn, _ = server.accept()
+    nodelay(conn).settimeout(max_seconds)
+    got, buf, reported = 0, b"", False
+    deadline = time.monotonic() + max_seconds
+    try:
+        while time.monotonic() < deadline:
+            data = conn.recv(65536)
+            if not data:
+                break
+            buf += data
+            answers = []
+            while len(buf) >= LENGTH.size:
+                end = LENGTH.size + LENGTH.unpack_from(buf)[0]
+                if len(buf) < end:
+                    break
+                answers.append(_typed_answer(buf[LENGTH.size : end]))
+                buf = buf[end:]
+            if answers:
+                conn.sendall(b"".join(answers))
+                got += len(answers)
             if got >= count + WARMUP and not reported:
                 emit(got=got)
                 reported = True
@@ -204,6 +257,32 @@ def raw_client(count: int, max_seconds: float, port: int) -> None:
     sock.close()
 
 
+def typed_client(count: int, max_seconds: float, port: int) -> None:
+    sock = nodelay(socket.create_connection((HOST, port)))
+    sock.settimeout(30)
+    sequence = 0
+
+    def one() -> None:
+        nonlocal sequence
+        sequence += 1
+        stamp = time.time_ns() // 1000
+        header = HEADER.pack(HEADER_VERSION, DATA, BINARY, 0, HEADER.size, 0, 0, sequence,
+                             0, stamp)  # fmt: skip
+        sock.sendall(LENGTH.pack(len(header) + len(PAYLOAD)) + header + PAYLOAD)
+        buf = b""
+        while len(buf) < LENGTH.size or len(buf) < LENGTH.size + LENGTH.unpack_from(buf)[0]:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("typed responder closed")
+            buf += chunk
+        if HEADER.unpack_from(buf, LENGTH.size)[8] != sequence:
+            raise RuntimeError("reply to another request")
+
+    timed(one, count, max_seconds)
+    stop_requested().wait(10)
+    sock.close()
+
+
 def manager_client(count: int, max_seconds: float, port: int) -> None:
     from eq1_network import ReqResManager
     from eq1_network.protocols.ethernet.tcp_client import TCPClient
@@ -272,10 +351,16 @@ def twisted_client(count: int, max_seconds: float, port: int) -> None:
     reactor.run()  # type: ignore[attr-defined]
 
 
-SERVERS: dict[str, Any] = {"lib": lib_server, "raw": raw_server, "twisted": twisted_server}
+SERVERS: dict[str, Any] = {
+    "lib": lib_server,
+    "typed": typed_server,
+    "raw": raw_server,
+    "twisted": twisted_server,
+}
 CLIENTS: dict[str, Any] = {
     "lib": lib_client,
     "raw": raw_client,
+    "typed": typed_client,
     "twisted": twisted_client,
     "manager": manager_client,
 }

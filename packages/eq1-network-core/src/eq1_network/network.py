@@ -424,14 +424,16 @@ class NetworkHandler:
         sequence = self._sender.submit(send_data, timeout, waiter)
         try:
             if handoff is not None:
-                # When the receive worker stands aside, this thread reads the reply.
+                # When the receive worker stands aside, this thread reads the reply;
+                # one read this way is no longer waited for (see worker.handoff).
                 reply = handoff.lead(sequence, deadline, self.is_running)
                 if reply is not None:
                     return reply
             if not waiter.wait(max(deadline - time.monotonic(), 0)):
                 raise ProtocolTimeoutError(f"no reply to message {sequence} within {timeout:g} s")
         finally:
-            self._requests.discard(sequence)
+            if sequence in self._requests.waiting:
+                self._requests.discard(sequence)
             if handoff is not None:
                 handoff.done(sequence)
         if waiter.result is None:

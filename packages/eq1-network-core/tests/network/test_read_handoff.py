@@ -74,7 +74,7 @@ def parts() -> Iterator[tuple[Correlator, Any]]:
 def make(link: ScriptedLink, correlator: Correlator, *, linger: float = 30.0) -> ReadHandoff:
     handoff = ReadHandoff(
         link,  # type: ignore[arg-type]
-        BINARY_PACKAGE.stream(),
+        1 << 20,
         BINARY_PACKAGE.payload_decoder(),
         correlator,
         linger=linger,

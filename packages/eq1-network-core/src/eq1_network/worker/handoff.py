@@ -29,12 +29,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from eq1_network.common.exceptions import PacketError, ProtocolError
+from eq1_network.common.exceptions import ProtocolError
 from eq1_network.data import ReceivedData
 from eq1_network.interfaces.protocol import ReqResProtocol
-from eq1_network.packets.header import FLAGS_OFFSET, HEADER_VERSION
+from eq1_network.packets.framing import LENGTH_PREFIX_SIZE
+from eq1_network.packets.header import FLAGS_OFFSET
 from eq1_network.packets.kinds import MessageFlags
-from eq1_network.packets.stream import PacketStream
 from eq1_network.worker.ack import CONTROL_FLAGS
 from eq1_network.worker.correlation import Correlator
 
@@ -52,8 +52,7 @@ class ReadHandoff:
 
     Args:
         protocol: The connection's protocol (one peer; stream framing).
-        stream: An empty stream of the handler's packet structure, used only to check
-            that a read is exactly one whole frame.
+        limit: Largest payload of the handler's length-prefixed packet structure.
         decode: Decodes one payload into a received message.
         requests: The pending requests: while one waits for the worker, the worker
             keeps reading.
@@ -69,13 +68,14 @@ class ReadHandoff:
         "_cond",
         "_decode",
         "_last",
+        "_limit",
         "_linger",
+        "_lock",
         "_pending",
         "_protocol",
         "_reader",
         "_relies",
         "_requests",
-        "_stream",
         "parked",
         "wanted",
     )
@@ -83,17 +83,18 @@ class ReadHandoff:
     def __init__(
         self,
         protocol: ReqResProtocol,
-        stream: PacketStream,
+        limit: int,
         decode: Callable[[bytes], Any],
         requests: Correlator,
         linger: float | None = None,
     ) -> None:
         self._protocol = protocol
-        self._stream = stream
+        self._limit = limit
         self._decode = decode
         self._requests = requests
         self._linger = LINGER if linger is None else linger
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._reader = False  # a request reads the connection now
         self._pending = bytearray()  # read by a request, for the worker to process
         self._last = 0.0  # when a request last finished reading, or asked to
@@ -167,7 +168,7 @@ class ReadHandoff:
             handed back to it, the connection broke, the handler stopped or the time
             ran out. The request then waits for its reply as usual, for the time left.
         """
-        with self._cond:
+        with self._lock:
             if sequence not in self._requests.waiting:
                 return None  # the worker read the reply before it stood aside
             if not self.parked or self._reader or self._pending:
@@ -184,14 +185,13 @@ class ReadHandoff:
             if reply is not None:
                 # Answered: no longer pending, so the worker stays aside for the next.
                 self._requests.discard(sequence)
-            with self._cond:
+            with self._lock:
                 self._reader = False
                 self._last = time.monotonic()
                 if reply is None:
                     self._relies.add(sequence)
-                if handed:
                     self._pending += handed
-                if reply is None or self._relying():
+                if self._relies:  # the worker may have to read for a request
                     self._cond.notify()
 
     def done(self, sequence: int) -> None:
@@ -223,26 +223,16 @@ class ReadHandoff:
 
     def _reply(self, data: bytes, sequence: int) -> ReceivedData | None:
         """The reply to ``sequence`` if ``data`` is exactly it, one whole ordinary frame."""
-        stream = self._stream
-        try:
-            payloads = stream.feed_payloads(data)
-        except PacketError:
-            stream.reset()
-            return None
-        if stream.buffered:
-            stream.reset()
-            return None
-        if len(payloads) != 1:
-            return None
-        payload = payloads[0]
+        size = len(data) - LENGTH_PREFIX_SIZE
         if (
-            len(payload) > FLAGS_OFFSET
-            and payload[FLAGS_OFFSET] & _SPECIAL_BITS
-            and payload[0] == HEADER_VERSION
+            size <= FLAGS_OFFSET
+            or size > self._limit
+            or int.from_bytes(data[:LENGTH_PREFIX_SIZE], "big") != size
+            or (data[LENGTH_PREFIX_SIZE + FLAGS_OFFSET] & _SPECIAL_BITS)
         ):
             return None
         try:
-            received = self._decode(payload)
+            received = self._decode(data[LENGTH_PREFIX_SIZE:])
         except (ProtocolError, ValueError, TypeError):
             return None
         if getattr(received, "reply_to", 0) != sequence:

@@ -117,6 +117,7 @@ def _read_handoff(config: NetworkConfig, link: Link, parts: HandlerParts) -> Rea
     ):
         return None
     stream = package.stream()
-    if package.stream_reader(stream) is None:
+    limit = stream.payload_limit
+    if limit is None or package.stream_reader(stream) is None:
         return None
-    return ReadHandoff(link.protocol, stream, package.payload_decoder(), parts.requests)
+    return ReadHandoff(link.protocol, limit, package.payload_decoder(), parts.requests)
