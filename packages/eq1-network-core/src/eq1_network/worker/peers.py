@@ -118,11 +118,25 @@ class ReplyRouter:
         for received in messages:
             sequence = getattr(received, "sequence", 0)
             if sequence:
-                note(sequence, peer)
+                young = self._young
+                if sequence in young or len(young) >= _ORIGINS:
+                    note(sequence, peer)
+                else:
+                    young[sequence] = peer  # the common case of note(), inlined
             yield received
 
     def note(self, sequence: int, peer: object) -> None:
-        """Record that ``peer`` sent the message numbered ``sequence`` (receive worker)."""
+        """Record that ``peer`` sent the message numbered ``sequence`` (receive worker).
+
+        Only the receive worker adds origins and replaces the tables; other threads
+        only take origins (under the lock). So a sequence number not yet recorded,
+        in a table with room, is added without the lock: a single dictionary store,
+        which no taker can interleave with.
+        """
+        young = self._young
+        if sequence not in young and len(young) < _ORIGINS:
+            young[sequence] = peer
+            return
         with self._lock:
             young = self._young
             previous = young.get(sequence)
