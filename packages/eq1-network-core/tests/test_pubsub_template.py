@@ -136,8 +136,19 @@ def test_a_valid_topic_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> Non
         sub.subscribe("once/t", got)
         for _ in range(5):
             pub.publish("once/t", b"x")
+            pub.publish("once/t", "é")  # text too, encoded as UTF-8
     assert checked == ["once/t"]
-    assert got.payloads() == [b"x"] * 5
+    assert got.payloads() == [b"x", "é".encode()] * 5
+
+
+def test_text_that_is_not_utf8_is_refused_on_a_known_topic_too() -> None:
+    broker = MemoryBroker()
+    with MemoryPubSub(broker) as pub:
+        pub.publish("known/t", "ok")
+        with pytest.raises(ProtocolValidationError, match="message must be text UTF-8"):
+            pub.publish("known/t", "\ud800")
+        with pytest.raises(ProtocolValidationError, match="message must be text UTF-8"):
+            pub.publish("new/t", "\ud800")
 
 
 def test_a_class_implementing_the_hooks_gets_no_warning() -> None:

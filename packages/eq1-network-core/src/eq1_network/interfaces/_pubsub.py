@@ -26,7 +26,7 @@ __all__ = [
     "not_connected",
 ]
 
-_TOPIC_CACHE_LIMIT = 1024
+_TOPIC_CACHE_LIMIT = 16384
 # Topic names already validated. Validity depends on the text alone, so one
 # process-wide cache serves every client; it is emptied when it reaches its limit.
 _valid_topics: set[str] = set()
@@ -51,8 +51,8 @@ def check_qos(qos: object, what: str = "qos") -> None:
 def check_publish_args(topic: str, message: str | bytes, qos: int, retain: bool) -> bytes:
     """Validate publish arguments and return the payload as bytes.
 
-    A topic that passed once is remembered, so publishing plain ``bytes`` with an int
-    QoS and a bool ``retain`` to it again costs a few type checks only.
+    A topic that passed once is remembered, so publishing ``bytes`` or ``str`` with an
+    int QoS and a bool ``retain`` to it again costs a few type checks only.
 
     Args:
         topic: Topic name (no wildcards).
@@ -64,24 +64,27 @@ def check_publish_args(topic: str, message: str | bytes, qos: int, retain: bool)
         The payload as bytes.
 
     Raises:
-        ProtocolValidationError: If the topic or QoS is invalid.
+        ProtocolValidationError: If the topic or QoS is invalid, or ``message`` is
+            text UTF-8 cannot encode (a lone surrogate).
         ProtocolTypeError: If ``message`` or ``retain`` has the wrong type.
     """
     if (
-        type(message) is bytes
-        and type(topic) is str
+        type(topic) is str
         and topic in _valid_topics
         and type(qos) is int
         and 0 <= qos <= 2
         and type(retain) is bool
     ):
-        return message
+        if type(message) is bytes:
+            return message
+        if type(message) is str:
+            return _utf8(message)
     validate_topic(topic)
     check_qos(qos)
     if not isinstance(retain, bool):
         raise ProtocolTypeError(f"retain must be a bool, got {type(retain).__name__}")
     if isinstance(message, str):
-        payload = message.encode("utf-8")
+        payload = _utf8(message)
     elif isinstance(message, (bytes, bytearray, memoryview)):
         payload = bytes(message)
     else:
@@ -93,6 +96,16 @@ def check_publish_args(topic: str, message: str | bytes, qos: int, retain: bool)
         _valid_topics.clear()
     _valid_topics.add(topic)
     return payload
+
+
+def _utf8(message: str) -> bytes:
+    try:
+        return message.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ProtocolArgumentError(
+            f"message must be text UTF-8 can encode ({exc.reason} at index {exc.start}); "
+            "pass bytes for binary payloads"
+        ) from None
 
 
 def check_subscribe_args(topic: str, callback: object, qos: int | None) -> None:
