@@ -95,7 +95,13 @@ def lib_server(count: int, max_seconds: float) -> None:
     handler.stop(timeout=10)
 
 
-def raw_server(count: int, max_seconds: float) -> None:
+def _blocking_server(
+    count: int, max_seconds: float, answer: Callable[[bytes], tuple[bytes, int, int]]
+) -> None:
+    """Serve one connection with a blocking loop.
+
+    ``answer(buffered)`` returns ``(bytes to send, frames answered, bytes consumed)``.
+    """
     server = listener()
     emit(port=server.getsockname()[1])
     server.settimeout(max_seconds)
@@ -109,10 +115,10 @@ def raw_server(count: int, max_seconds: float) -> None:
             if not data:
                 break
             buf += data
-            frames, offset = count_frames(buf, 0)
+            out, frames, used = answer(buf)
             if frames:
-                conn.sendall(buf[:offset])
-                buf = buf[offset:]
+                conn.sendall(out)
+                buf = buf[used:]
                 got += frames
             if got >= count + WARMUP and not reported:
                 emit(got=got)
@@ -125,48 +131,34 @@ def raw_server(count: int, max_seconds: float) -> None:
     conn.close()
 
 
-def _typed_answer(payload: bytes) -> bytes:
-    """The RESPONSE frame answering one typed request payload."""
-    fields = HEADER.unpack_from(payload)
-    body = payload[fields[4] :]
-    header = HEADER.pack(HEADER_VERSION, RESPONSE, fields[2], 0, HEADER.size, 0, 0, 0,
-                         fields[7], fields[9])  # fmt: skip
-    return LENGTH.pack(len(header) + len(body)) + header + body
+def _echo(buf: bytes) -> tuple[bytes, int, int]:
+    """Echo the whole frames of ``buf``."""
+    frames, offset = count_frames(buf, 0)
+    return buf[:offset], frames, offset
+
+
+def _typed_answers(buf: bytes) -> tuple[bytes, int, int]:
+    """A RESPONSE, with the request's sequence as ``reply_to``, per whole request of ``buf``."""
+    answers, pos = [], 0
+    while len(buf) - pos >= LENGTH.size:
+        end = pos + LENGTH.size + LENGTH.unpack_from(buf, pos)[0]
+        if len(buf) < end:
+            break
+        fields = HEADER.unpack_from(buf, pos + LENGTH.size)
+        body = buf[pos + LENGTH.size + fields[4] : end]
+        header = HEADER.pack(HEADER_VERSION, RESPONSE, fields[2], 0, HEADER.size, 0, 0, 0,
+                             fields[7], fields[9])  # fmt: skip
+        answers.append(LENGTH.pack(len(header) + len(body)) + header + body)
+        pos = end
+    return b"".join(answers), len(answers), pos
+
+
+def raw_server(count: int, max_seconds: float) -> None:
+    _blocking_server(count, max_seconds, _echo)
 
 
 def typed_server(count: int, max_seconds: float) -> None:
-    server = listener()
-    emit(port=server.getsockname()[1])
-    server.settimeout(max_seconds)
-    conn, _ = server.accept()
-    nodelay(conn).settimeout(max_seconds)
-    got, buf, reported = 0, b"", False
-    deadline = time.monotonic() + max_seconds
-    try:
-        while time.monotonic() < deadline:
-            data = conn.recv(65536)
-            if not data:
-                break
-            buf += data
-            answers = []
-            while len(buf) >= LENGTH.size:
-                end = LENGTH.size + LENGTH.unpack_from(buf)[0]
-                if len(buf) < end:
-                    break
-                answers.append(_typed_answer(buf[LENGTH.size : end]))
-                buf = buf[end:]
-            if answers:
-                conn.sendall(b"".join(answers))
-                got += len(answers)
-            if got >= count + WARMUP and not reported:
-                emit(got=got)
-                reported = True
-    except TimeoutError:
-        pass
-    if not reported:
-        emit(got=got)
-    stop_requested().wait(10)
-    conn.close()
+    _blocking_server(count, max_seconds, _typed_answers)
 
 
 def twisted_server(count: int, max_seconds: float) -> None:
