@@ -167,3 +167,5 @@ def test_the_command_runs_until_a_signal_and_stops_cleanly(
         assert proc.returncode == 0, output.decode()
         assert b"gateway stopped" in output
         assert b"counters at exit" in output
+        # At INFO, each unit's points are counted, not listed one by one.
+        assert b'"points": 1' in output and b'"publishes"' not in output

@@ -93,8 +93,25 @@ def _serve(gateway: Gateway, args: argparse.Namespace) -> int:
 
 
 def _report(gateway: Gateway, when: str = "") -> None:
+    """Log the counters: per connection at INFO, with every point's at DEBUG."""
     report([s.snapshot() for s in gateway.connection_stats()])
-    log.info("counters%s: %s", f" {when}" if when else "", json.dumps(gateway.stats(), default=str))
+    stats = gateway.stats()
+    label = f"counters {when}" if when else "counters"
+    log.info("%s: %s", label, json.dumps(_without_points(stats), default=str))
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s, every point: %s", label, json.dumps(stats, default=str))
+
+
+def _without_points(value: Any) -> Any:
+    """``value`` with each ``points`` table replaced by the number of its points."""
+    if isinstance(value, dict):
+        return {
+            key: len(item) if key == "points" and isinstance(item, dict) else _without_points(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_points(item) for item in value]
+    return value
 
 
 def _serve_metrics(gateway: Gateway, port: int) -> Any:
