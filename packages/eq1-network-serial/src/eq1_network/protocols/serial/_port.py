@@ -100,6 +100,42 @@ def _wait_writable(fd: int, wake_fd: int, timeout: float | None) -> None:
     select.select([wake_fd], [fd], [], timeout)
 
 
+def _open_serial(settings: SerialSettings, available: Callable[[], list[str]]) -> serial.Serial:
+    """Open the pyserial port of ``settings`` (see :meth:`OpenPort.open` for the errors)."""
+    kwargs: dict[str, Any] = {
+        "baudrate": settings.baudrate,
+        "bytesize": settings.bytesize,
+        "parity": settings.parity,
+        "stopbits": settings.stopbits,
+        "xonxoff": settings.xonxoff,
+        "rtscts": settings.rtscts,
+        "dsrdtr": settings.dsrdtr,
+        "write_timeout": settings.write_timeout,
+    }
+    if not settings.is_url and sys.platform != "win32":
+        kwargs["exclusive"] = settings.exclusive
+    if settings.scheme == "rfc2217":
+        # pyserial's RFC 2217 client refuses write_timeout; its socket's own
+        # timeout bounds every write instead.
+        kwargs["write_timeout"] = None
+    try:
+        port = serial.serial_for_url(settings.port, do_not_open=True, **kwargs)
+        port.timeout = 0 if _has_descriptor(port) else WAIT_SLICE
+    except (ValueError, serial.SerialException) as exc:
+        raise ProtocolConfigurationError(
+            f"serial port {settings.port!r} rejected the settings {settings.describe()}: {exc}"
+        ) from exc
+    try:
+        port.open()
+    except ValueError as exc:
+        raise ProtocolConfigurationError(
+            f"serial port {settings.port!r} rejected the settings {settings.describe()}: {exc}"
+        ) from exc
+    except (serial.SerialException, OSError) as exc:
+        raise open_error(settings.port, exc, available) from exc
+    return port
+
+
 class OpenPort:
     """An open pyserial port with thread-safe, non-blocking reads and bounded writes.
 
@@ -147,37 +183,7 @@ class OpenPort:
             ProtocolConfigurationError: If the driver rejects a setting (for example a
                 baud rate the hardware cannot do).
         """
-        kwargs: dict[str, Any] = {
-            "baudrate": settings.baudrate,
-            "bytesize": settings.bytesize,
-            "parity": settings.parity,
-            "stopbits": settings.stopbits,
-            "xonxoff": settings.xonxoff,
-            "rtscts": settings.rtscts,
-            "dsrdtr": settings.dsrdtr,
-            "write_timeout": settings.write_timeout,
-        }
-        if not settings.is_url and sys.platform != "win32":
-            kwargs["exclusive"] = settings.exclusive
-        if settings.scheme == "rfc2217":
-            # pyserial's RFC 2217 client refuses write_timeout; its socket's own
-            # timeout bounds every write instead.
-            kwargs["write_timeout"] = None
-        try:
-            port = serial.serial_for_url(settings.port, do_not_open=True, **kwargs)
-            port.timeout = 0 if _has_descriptor(port) else WAIT_SLICE
-        except (ValueError, serial.SerialException) as exc:
-            raise ProtocolConfigurationError(
-                f"serial port {settings.port!r} rejected the settings {settings.describe()}: {exc}"
-            ) from exc
-        try:
-            port.open()
-        except ValueError as exc:
-            raise ProtocolConfigurationError(
-                f"serial port {settings.port!r} rejected the settings {settings.describe()}: {exc}"
-            ) from exc
-        except (serial.SerialException, OSError) as exc:
-            raise open_error(settings.port, exc, available) from exc
+        port = _open_serial(settings, available)
         try:
             return cls(port, settings)
         except BaseException:

@@ -12,10 +12,18 @@ import ipaddress
 import socket
 import struct
 import sys
+from typing import TYPE_CHECKING
 
 from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolConnectionError
 
-__all__ = ["check_ttl", "join", "leave", "own_groups_only", "set_sending_options"]
+__all__ = [
+    "GroupMembership",
+    "check_ttl",
+    "join",
+    "leave",
+    "own_groups_only",
+    "set_sending_options",
+]
 
 _ANY_IPV4 = "0.0.0.0"  # noqa: S104 - INADDR_ANY as a membership's interface: the system picks
 
@@ -183,3 +191,55 @@ def set_sending_options(
                 f"got {interface!r}"
             ) from None
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, packed)
+
+
+class GroupMembership:
+    """``join_group`` and ``leave_group`` of a protocol that binds a UDP socket.
+
+    Attributes:
+        interface: The default interface of the groups joined (``None``: the system's
+            choice).
+    """
+
+    interface: str | int | None
+
+    if TYPE_CHECKING:
+
+        @property
+        def where(self) -> str:
+            """Where the socket is bound, for messages."""
+
+        def _bound(self, operation: str) -> socket.socket:
+            """The bound socket; raises ``ProtocolNotConnectedError`` if there is none."""
+
+    def join_group(self, group: str, interface: str | int | None = None) -> None:
+        """Join a multicast group: datagrams sent to it (and this port) are received.
+
+        Args:
+            group: The group, e.g. ``"239.1.2.3"`` or ``"ff15::1"``.
+            interface: For IPv4 the address of the local interface, for IPv6 its name
+                or index; ``None`` for the protocol's ``interface`` (or the system's
+                choice).
+
+        Raises:
+            ProtocolNotConnectedError: If the socket is not bound.
+            ProtocolConfigurationError: If the group or interface is invalid.
+            ProtocolConnectionError: If the system refuses (no multicast route, say).
+        """
+        join(self._bound("join_group()"), group, self._iface(interface), self.where)
+
+    def leave_group(self, group: str, interface: str | int | None = None) -> None:
+        """Leave a multicast group joined before.
+
+        Args:
+            group: The group.
+            interface: As given to :meth:`join_group`.
+
+        Raises:
+            ProtocolNotConnectedError: If the socket is not bound.
+            ProtocolConnectionError: If the group was not joined there.
+        """
+        leave(self._bound("leave_group()"), group, self._iface(interface), self.where)
+
+    def _iface(self, interface: str | int | None) -> str | int | None:
+        return self.interface if interface is None else interface

@@ -44,7 +44,7 @@ def _positive(name: str, value: object) -> int:
     return value
 
 
-class UDPServer(ReqResProtocol):
+class UDPServer(_multicast.GroupMembership, ReqResProtocol):
     """A UDP server implementing :class:`~eq1_network.interfaces.ReqResProtocol`.
 
     ``connect()`` binds the socket (and joins ``groups``) and starts one receive thread
@@ -366,39 +366,6 @@ class UDPServer(ReqResProtocol):
         if self._last_peer == peer:
             self._last_peer = None
         return self._inbox.forget(peer)
-
-    # -- multicast -------------------------------------------------------------------
-
-    def join_group(self, group: str, interface: str | int | None = None) -> None:
-        """Join a multicast group: datagrams sent to it (and this port) are received.
-
-        Args:
-            group: The group, e.g. ``"239.1.2.3"`` or ``"ff15::1"``.
-            interface: For IPv4 the address of the local interface, for IPv6 its name
-                or index; ``None`` for the server's ``interface`` (or the system's choice).
-
-        Raises:
-            ProtocolNotConnectedError: If the server is not bound.
-            ProtocolConfigurationError: If the group or interface is invalid.
-            ProtocolConnectionError: If the system refuses (no multicast route, say).
-        """
-        _multicast.join(self._bound("join_group()"), group, self._iface(interface), self.where)
-
-    def leave_group(self, group: str, interface: str | int | None = None) -> None:
-        """Leave a multicast group joined before.
-
-        Args:
-            group: The group.
-            interface: As given to :meth:`join_group`.
-
-        Raises:
-            ProtocolNotConnectedError: If the server is not bound.
-            ProtocolConnectionError: If the group was not joined there.
-        """
-        _multicast.leave(self._bound("leave_group()"), group, self._iface(interface), self.where)
-
-    def _iface(self, interface: str | int | None) -> str | int | None:
-        return self.interface if interface is None else interface
 
     def _bound(self, operation: str) -> socket.socket:
         sock = self._sock
