@@ -393,7 +393,10 @@ class NetworkHandler:
 
         The peer answers with a typed message built with ``reply_to=request.sequence``
         (usually ``message_type=MessageType.RESPONSE``). The reply is returned here and
-        not delivered as a RECEIVED event or to :meth:`receive`.
+        not delivered as a RECEIVED event or to :meth:`receive`. Over one connection,
+        back-to-back requests read their replies on the calling thread while the receive
+        worker stands aside (``eq1_network.worker.handoff``); every other message is
+        still delivered by the receive worker, in order.
 
         Args:
             send_data: A typed message (usually ``message_type=MessageType.COMMAND``).
