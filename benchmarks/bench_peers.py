@@ -19,7 +19,8 @@ process, the implementations of a lane alternating round by round:
             ``TCPClient`` sending prebuilt frames (against the raw echo server). Then
             the request side alone: ``request()`` and a raw blocking client that packs
             the typed header itself, both against one raw server that answers each
-            typed request with a RESPONSE whose ``reply_to`` is its sequence.
+            typed request with a RESPONSE whose ``reply_to`` is its sequence, and
+            ``request()`` with the receive worker reading every reply (no handoff).
 ``mqtt``    QoS 0, 1 and 2 through one mosquitto started here with a configuration
             that sets only the listener (stock limits otherwise; ``--mqtt-tuned`` adds a
             broker with ``max_queued_messages 0``): ``MQTTProtocol`` publisher and
@@ -287,6 +288,7 @@ REQRES_IMPLS = (
     ("manager", "raw", "ReqResManager + TCPClient (raw echo server)"),
     ("lib", "typed", "request() -> raw typed responder"),
     ("typed", "typed", "raw typed ping-pong -> raw typed responder"),
+    ("lib-worker", "typed", "request(), worker reads -> raw typed responder"),
 )
 
 
@@ -335,6 +337,11 @@ def reqres_lane(args: argparse.Namespace) -> None:
         print(
             "  request() / raw typed ping-pong, same raw typed responder: "
             f"{series[4].median() / series[5].median():.2f}x"
+        )
+    if series[4].rates and series[6].rates:
+        print(
+            "  request() reading its reply / with the receive worker reading it: "
+            f"{series[4].median() / series[6].median():.2f}x"
         )
 
 

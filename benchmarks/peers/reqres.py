@@ -6,7 +6,9 @@ is the request's sequence), ``typed`` (the same answer from a blocking raw loop 
 unpacks and packs the header with ``struct``), ``raw`` (blocking echo of each
 length-prefixed frame) or ``twisted`` (``Int32StringReceiver`` echoing each string); and
 ``reqres.py client IMPL COUNT MAX_SECONDS PORT`` with IMPL ``lib``
-(``NetworkHandler.request()``), ``raw`` (blocking ``sendall``/``recv`` ping-pong),
+(``NetworkHandler.request()``), ``lib-worker`` (the same with the receive worker
+reading every reply, as before requests read their own), ``raw`` (blocking
+``sendall``/``recv`` ping-pong),
 ``typed`` (the same ping-pong with a typed header packed per request, the reply's
 ``reply_to`` checked),
 ``twisted`` (a Deferred per request, the next request sent from its callback) or
@@ -218,13 +220,18 @@ def timed(one: Callable[[], None], count: int, max_seconds: float) -> None:
     emit(done=done, rate=done / elapsed)
 
 
-def lib_client(count: int, max_seconds: float, port: int) -> None:
+def lib_client(count: int, max_seconds: float, port: int, worker_reads: bool = False) -> None:
     from eq1_network import BINARY_PACKAGE, BinarySendData, NetworkConfig, NetworkHandler
 
     config = NetworkConfig(
         protocol="tcp", params={"host": HOST, "port": port}, package=BINARY_PACKAGE
     )
     with NetworkHandler(config) as handler:
+        if worker_reads:
+            # Without the handoff the receive worker reads every reply and wakes the
+            # requesting thread: the path that requests reading their own replies replace.
+            assert handler._listener is not None
+            handler._listener.handoff = None
         request = handler.request
         timed(lambda: request(BinarySendData(PAYLOAD), timeout=30), count, max_seconds)
         stop_requested().wait(10)
@@ -351,6 +358,7 @@ SERVERS: dict[str, Any] = {
 }
 CLIENTS: dict[str, Any] = {
     "lib": lib_client,
+    "lib-worker": lambda count, max_seconds, port: lib_client(count, max_seconds, port, True),
     "raw": raw_client,
     "typed": typed_client,
     "twisted": twisted_client,
