@@ -118,11 +118,7 @@ class ReplyRouter:
         for received in messages:
             sequence = getattr(received, "sequence", 0)
             if sequence:
-                young = self._young
-                if sequence in young or len(young) >= _ORIGINS:
-                    note(sequence, peer)
-                else:
-                    young[sequence] = peer  # the common case of note(), inlined
+                note(sequence, peer)
             yield received
 
     def note(self, sequence: int, peer: object) -> None:
