@@ -40,9 +40,13 @@ def client_cls() -> Iterator[mock.MagicMock]:
         yield cls
 
 
-def build(broker: BrokerConfig | None = None, **config: Any) -> tuple[PahoAdapter, mock.Mock]:
+def build(
+    broker: BrokerConfig | None = None, fastpath: str | None = None, **config: Any
+) -> tuple[PahoAdapter, mock.Mock]:
     listener = mock.Mock()
-    adapter = PahoAdapter(broker or BrokerConfig(), ClientConfig(**config), "cid", listener)
+    adapter = PahoAdapter(
+        broker or BrokerConfig(), ClientConfig(**config), "cid", listener, fastpath=fastpath
+    )
     return adapter, listener
 
 
@@ -142,7 +146,7 @@ def test_will(client_cls: mock.MagicMock) -> None:
 def test_publish_status(
     client_cls: mock.MagicMock, rc: MQTTErrorCode, qos: int, status: PublishStatus
 ) -> None:
-    adapter, _ = build()
+    adapter, _ = build(fastpath="0")  # paho's publish(); the fast client's QoS 0: below
     client_cls.return_value.publish.return_value = SimpleNamespace(rc=rc, mid=42)
     got_status, mid, report = adapter.publish("t", b"p", qos, False)
     assert (got_status, mid) == (status, 42)

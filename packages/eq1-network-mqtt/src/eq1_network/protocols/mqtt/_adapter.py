@@ -21,7 +21,7 @@ import select
 import socket
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
@@ -43,6 +43,7 @@ from eq1_network.protocols.mqtt._adapter_parts import (
     mapped_socket_errors,
     publish_properties,
     reason_of,
+    server_limits,
     subscribe_properties,
     subscription_ids,
     tls_close_detail,
@@ -146,6 +147,9 @@ class PahoAdapter:
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = self._on_unsubscribe
         client.on_socket_register_write = self._on_register_write
+        self._fast = cast(FastClient, client) if fast else None
+        if self._fast is not None:
+            self._fast.deliver_messages_to(self._listener.on_message)
         return client
 
     # -- connection ------------------------------------------------------------------
@@ -231,6 +235,8 @@ class PahoAdapter:
         One byte is in the wake-up socket whenever ``_wake_pending`` is set, so a wake
         that finds the flag set can rely on the loop seeing that byte.
         """
+        if self._wake_pending:  # the loop clears it before it looks for work
+            return
         with self._wake_lock:
             if self._wake_pending:
                 return
@@ -291,14 +297,15 @@ class PahoAdapter:
         client.loop_misc()
         return client.socket() is not None
 
-    @staticmethod
-    def _read(client: paho.Client, sock: Any) -> bool:
-        # paho reads at most one packet per call when it has no message in flight:
-        # read again while more input is waiting, a bounded number of times.
+    def _read(self, client: paho.Client, sock: Any) -> bool:
+        # paho reads one packet per call: read while input waits, a bounded number of
+        # times; in between, the fast client takes the whole PUBLISH packets read.
         for _ in range(_MAX_READ_ROUNDS):
             rc = client.loop_read()
             if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or client.socket() is None:
                 return client.socket() is not None
+            if self._fast is not None:
+                self._fast.take_publishes()
             if not _more_input(sock):
                 break
         return True
@@ -331,6 +338,12 @@ class PahoAdapter:
         props = None
         if self._v5 and (message_expiry is not None or user_properties):
             props = publish_properties(message_expiry, user_properties)
+        if not qos and props is None and (fast := self._fast) is not None:
+            written = fast.publish_qos0(topic, payload, retain)
+            if written is None:
+                return PublishStatus.NOT_CONNECTED, 0, None
+            self.wake()
+            return PublishStatus.SENT, 0, written
         info = self._client.publish(topic, payload, qos, retain, props)
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             return PublishStatus.SENT, info.mid, None if qos else WriteReport(info)
@@ -386,14 +399,7 @@ class PahoAdapter:
             lost = self._client.lost_qos2_mids()  # None: unknown, any QoS 2 in flight
             if (lost is None or lost) and not self._config.clean_session:
                 self._listener.on_session_lost(lost)
-        limits = ServerLimits()
-        if self._v5 and props is not None:
-            receive_max = getattr(props, "ReceiveMaximum", None)
-            sub_ids = getattr(props, "SubscriptionIdentifierAvailable", 1)
-            limits = ServerLimits(
-                receive_maximum=int(receive_max) if receive_max is not None else None,
-                subscription_identifiers=bool(sub_ids),
-            )
+        limits = server_limits(props) if self._v5 else ServerLimits()
         self._listener.on_connack(code, bool(flags.session_present), limits)
 
     def _on_disconnect(

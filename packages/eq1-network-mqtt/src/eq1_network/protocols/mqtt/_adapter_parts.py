@@ -44,6 +44,7 @@ __all__ = [
     "connect_properties",
     "publish_properties",
     "reason_of",
+    "server_limits",
     "subscribe_properties",
     "subscription_ids",
     "tls_close_detail",
@@ -366,6 +367,24 @@ def subscribe_properties(subscription_id: int | None) -> Properties | None:
     props = Properties(PacketTypes.SUBSCRIBE)  # type: ignore[no-untyped-call]
     props.SubscriptionIdentifier = subscription_id
     return props
+
+
+def server_limits(props: Properties | None) -> ServerLimits:
+    """What an MQTT 5 broker announced in CONNACK's properties.
+
+    Args:
+        props: The CONNACK properties, or ``None``.
+
+    Returns:
+        The limits; the defaults when ``props`` is ``None``.
+    """
+    if props is None:
+        return ServerLimits()
+    receive_max = getattr(props, "ReceiveMaximum", None)
+    return ServerLimits(
+        receive_maximum=int(receive_max) if receive_max is not None else None,
+        subscription_identifiers=bool(getattr(props, "SubscriptionIdentifierAvailable", 1)),
+    )
 
 
 def subscription_ids(props: Properties | None) -> tuple[int, ...]:

@@ -1,8 +1,9 @@
 """paho-mqtt's client, made faster through its internals.
 
-:class:`FastClient` overrides private methods of ``paho.mqtt.client.Client`` and reads
-its private state; :mod:`._paho_layout` checks the installed paho has them before the
-adapter uses this class. :class:`BufferedSocket` wraps the connection socket.
+:class:`FastClient` overrides private methods of ``paho.mqtt.client.Client``, reads its
+private state and queues QoS 0 PUBLISH packets on paho's own output queue;
+:mod:`._paho_layout` checks the installed paho has what these rely on before the adapter
+uses this class. :class:`BufferedSocket` wraps the connection socket.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 import ssl
 import struct
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,12 +22,23 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-__all__ = ["BufferedSocket", "FastClient"]
+from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
+from eq1_network.protocols.mqtt._publish_codec import (
+    PUBACK_COMMAND,
+    PUBLISH_COMMAND,
+    Deliver,
+    PublishEncoder,
+    puback,
+    scan_publishes,
+)
+
+__all__ = ["BufferedSocket", "FastClient", "QoS0Write"]
 
 logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 65536
 _MID = struct.Struct("!H")
+_WAITER_LOCK = threading.Lock()
 
 
 def _properties_of(packet_type: int) -> Properties:
@@ -83,6 +96,19 @@ class BufferedSocket:
     def buffered(self) -> int:
         return len(self._rbuf) - self._rpos
 
+    def unread(self) -> tuple[bytes, int]:
+        """The read buffer and where its unread part starts."""
+        return self._rbuf, self._rpos
+
+    def consume_to(self, pos: int) -> int:
+        """Mark the buffer read up to ``pos`` (taken from :meth:`unread`).
+
+        Returns:
+            The number of bytes consumed.
+        """
+        count, self._rpos = pos - self._rpos, pos
+        return count
+
     def pending(self) -> int:
         inner = getattr(self._sock, "pending", None)
         return self.buffered() + (int(inner()) if inner is not None else 0)
@@ -122,6 +148,62 @@ class BufferedSocket:
         self._sock.close()
 
 
+class QoS0Write:
+    """The write report of one QoS 0 message queued by :meth:`FastClient.publish_qos0`.
+
+    paho sees it as the message's ``MQTTMessageInfo``: its writer calls
+    ``_set_as_published()`` once the packet went to the socket, and a reconnection sets
+    ``rc`` before calling it for a packet it drops. The adapter hands it to the publish
+    handle as its completion. A waiting thread gets an event only when it has to wait.
+
+    Attributes:
+        rc: paho's result code: success, or why the packet was dropped.
+    """
+
+    __slots__ = ("_published", "_waiter", "rc")
+
+    def __init__(self) -> None:
+        self.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        self._published = False
+        self._waiter: threading.Event | None = None
+
+    def _set_as_published(self) -> None:
+        self._published = True
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.set()
+
+    def done(self) -> bool:
+        """Whether the packet was written or dropped."""
+        return self._published
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait until :meth:`done`.
+
+        Args:
+            timeout: Longest wait in seconds; ``None`` waits without limit.
+
+        Returns:
+            :meth:`done` at return.
+        """
+        if self._published:
+            return True
+        with _WAITER_LOCK:
+            if self._waiter is None:
+                self._waiter = threading.Event()
+        # The writer sets the flag before reading ``_waiter``; the flag is read again
+        # after ``_waiter`` is set, so one side always sees the other.
+        if self._published:
+            return True
+        return self._waiter.wait(timeout)
+
+    def error(self) -> ProtocolError | None:
+        """Why the packet was dropped, once done; ``None`` if it was written."""
+        if self.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return None
+        return ProtocolConnectionError(f"QoS 0 message not sent: {paho.error_string(self.rc)}")
+
+
 class FastClient(paho.Client):
     """paho's client, tuned for throughput where paho spends most per message.
 
@@ -139,17 +221,125 @@ class FastClient(paho.Client):
       (:meth:`lost_qos2_mids`), and an MQTT 5 PUBREC with a failure code ends the flow as
       a failed publish. paho's state is read, never written.
 
+    - QoS 0 publishing: :meth:`publish_qos0` encodes the PUBLISH packet and appends it
+      to paho's output queue, where paho's writer sends it in order with everything
+      else. paho's ``publish()`` also checks the topic (the caller already did), takes a
+      packet id under a lock, builds a ``MQTTMessageInfo`` with its own condition
+      variable and logs through several calls; none of that is needed for QoS 0.
+    - Receiving: :meth:`take_publishes` decodes the QoS 0/1 PUBLISH packets that are
+      already in the read buffer and hands them to :attr:`message_listener`, instead of
+      paho's reader taking them a byte at a time and building a ``MQTTMessage`` (with
+      its own condition variable) and a topic match for each.
+
     Used only when :func:`._paho_layout.check_layout` found the internals these rely on;
     MQTT 5 acknowledgements and packets the overrides do not expect go to paho's code.
 
     Attributes:
         ack_listener: Called with ``(packet id, reason)`` for every acknowledged QoS 1/2
             publish (PUBACK, PUBCOMP, or a refusing MQTT 5 PUBREC).
+        message_listener: Called with ``(topic, payload, qos, retain)`` for every message
+            :meth:`take_publishes` takes; paho's ``on_message`` gets the others.
         last_socket: The wrapped socket of the latest connection, if any.
     """
 
     fastpath = True
     ack_listener: Callable[[int, ReasonCode], None] | None = None
+    message_listener: Deliver | None = None
+    _encoder: PublishEncoder | None = None
+
+    def deliver_messages_to(self, on_message: Callable[..., None]) -> None:
+        """Set :attr:`message_listener` to pass messages on as the adapter's events do.
+
+        Args:
+            on_message: Called with ``(topic, payload, subscription ids, (qos, retain,
+                properties))``, like ``AdapterListener.on_message``; a message taken by
+                :meth:`take_publishes` has no subscription ids and no properties.
+        """
+
+        def deliver(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+            on_message(topic, payload, (), (qos, retain, None))
+
+        self.message_listener = deliver
+
+    def publish_qos0(self, topic: str, payload: bytes, retain: bool) -> QoS0Write | None:
+        """Queue a QoS 0 PUBLISH without properties on paho's output queue.
+
+        The caller has checked the topic and the payload, and wakes the network loop,
+        which writes the queue.
+
+        Args:
+            topic: A valid topic name.
+            payload: The payload.
+            retain: The retain flag.
+
+        Returns:
+            The write report, or ``None`` when there is no connection (nothing queued).
+        """
+        if self._sock is None:
+            return None
+        encoder = self._encoder
+        if encoder is None:
+            encoder = self._encoder = PublishEncoder(self._protocol == paho.MQTTv5)
+        packet = encoder.qos0(topic, payload, retain)
+        report = QoS0Write()
+        self._out_packet.append(
+            {
+                "command": PUBLISH_COMMAND,
+                "mid": 0,
+                "qos": 0,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": report,  # type: ignore[typeddict-item] # paho reads rc and _set_as_published() only
+            }
+        )
+        return report
+
+    def take_publishes(self) -> int:
+        """Deliver the whole QoS 0/1 PUBLISH packets waiting in the read buffer.
+
+        Runs on the network thread between paho's reads, when paho is between packets,
+        the connection speaks MQTT 3.1.1 or 3.1, and :attr:`message_listener` is set.
+        Each message goes to :attr:`message_listener`; each QoS 1 message's PUBACK is
+        queued after it, in order. The first packet that is anything else stays in the
+        buffer for paho.
+
+        Returns:
+            The number of bytes taken from the buffer.
+        """
+        sock, deliver = self._sock, self.message_listener
+        if (
+            deliver is None
+            or not isinstance(sock, BufferedSocket)
+            or self._in_packet["command"]
+            or self._protocol == paho.MQTTv5
+            or self._manual_ack
+        ):
+            return 0
+        buf, pos = sock.unread()
+        acks: list[int] = []
+        taken = scan_publishes(buf, pos, deliver, acks)
+        if taken == pos:
+            return 0
+        count = sock.consume_to(taken)
+        for mid in acks:
+            packet = puback(mid)
+            self._out_packet.append(
+                {
+                    "command": PUBACK_COMMAND,
+                    "mid": mid,
+                    "qos": 0,
+                    "pos": 0,
+                    "to_process": 4,
+                    "packet": packet,
+                    "info": None,
+                }
+            )
+        # When input last arrived, for paho's keep-alive: its name since paho 2.2, before.
+        name = "_last_bytes_received" if hasattr(self, "_last_bytes_received") else "_last_msg_in"
+        with self._msgtime_mutex:
+            setattr(self, name, paho.time_func())
+        return count
 
     def lost_qos2_mids(self) -> list[int]:
         """Packet ids of QoS 2 messages paho will finish with PUBREL on this connection.

@@ -17,6 +17,7 @@ The environment variable :data:`FASTPATH_ENV` chooses the position:
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
 import logging
@@ -48,22 +49,31 @@ METHODS: Mapping[str, tuple[str, ...]] = {
     "_do_on_publish": ("self", "mid", "reason_code", "properties"),
     "_handle_pubackcomp": ("self", "cmd"),
     "_handle_pubrec": ("self",),
+    "_packet_write": ("self",),
 }
-"""Private methods the speed-ups override, with their parameter names."""
+"""Private methods the speed-ups override or feed (``_packet_write`` writes the packets
+:meth:`._paho_fast.FastClient.publish_qos0` queues), with their parameter names."""
 
 MODULE_NAMES = ("mqtt_ms_resend_pubrel", "MQTTv5")
 """Names the speed-ups read from ``paho.mqtt.client``."""
 
 ATTRIBUTES: Mapping[str, type | tuple[type, ...]] = {
     "_in_packet": dict,
+    "_manual_ack": bool,
+    "_msgtime_mutex": type(threading.Lock()),
+    "_out_packet": collections.deque,
+    "_sock": type(None),
     "_out_messages": dict,
     "_out_message_mutex": type(threading.RLock()),
     "_protocol": int,
 }
 """Private attributes of a new client the speed-ups read, with their types."""
 
-IN_PACKET_KEYS = frozenset({"packet"})
-"""Keys of ``_in_packet`` the acknowledgement speed-ups read."""
+IN_PACKET_KEYS = frozenset({"command", "packet"})
+"""Keys of ``_in_packet`` the speed-ups read."""
+
+RECEIVED_AT = ("_last_bytes_received", "_last_msg_in")
+"""Names of the time input last arrived (paho 2.2; 2.0 and 2.1), one of which is set."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,10 @@ def _attribute_problem() -> str | None:
     keys = IN_PACKET_KEYS - set(client._in_packet)  # noqa: SLF001 - reads paho's state only to check its layout
     if keys:
         return f"paho.Client()._in_packet lacks {sorted(keys)}"
+    if not any(isinstance(getattr(client, name, None), float) for name in RECEIVED_AT):
+        return f"paho.Client() has none of {RECEIVED_AT} (when input last arrived)"
+    if not callable(getattr(paho, "time_func", None)):
+        return "paho.mqtt.client.time_func is missing"
     return None
 
 

@@ -1,0 +1,158 @@
+"""PUBLISH packets of MQTT 3.1.1 without properties, encoded and decoded without I/O.
+
+The speed-ups of :mod:`._paho_fast` use these for the common packets: QoS 0 PUBLISH
+going out, QoS 0 and 1 PUBLISH coming in. Everything else (MQTT 5 properties, QoS 2,
+other packet types, anything malformed) is left to paho-mqtt's own code, which reports
+errors as it always does: :func:`scan_publishes` stops in front of such a packet and
+consumes nothing of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+__all__ = ["PUBACK_COMMAND", "PUBLISH_COMMAND", "PublishEncoder", "puback", "scan_publishes"]
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_COMMAND = 0x30
+"""The PUBLISH packet type in the first byte of the fixed header."""
+
+PUBACK_COMMAND = 0x40
+"""The PUBACK packet type in the first byte of the fixed header."""
+
+_MAX_REMAINING = 268_435_455
+_QOS1 = 0x02
+
+
+def remaining_length(size: int) -> bytes:
+    """Encode the fixed header's Remaining Length.
+
+    Args:
+        size: 0 to 268,435,455.
+
+    Returns:
+        One to four bytes.
+    """
+    out = bytearray()
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        out.append(byte | 0x80 if size else byte)
+        if not size:
+            return bytes(out)
+
+
+def puback(mid: int) -> bytes:
+    """The PUBACK packet for a packet id (MQTT 3.1.1).
+
+    Args:
+        mid: The packet id, 1 to 65535.
+
+    Returns:
+        The four bytes of the packet.
+    """
+    return bytes((PUBACK_COMMAND, 2, mid >> 8, mid & 0xFF))
+
+
+class PublishEncoder:
+    """Encodes QoS 0 PUBLISH packets; remembers each topic's encoded form.
+
+    Args:
+        v5: Whether the connection speaks MQTT 5 (an empty property list is added).
+        cache_size: Most topics remembered; the memory is cleared when full.
+    """
+
+    def __init__(self, v5: bool, cache_size: int = 4096) -> None:
+        self._v5 = v5
+        self._cache_size = cache_size
+        self._prefixes: dict[str, bytes] = {}
+
+    def qos0(self, topic: str, payload: bytes, retain: bool) -> bytes:
+        """Encode one QoS 0 PUBLISH.
+
+        Args:
+            topic: A valid topic name (checked by the caller).
+            payload: The payload.
+            retain: The retain flag.
+
+        Returns:
+            The whole packet.
+
+        Raises:
+            ValueError: If the packet would exceed MQTT's largest Remaining Length.
+        """
+        prefixes = self._prefixes
+        prefix = prefixes.get(topic)
+        if prefix is None:
+            encoded = topic.encode()
+            prefix = len(encoded).to_bytes(2, "big") + encoded + (b"\x00" if self._v5 else b"")
+            if len(prefixes) >= self._cache_size:
+                prefixes.clear()
+            prefixes[topic] = prefix
+        size = len(prefix) + len(payload)
+        command = PUBLISH_COMMAND | 1 if retain else PUBLISH_COMMAND
+        if size < 0x80:
+            return b"".join((bytes((command, size)), prefix, payload))
+        if size > _MAX_REMAINING:
+            raise ValueError(f"a PUBLISH of {size} bytes exceeds MQTT's limit of {_MAX_REMAINING}")
+        return b"".join((bytes((command,)), remaining_length(size), prefix, payload))
+
+
+Deliver = Callable[[str, bytes, int, bool], None]
+"""Receives ``(topic, payload, qos, retain)`` of each PUBLISH taken."""
+
+
+def scan_publishes(buf: bytes, pos: int, deliver: Deliver, acks: list[int]) -> int:
+    """Take the whole QoS 0 and QoS 1 PUBLISH packets (MQTT 3.1.1) at ``buf[pos:]``.
+
+    Stops at the first packet that is not one, is incomplete, is malformed, or whose
+    topic is not valid UTF-8; that packet and everything after it stay unread.
+
+    Args:
+        buf: Bytes read from the connection.
+        pos: Where the next packet starts.
+        deliver: Called for each packet taken, in order.
+        acks: The packet id of each QoS 1 packet taken is appended, in order.
+
+    Returns:
+        Where the first packet not taken starts.
+    """
+    end = len(buf)
+    while pos + 4 <= end:
+        first = buf[pos]
+        if first & 0xF0 != PUBLISH_COMMAND or first & 0x06 > _QOS1 or (first & 0x0E) == 0x08:
+            break  # another type, QoS 2 (or the invalid 3), or DUP set on QoS 0
+        index, length, shift = pos + 1, 0, 0
+        while index < end and shift <= 21:
+            byte = buf[index]
+            index += 1
+            length |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+        else:
+            break  # incomplete or malformed length
+        stop = index + length
+        if stop > end or length < 2:
+            break  # incomplete, or malformed: paho reports it
+        qos = (first >> 1) & 0x03
+        topic_end = index + 2 + ((buf[index] << 8) | buf[index + 1])
+        body = topic_end + 2 if qos else topic_end
+        if body > stop or topic_end == index + 2:
+            break  # malformed, or an empty topic: paho reports it
+        try:
+            topic = buf[index + 2 : topic_end].decode()
+        except UnicodeDecodeError:
+            break
+        if qos:
+            mid = (buf[topic_end] << 8) | buf[topic_end + 1]
+            if not mid:
+                break
+            acks.append(mid)
+        try:
+            deliver(topic, buf[body:stop], qos, bool(first & 1))
+        except Exception:
+            logger.exception("message handler failed for a message on %r", topic)
+        pos = stop
+    return pos

@@ -1,0 +1,278 @@
+"""QoS 0 PUBLISH written and QoS 0/1 PUBLISH read by the fast client, against paho's own."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+
+from eq1_network.common.exceptions import ProtocolConnectionError
+from eq1_network.protocols.mqtt._adapter import PahoAdapter, PublishStatus
+from eq1_network.protocols.mqtt._adapter_parts import PublicClient
+from eq1_network.protocols.mqtt._paho_fast import BufferedSocket, FastClient, QoS0Write
+from eq1_network.protocols.mqtt._publish_codec import (
+    PublishEncoder,
+    puback,
+    remaining_length,
+    scan_publishes,
+)
+from eq1_network.protocols.mqtt.config import BrokerConfig, ClientConfig
+
+# -- encoding ------------------------------------------------------------------------
+
+
+def paho_packet(topic: str, payload: bytes, retain: bool, protocol: int) -> bytes:
+    """The QoS 0 PUBLISH paho itself queues."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="x", protocol=protocol)
+    client.on_socket_register_write = lambda *args: None  # queue only, never write
+    client._sock = mock.Mock()
+    info = client.publish(topic, payload, 0, retain)
+    assert info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+    return bytes(client._out_packet[-1]["packet"])
+
+
+@pytest.mark.parametrize("protocol", [paho.MQTTv311, paho.MQTTv5])
+@pytest.mark.parametrize("size", [0, 1, 60, 123, 124, 200, 16_380, 16_390, 2_097_200])
+@pytest.mark.parametrize("retain", [False, True])
+def test_qos0_packets_are_byte_for_byte_paho_s(protocol: int, size: int, retain: bool) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    encoder = PublishEncoder(v5=protocol == paho.MQTTv5)
+    for topic in ("a/b", "ünï/cødé", "t" * 300):
+        expected = paho_packet(topic, payload, retain, protocol)
+        assert encoder.qos0(topic, payload, retain) == expected
+        assert encoder.qos0(topic, payload, retain) == expected  # from the topic memory
+
+
+def test_the_topic_memory_is_bounded() -> None:
+    encoder = PublishEncoder(v5=False, cache_size=4)
+    for index in range(10):
+        assert encoder.qos0(f"t/{index}", b"p", False) == paho_packet(
+            f"t/{index}", b"p", False, paho.MQTTv311
+        )
+        assert len(encoder._prefixes) <= 4
+
+
+@pytest.mark.parametrize(
+    ("size", "encoded"),
+    [(0, b"\x00"), (127, b"\x7f"), (128, b"\x80\x01"), (16_383, b"\xff\x7f"),
+     (16_384, b"\x80\x80\x01"), (268_435_455, b"\xff\xff\xff\x7f")],
+)  # fmt: skip
+def test_remaining_length_matches_the_specification_examples(size: int, encoded: bytes) -> None:
+    assert remaining_length(size) == encoded
+
+
+# -- decoding ------------------------------------------------------------------------
+
+
+def publish(topic: bytes, payload: bytes, qos: int = 0, mid: int = 0, first: int = 0) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"")
+    body += payload
+    return bytes((first or 0x30 | qos << 1,)) + remaining_length(len(body)) + body
+
+
+def scan(data: bytes, pos: int = 0) -> tuple[int, list[tuple[Any, ...]], list[int]]:
+    seen: list[tuple[Any, ...]] = []
+    acks: list[int] = []
+    end = scan_publishes(data, pos, lambda *message: seen.append(message), acks)
+    return end, seen, acks
+
+
+def test_qos0_and_qos1_packets_are_taken_in_order() -> None:
+    data = (
+        publish(b"a", b"one")
+        + publish(b"b/c", b"two", qos=1, mid=7)
+        + publish(b"d", b"x" * 300, first=0x31)  # retained, two-byte length
+        + publish(b"e", b"", qos=1, mid=65535, first=0x3B)  # DUP, retained
+    )
+    end, seen, acks = scan(data)
+    assert end == len(data)
+    assert seen == [
+        ("a", b"one", 0, False),
+        ("b/c", b"two", 1, False),
+        ("d", b"x" * 300, 0, True),
+        ("e", b"", 1, True),
+    ]
+    assert acks == [7, 65535]
+
+
+@pytest.mark.parametrize(
+    "stopper",
+    [
+        b"\xd0\x00",  # PINGRESP
+        b"\x40\x02\x00\x01",  # PUBACK
+        publish(b"q2", b"p", qos=2, mid=1),
+        publish(b"q3", b"p", first=0x36),  # QoS 3 is invalid
+        publish(b"dup", b"p", first=0x38),  # DUP on QoS 0 is invalid
+        publish(b"", b"p"),  # empty topic
+        publish(b"\xff\xfe", b"p"),  # not UTF-8
+        publish(b"z", b"p", qos=1, mid=0),  # packet id 0
+        b"\x30\x01\x00",  # shorter than its topic length field
+        b"\x30\x03\x00\x09a",  # topic longer than the packet
+        b"\x30\xff\xff\xff\xff\x01",  # Remaining Length of five bytes
+    ],
+)
+def test_scanning_stops_in_front_of_what_paho_must_handle(stopper: bytes) -> None:
+    before = publish(b"ok", b"1")
+    end, seen, acks = scan(before + stopper + publish(b"after", b"2"))
+    assert end == len(before) and seen == [("ok", b"1", 0, False)] and acks == []
+
+
+def test_incomplete_packets_stay_unread_at_every_cut() -> None:
+    data = publish(b"a/b", b"one", qos=1, mid=3) + publish(b"c", b"y" * 200)
+    first = len(publish(b"a/b", b"one", qos=1, mid=3))
+    for cut in range(len(data)):
+        end, seen, _ = scan(data[:cut])
+        assert end == (first if cut >= first else 0), cut
+        assert len(seen) == (1 if cut >= first else 0)
+
+
+def test_a_failing_handler_is_logged_and_the_rest_delivered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data = publish(b"bad", b"1", qos=1, mid=1) + publish(b"good", b"2")
+    seen: list[str] = []
+
+    def deliver(topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        if topic == "bad":
+            raise RuntimeError("handler bug")
+        seen.append(topic)
+
+    acks: list[int] = []
+    with caplog.at_level(logging.ERROR):
+        assert scan_publishes(data, 0, deliver, acks) == len(data)
+    assert seen == ["good"] and acks == [1]  # acknowledged: it was delivered to the handler
+    assert "message handler failed" in caplog.text
+
+
+# -- the adapter in both positions ---------------------------------------------------
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def adapter_on(fastpath: str, ours: socket.socket) -> tuple[PahoAdapter, mock.Mock]:
+    listener = mock.Mock()
+    adapter = PahoAdapter(BrokerConfig(), ClientConfig(), "cid", listener, fastpath=fastpath)
+    client: Any = adapter._client
+    client._sock = BufferedSocket(ours) if fastpath == "1" else ours
+    return adapter, listener
+
+
+@pytest.mark.parametrize("fastpath", ["0", "1"])
+def test_both_positions_deliver_and_acknowledge_alike(
+    fastpath: str, pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, theirs = pair
+    taken: list[int] = []
+    take = FastClient.take_publishes
+    monkeypatch.setattr(FastClient, "take_publishes", lambda self: taken.append(take(self)))
+    adapter, listener = adapter_on(fastpath, ours)
+    client: Any = adapter._client
+    stream = (
+        publish(b"t/0", b"zero")
+        + publish(b"t/1", b"one", qos=1, mid=11)
+        + publish(b"t/2", b"two")
+        + b"\xd0\x00"  # PINGRESP, read by paho
+        + publish(b"t/3", b"three", qos=1, mid=12, first=0x33)
+        + publish(b"t/4", b"four", qos=2, mid=13)  # QoS 2, read by paho
+        + publish(b"t/5", b"five")
+    )
+    theirs.sendall(stream)
+    assert adapter._read(client, client._sock)
+    assert listener.on_message.call_args_list == [
+        mock.call("t/0", b"zero", (), (0, False, None)),
+        mock.call("t/1", b"one", (), (1, False, None)),
+        mock.call("t/2", b"two", (), (0, False, None)),
+        mock.call("t/3", b"three", (), (1, True, None)),
+        mock.call("t/5", b"five", (), (0, False, None)),
+    ]  # the QoS 2 message is delivered at PUBREL, by paho, in both positions
+    written = b"".join(bytes(packet["packet"]) for packet in client._out_packet)
+    assert written == puback(11) + puback(12) + b"\x50\x02\x00\x0d"  # PUBACKs, PUBREC
+    if fastpath == "1":
+        assert sum(taken) == len(stream) - len(publish(b"t/0", b"zero")) - 2 - len(
+            publish(b"t/4", b"four", qos=2, mid=13)
+        )  # paho read the first packet of the chunk, the PINGRESP and the QoS 2 one
+    adapter.close()
+
+
+@pytest.mark.parametrize("options", [{"protocol": paho.MQTTv5}, {"manual_ack": True}])
+def test_the_fast_client_stands_aside_for_mqtt5_and_manual_acknowledgement(
+    options: dict[str, Any], pair: tuple[socket.socket, socket.socket]
+) -> None:
+    ours, theirs = pair
+    client = FastClient(CallbackAPIVersion.VERSION2, client_id="x", **options)
+    client.message_listener = mock.Mock()
+    client._sock = sock = BufferedSocket(ours)
+    theirs.sendall(publish(b"a", b"1") + publish(b"b", b"2"))
+    sock.recv(1)  # fill the buffer, as paho's first read does
+    assert client.take_publishes() == 0 and sock.buffered() > 0
+    client.message_listener.assert_not_called()
+    client._sock = None  # the fixture closes the socket
+
+
+@pytest.mark.parametrize("fastpath", ["0", "1"])
+def test_qos0_publish_queues_paho_s_packet(fastpath: str) -> None:
+    adapter, _ = adapter_on(fastpath, mock.Mock())
+    client: Any = adapter._client
+    original = paho.Client.publish
+    calls = mock.patch.object(paho.Client, "publish", autospec=True, side_effect=original)
+    with calls as paho_publish:
+        status, _, report = adapter.publish("t/x", b"payload", 0, True)
+    assert status is PublishStatus.SENT and report is not None and not report.done()
+    assert bytes(client._out_packet[-1]["packet"]) == paho_packet(
+        "t/x", b"payload", True, paho.MQTTv311
+    )
+    assert paho_publish.called is (fastpath == "0")
+    client._sock = None
+    status, _, report = adapter.publish("t/x", b"payload", 0, False)
+    assert status is PublishStatus.NOT_CONNECTED and report is None
+    adapter.close()
+
+
+def test_a_written_qos0_report_completes_and_a_waiter_wakes() -> None:
+    report = QoS0Write()
+    assert not report.done() and not report.wait(0.01)
+    woke = threading.Event()
+
+    def waiter() -> None:
+        if report.wait(30):
+            woke.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    report._set_as_published()  # what paho's writer calls
+    thread.join(30)
+    assert woke.is_set() and report.done() and report.error() is None
+
+
+def test_a_qos0_packet_dropped_by_a_reconnection_fails() -> None:
+    client = FastClient(CallbackAPIVersion.VERSION2, client_id="x")
+    client._sock = mock.Mock()
+    report = client.publish_qos0("t", b"p", False)
+    assert report is not None
+    client._sock = None
+    client.connect_async("127.0.0.1", 1883)  # sets the address only
+    refused = mock.patch.object(paho.Client, "_create_socket", side_effect=OSError("refused"))
+    with refused, pytest.raises(OSError, match="refused"):
+        client.reconnect()  # paho marks the queued QoS 0 packets lost first
+    assert report.done() and report.wait(0)
+    error = report.error()
+    assert isinstance(error, ProtocolConnectionError) and "not sent" in str(error)
+
+
+def test_the_public_client_is_untouched() -> None:
+    assert not hasattr(PublicClient, "publish_qos0")
+    assert not hasattr(PublicClient, "take_publishes")
