@@ -29,6 +29,7 @@ from eq1_network.protocols.mqtt._publish_codec import (
     Deliver,
     PublishEncoder,
     puback,
+    scan_pubacks,
     scan_publishes,
 )
 
@@ -226,8 +227,9 @@ class FastClient(paho.Client):
       else. paho's ``publish()`` also checks the topic (the caller already did), takes a
       packet id under a lock, builds a ``MQTTMessageInfo`` with its own condition
       variable and logs through several calls; none of that is needed for QoS 0.
-    - Receiving: :meth:`take_publishes` decodes the QoS 0/1 PUBLISH packets that are
-      already in the read buffer and hands them to :attr:`message_listener`, instead of
+    - Receiving: :meth:`take_publishes` decodes the QoS 0/1 PUBLISH and the PUBACK
+      packets already in the read buffer and hands messages to :attr:`message_listener`,
+      acknowledgements to paho's completion routine, instead of
       paho's reader taking them a byte at a time and building a ``MQTTMessage`` (with
       its own condition variable) and a topic match for each.
 
@@ -296,13 +298,14 @@ class FastClient(paho.Client):
         return report
 
     def take_publishes(self) -> int:
-        """Deliver the whole QoS 0/1 PUBLISH packets waiting in the read buffer.
+        """Take the whole QoS 0/1 PUBLISH and the PUBACK packets waiting in the read buffer.
 
         Runs on the network thread between paho's reads, when paho is between packets,
         the connection speaks MQTT 3.1.1 or 3.1, and :attr:`message_listener` is set.
         Each message goes to :attr:`message_listener`; each QoS 1 message's PUBACK is
-        queued after it, in order. The first packet that is anything else stays in the
-        buffer for paho.
+        queued after it, in order. A PUBACK completes its publish as paho's reader would
+        (through the same routine as :meth:`_handle_pubackcomp`). The first packet that
+        is anything else stays in the buffer for paho.
 
         Returns:
             The number of bytes taken from the buffer.
@@ -316,12 +319,24 @@ class FastClient(paho.Client):
             or self._manual_ack
         ):
             return 0
-        buf, pos = sock.unread()
+        buf, start = sock.unread()
         acks: list[int] = []
-        taken = scan_publishes(buf, pos, deliver, acks)
-        if taken == pos:
+        acked: list[int] = []
+        pos = start
+        while True:
+            mark = pos
+            pos = scan_pubacks(buf, scan_publishes(buf, pos, deliver, acks), acked)
+            if pos == mark:
+                break
+        if pos == start:
             return 0
-        count = sock.consume_to(taken)
+        count = sock.consume_to(pos)
+        if acked:
+            reason, props = _ACK_SUCCESS[True]
+            with self._out_message_mutex:
+                for mid in acked:
+                    if mid in self._out_messages:
+                        self._do_on_publish(mid, reason, props)
         for mid in acks:
             packet = puback(mid)
             self._out_packet.append(

@@ -1,7 +1,7 @@
 """PUBLISH packets of MQTT 3.1.1 without properties, encoded and decoded without I/O.
 
 The speed-ups of :mod:`._paho_fast` use these for the common packets: QoS 0 PUBLISH
-going out, QoS 0 and 1 PUBLISH coming in. Everything else (MQTT 5 properties, QoS 2,
+going out, QoS 0 and 1 PUBLISH and PUBACK coming in. Everything else (MQTT 5 properties, QoS 2,
 other packet types, anything malformed) is left to paho-mqtt's own code, which reports
 errors as it always does: :func:`scan_publishes` stops in front of such a packet and
 consumes nothing of it.
@@ -12,7 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-__all__ = ["PUBACK_COMMAND", "PUBLISH_COMMAND", "PublishEncoder", "puback", "scan_publishes"]
+__all__ = [
+    "PUBACK_COMMAND",
+    "PUBLISH_COMMAND",
+    "PublishEncoder",
+    "puback",
+    "scan_pubacks",
+    "scan_publishes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -155,4 +162,22 @@ def scan_publishes(buf: bytes, pos: int, deliver: Deliver, acks: list[int]) -> i
         except Exception:
             logger.exception("message handler failed for a message on %r", topic)
         pos = stop
+    return pos
+
+
+def scan_pubacks(buf: bytes, pos: int, mids: list[int]) -> int:
+    """Take the PUBACK packets (MQTT 3.1.1: a packet id only) at ``buf[pos:]``.
+
+    Args:
+        buf: Bytes read from the connection.
+        pos: Where the next packet starts.
+        mids: The packet id of each PUBACK taken is appended, in order.
+
+    Returns:
+        Where the first packet not taken starts.
+    """
+    end = len(buf)
+    while pos + 4 <= end and buf[pos] == PUBACK_COMMAND and buf[pos + 1] == 2:
+        mids.append((buf[pos + 2] << 8) | buf[pos + 3])
+        pos += 4
     return pos
