@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import collections
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 from eq1_network.common.exceptions import (
@@ -31,15 +31,19 @@ from eq1_network.common.exceptions import (
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus import pdu as _pdu
 from eq1_network.protocols.modbus._spec import MAX_UNIT
-from eq1_network.protocols.modbus._transaction import BusEngine, Framer, StreamEngine
+from eq1_network.protocols.modbus._stream_engine import StreamEngine
+from eq1_network.protocols.modbus._transaction import BusEngine, Framer
 from eq1_network.protocols.modbus._typed_values import RegisterTable, TypedValueCalls
 from eq1_network.protocols.modbus.errors import ModbusExceptionError
 
 __all__ = ["ModbusClient", "RegisterTable"]
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 _MAX_ID_PAGES = 256
+_MAX_KEPT_READS = 256
+"""Most read requests (per kind) a client keeps for reuse by the typed read calls."""
 
 
 def _check_unit(name: str, unit: object, *, broadcast: bool) -> int:
@@ -50,6 +54,13 @@ def _check_unit(name: str, unit: object, *, broadcast: bool) -> int:
             f"(1 to {MAX_UNIT} on a serial line; 0 is broadcast, for writes only)"
         )
     return unit
+
+
+def _keep(kept: dict[K, T], key: K, request: T) -> T:
+    """Store a freshly built request for reuse, while there is room, and return it."""
+    if len(kept) < _MAX_KEPT_READS:
+        kept[key] = request
+    return request
 
 
 class ModbusClient(TypedValueCalls, ReqResProtocol):
@@ -101,6 +112,12 @@ class ModbusClient(TypedValueCalls, ReqResProtocol):
         self.broadcast_delay = broadcast_delay
         self._answers: collections.deque[bytes] = collections.deque()
         self._raw_tid = 0
+        self._exchange: Callable[[int, bytes, float], bytes] = (
+            engine.executor() if isinstance(engine, StreamEngine) else engine.execute
+        )
+        # Read requests by (function, address, count): built, and so checked, once.
+        self._register_reads: dict[tuple[int, int, int], _pdu.Request[list[int]]] = {}
+        self._bit_reads: dict[tuple[int, int, int], _pdu.Request[list[bool]]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._link!r}, unit={self.unit})"
@@ -198,7 +215,7 @@ class ModbusClient(TypedValueCalls, ReqResProtocol):
         if target == 0:
             return self._broadcast(request, timeout)
         try:
-            answer = self._engine.execute(target, request.pdu, timeout)
+            answer = self._exchange(target, request.pdu, timeout)
         except ProtocolTimeoutError:
             if not self.retries or (request.writes and not self.retry_writes):
                 raise
@@ -212,7 +229,7 @@ class ModbusClient(TypedValueCalls, ReqResProtocol):
         """Repeat a request that timed out, ``retries`` times at most."""
         for attempt in range(self.retries):
             try:
-                return self._engine.execute(target, request.pdu, timeout)
+                return self._exchange(target, request.pdu, timeout)
             except ProtocolTimeoutError:
                 if attempt + 1 == self.retries:
                     raise
@@ -268,27 +285,46 @@ class ModbusClient(TypedValueCalls, ReqResProtocol):
 
     # -- typed face -----------------------------------------------------------
 
+    # The four reads reuse the request built for the same arguments: a kept request is
+    # taken only for exact ints, so a bool or float argument is still refused.
+
     def read_coils(self, address: int, count: int = 1, *, unit: int | None = None) -> list[bool]:
         """Read ``count`` coils (function 0x01) from ``address`` (0-based)."""
-        return self.execute(_pdu.read_coils(address, count), unit=unit)
+        key = (1, address, count)
+        request = self._bit_reads.get(key)
+        if request is None or type(address) is not int or type(count) is not int:
+            request = _keep(self._bit_reads, key, _pdu.read_coils(address, count))
+        return self.execute(request, unit=unit)
 
     def read_discrete_inputs(
         self, address: int, count: int = 1, *, unit: int | None = None
     ) -> list[bool]:
         """Read ``count`` discrete inputs (function 0x02) from ``address``."""
-        return self.execute(_pdu.read_discrete_inputs(address, count), unit=unit)
+        key = (2, address, count)
+        request = self._bit_reads.get(key)
+        if request is None or type(address) is not int or type(count) is not int:
+            request = _keep(self._bit_reads, key, _pdu.read_discrete_inputs(address, count))
+        return self.execute(request, unit=unit)
 
     def read_holding_registers(
         self, address: int, count: int = 1, *, unit: int | None = None
     ) -> list[int]:
         """Read ``count`` holding registers (function 0x03) from ``address``."""
-        return self.execute(_pdu.read_holding_registers(address, count), unit=unit)
+        key = (3, address, count)
+        request = self._register_reads.get(key)
+        if request is None or type(address) is not int or type(count) is not int:
+            request = _keep(self._register_reads, key, _pdu.read_holding_registers(address, count))
+        return self.execute(request, unit=unit)
 
     def read_input_registers(
         self, address: int, count: int = 1, *, unit: int | None = None
     ) -> list[int]:
         """Read ``count`` input registers (function 0x04) from ``address``."""
-        return self.execute(_pdu.read_input_registers(address, count), unit=unit)
+        key = (4, address, count)
+        request = self._register_reads.get(key)
+        if request is None or type(address) is not int or type(count) is not int:
+            request = _keep(self._register_reads, key, _pdu.read_input_registers(address, count))
+        return self.execute(request, unit=unit)
 
     def write_coil(self, address: int, value: bool, *, unit: int | None = None) -> None:
         """Set one coil (function 0x05)."""

@@ -26,9 +26,18 @@ from __future__ import annotations
 import binascii
 import collections
 import struct
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from eq1_network.common.exceptions import ProtocolArgumentError
+from eq1_network.protocols.modbus._frame import (
+    CRC_TABLE,
+    Frame,
+    check_pdu,
+    check_unit,
+    crc16,
+    lrc,
+    make_frame,
+)
 from eq1_network.protocols.modbus._rtu_lengths import (
     plausible_request,
     request_length,
@@ -47,74 +56,6 @@ Side = Literal["client", "server"]
 """``"client"``: :meth:`feed` parses responses; ``"server"``: it parses requests."""
 
 _MBAP = struct.Struct(">HHHB")
-
-
-class Frame(NamedTuple):
-    """One received application data unit.
-
-    Attributes:
-        unit: The unit (slave) address; ``0`` is broadcast.
-        pdu: The protocol data unit: function code and data.
-        transaction_id: The MBAP transaction identifier (``0`` for RTU and ASCII).
-    """
-
-    unit: int
-    pdu: bytes
-    transaction_id: int = 0
-
-
-def _crc_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc16(data: bytes) -> int:
-    """Return the CRC-16/MODBUS of ``data`` (sent low byte first).
-
-    Args:
-        data: The bytes, e.g. an RTU frame without its CRC.
-
-    Returns:
-        The CRC as an integer; ``crc16(bytes.fromhex("01030000000A")) == 0xCDC5``.
-    """
-    crc = 0xFFFF
-    table = _CRC_TABLE
-    for byte in data:
-        crc = (crc >> 8) ^ table[(crc ^ byte) & 0xFF]
-    return crc
-
-
-def lrc(data: bytes) -> int:
-    """Return the longitudinal redundancy check of Modbus ASCII.
-
-    Args:
-        data: The address and PDU bytes.
-
-    Returns:
-        The two's complement of the 8-bit sum of ``data``.
-    """
-    return -sum(data) & 0xFF
-
-
-def _check_unit(unit: int) -> None:
-    if type(unit) is not int or not 0 <= unit <= 255:
-        raise ProtocolArgumentError(f"unit={unit!r} must be an int from 0 to 255")
-
-
-def _check_pdu(pdu: bytes) -> None:
-    if not 1 <= len(pdu) <= MAX_PDU:
-        raise ProtocolArgumentError(
-            f"pdu of {len(pdu)} bytes: a Modbus PDU holds 1 to {MAX_PDU} bytes "
-            "(function code and data)"
-        )
 
 
 class MBAPFramer:
@@ -146,8 +87,8 @@ class MBAPFramer:
         if type(transaction_id) is int and 0 <= transaction_id <= 0xFFFF and 0 < size <= MAX_PDU:
             if type(unit) is int and 0 <= unit <= 255:
                 return _MBAP.pack(transaction_id, 0, size + 1, unit) + pdu
-        _check_unit(unit)
-        _check_pdu(pdu)
+        check_unit(unit)
+        check_pdu(pdu)
         if type(transaction_id) is not int or not 0 <= transaction_id <= 0xFFFF:
             raise ProtocolArgumentError(
                 f"transaction_id={transaction_id!r} must be an int from 0 to 65535"
@@ -166,7 +107,7 @@ class MBAPFramer:
         if not self._buffer and len(data) > MBAP_HEADER:  # fast path: exactly one frame
             tid, protocol, length, unit = _MBAP.unpack_from(data)
             if protocol == 0 and len(data) == 6 + length and 2 <= length <= MAX_PDU + 1:
-                return [Frame(unit, data[MBAP_HEADER:], tid)]
+                return [make_frame(Frame, (unit, data[MBAP_HEADER:], tid))]
         buf = self._buffer + data if self._buffer else data
         frames: list[Frame] = []
         pos = 0
@@ -180,10 +121,45 @@ class MBAPFramer:
             end = pos + 6 + length
             if end > end_of_buf:
                 break
-            frames.append(Frame(unit, buf[pos + MBAP_HEADER : end], tid))
+            frames.append(make_frame(Frame, (unit, buf[pos + MBAP_HEADER : end], tid)))
             pos = end
         self._buffer = buf[pos:] if pos else buf
         return frames
+
+    def take_answer(
+        self, data: bytes, transaction_id: int, unit: int, function: int
+    ) -> bytes | None:
+        """Return the PDU of ``data`` if it is exactly one answer to the named request.
+
+        The common case of a client with one request outstanding, checked without
+        building a :class:`Frame`: nothing is buffered, and ``data`` is one whole valid
+        frame carrying ``transaction_id`` and ``unit`` whose function code is
+        ``function`` or its exception response. The result is the one :meth:`feed`
+        would return for ``data`` in that case.
+
+        Args:
+            data: Bytes just received.
+            transaction_id: The request's transaction identifier.
+            unit: The request's unit identifier.
+            function: The request's function code.
+
+        Returns:
+            The response PDU; ``None`` if ``data`` is anything else, in which case
+            nothing was consumed: pass ``data`` to :meth:`feed`.
+        """
+        if self._buffer or len(data) <= MBAP_HEADER:
+            return None
+        tid, protocol, length, got_unit = _MBAP.unpack_from(data)
+        if (
+            tid == transaction_id
+            and protocol == 0
+            and len(data) == 6 + length
+            and length <= MAX_PDU + 1
+            and got_unit == unit
+            and data[MBAP_HEADER] & 0x7F == function
+        ):
+            return data[MBAP_HEADER:]
+        return None
 
     def pending(self) -> int:
         """Return the number of buffered bytes of a partial frame."""
@@ -256,8 +232,8 @@ class RTUFramer:
         Raises:
             ProtocolArgumentError: If an argument is out of range.
         """
-        _check_unit(unit)
-        _check_pdu(pdu)
+        check_unit(unit)
+        check_pdu(pdu)
         body = bytes((unit,)) + pdu
         return body + crc16(body).to_bytes(2, "little")
 
@@ -295,7 +271,7 @@ class RTUFramer:
                 pos += 1
                 self.dropped += 1
                 continue
-            frames.append(Frame(buf[pos], buf[pos + 1 : pos + length - 2]))
+            frames.append(make_frame(Frame, (buf[pos], buf[pos + 1 : pos + length - 2], 0)))
             if self._expected and buf[pos + 1] & 0x7F == 0x08:
                 self._expected.popleft()
             pos += length
@@ -342,7 +318,7 @@ class RTUFramer:
         still complete one.
         """
         crc = 0xFFFF
-        table = _CRC_TABLE
+        table = CRC_TABLE
         found = 0
         for i in range(min(avail, RTU_MAX_FRAME) - 2):
             crc = (crc >> 8) ^ table[(crc ^ buf[pos + i]) & 0xFF]
@@ -409,8 +385,8 @@ class ASCIIFramer:
         Raises:
             ProtocolArgumentError: If an argument is out of range.
         """
-        _check_unit(unit)
-        _check_pdu(pdu)
+        check_unit(unit)
+        check_pdu(pdu)
         body = bytes((unit,)) + pdu
         return b":" + binascii.hexlify(body + bytes((lrc(body),))).upper() + b"\r\n"
 

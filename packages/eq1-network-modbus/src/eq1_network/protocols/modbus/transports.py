@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from eq1_network.common.policies import ReconnectPolicy
 from eq1_network.protocols.ethernet._tls import TLSOption
 from eq1_network.protocols.ethernet.tcp_client import TCPClient
-from eq1_network.protocols.modbus._transaction import BusEngine, IdPolicy, StreamEngine
+from eq1_network.protocols.modbus._stream_engine import StreamEngine
+from eq1_network.protocols.modbus._transaction import BusEngine, IdPolicy
 from eq1_network.protocols.modbus.client import ModbusClient
 from eq1_network.protocols.modbus.framers import ASCIIFramer, MBAPFramer, RTUFramer
 from eq1_network.protocols.serial.serial_protocol import SerialProtocol
