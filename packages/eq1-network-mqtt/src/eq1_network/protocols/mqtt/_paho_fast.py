@@ -297,6 +297,34 @@ class FastClient(paho.Client):
         )
         return report
 
+    def _takes_packets(self) -> bool:
+        return (
+            self.message_listener is not None
+            and self._protocol != paho.MQTTv5
+            and not self._manual_ack
+        )
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """Read with paho's reader: one packet when :meth:`take_publishes` takes the rest.
+
+        paho's own ``loop_read`` reads as many packets as messages are in flight, which
+        would leave :meth:`take_publishes` nothing to take.
+
+        Args:
+            max_packets: Ignored, as paho does.
+
+        Returns:
+            paho's result code.
+        """
+        if not self._takes_packets():
+            return super().loop_read(max_packets)
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        rc = self._packet_read()
+        if rc > 0:
+            return self._loop_rc_handle(rc)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
     def take_publishes(self) -> int:
         """Take the whole QoS 0/1 PUBLISH and the PUBACK packets waiting in the read buffer.
 
@@ -315,8 +343,7 @@ class FastClient(paho.Client):
             deliver is None
             or not isinstance(sock, BufferedSocket)
             or self._in_packet["command"]
-            or self._protocol == paho.MQTTv5
-            or self._manual_ack
+            or not self._takes_packets()
         ):
             return 0
         buf, start = sock.unread()

@@ -49,9 +49,12 @@ METHODS: Mapping[str, tuple[str, ...]] = {
     "_do_on_publish": ("self", "mid", "reason_code", "properties"),
     "_handle_pubackcomp": ("self", "cmd"),
     "_handle_pubrec": ("self",),
+    "_loop_rc_handle": ("self", "rc"),
+    "_packet_read": ("self",),
     "_packet_write": ("self",),
+    "loop_read": ("self", "max_packets"),
 }
-"""Private methods the speed-ups override or feed (``_packet_write`` writes the packets
+"""Methods the speed-ups override, call or feed (``_packet_write`` writes the packets
 :meth:`._paho_fast.FastClient.publish_qos0` queues), with their parameter names."""
 
 MODULE_NAMES = ("mqtt_ms_resend_pubrel", "MQTTv5")
