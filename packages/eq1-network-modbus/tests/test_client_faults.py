@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 import serial
+from modbus_test_links import ScriptLink
 
 from eq1_network.common.exceptions import ProtocolTimeoutError
-from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus import ModbusProtocol, ModbusRTUProtocol
 from eq1_network.protocols.modbus._transaction import BusEngine
 from eq1_network.protocols.modbus.framers import RTUFramer
@@ -245,36 +245,9 @@ def test_local_echo_of_a_two_wire_adapter_is_skipped(line: tuple[serial.Serial, 
     thread.join(TIMEOUT)
 
 
-class ScriptedLink(ReqResProtocol):
-    """A link whose reads come from a list: ``None`` is a silence of the asked length."""
-
-    def __init__(self, reads: list[bytes | None]) -> None:
-        self.reads = reads
-        self.sent: list[bytes] = []
-
-    def connect(self) -> bool:
-        return True
-
-    def disconnect(self) -> None:
-        pass
-
-    def is_connected(self) -> bool:
-        return True
-
-    def _send_raw(self, data: bytes) -> int:
-        self.sent.append(data)
-        return len(data)
-
-    def _read_raw(self) -> bytes | None:
-        return None
-
-    def _read_within_raw(self, timeout: float) -> bytes | None:
-        return self.reads.pop(0) if self.reads else None
-
-
 def test_a_silence_discards_a_partial_frame() -> None:
     answer = rtu(1, registers(5))
-    link = ScriptedLink([answer[:3], None, answer])
+    link = ScriptLink([answer[:3], None, answer])
     framer = RTUFramer(side="client")
     engine = BusEngine(link, framer, silence=0.0)
     assert engine.execute(1, bytes.fromhex("0300000001"), TIMEOUT) == registers(5)
@@ -283,7 +256,7 @@ def test_a_silence_discards_a_partial_frame() -> None:
 
 def test_without_silence_the_partial_frame_is_found_by_crc() -> None:
     answer = rtu(1, registers(5))
-    link = ScriptedLink([answer[:3], None, answer[3:]])
+    link = ScriptLink([answer[:3], None, answer[3:]])
     engine = BusEngine(link, RTUFramer(side="client"))
     assert engine.execute(1, bytes.fromhex("0300000001"), TIMEOUT) == registers(5)
 

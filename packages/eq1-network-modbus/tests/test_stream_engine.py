@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable
 
 import pytest
+from modbus_test_links import Read, ScriptLink
 
 from eq1_network.common.exceptions import (
     ProtocolArgumentError,
     ProtocolConnectionError,
     ProtocolTimeoutError,
 )
-from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus._frame import make_frame
 from eq1_network.protocols.modbus._stream_engine import _GRID, StreamEngine
 from eq1_network.protocols.modbus._transaction import IdPolicy
@@ -31,7 +31,6 @@ from eq1_network.protocols.modbus.framers import Frame, MBAPFramer
 from eq1_network.testing import DEFAULT_TIMEOUT
 
 READ = bytes.fromhex("03 0000 0001")
-Read = bytes | None | Callable[[list[bytes]], bytes | None] | BaseException
 
 
 def mbap(tid: int, unit: int, pdu: bytes) -> bytes:
@@ -44,47 +43,6 @@ def registers(*values: int) -> bytes:
 
 def last_tid(sent: list[bytes]) -> int:
     return int(struct.unpack_from(">H", sent[-1])[0])
-
-
-class ScriptLink(ReqResProtocol):
-    """A link whose reads come from a script.
-
-    Each read takes the next entry: bytes are returned, ``None`` is a silence of the
-    asked length, a callable gets the frames sent so far and returns the read, an
-    exception is raised. An empty script is silence.
-    """
-
-    def __init__(self, reads: list[Read] | None = None) -> None:
-        self.reads: list[Read] = reads or []
-        self.sent: list[bytes] = []
-        self.waits: list[float] = []
-
-    def connect(self) -> bool:
-        return True
-
-    def disconnect(self) -> None:
-        pass
-
-    def is_connected(self) -> bool:
-        return True
-
-    def _send_raw(self, data: bytes) -> int:
-        self.sent.append(data)
-        return len(data)
-
-    def _read_raw(self) -> bytes | None:
-        return None
-
-    def _read_within_raw(self, timeout: float) -> bytes | None:
-        self.waits.append(timeout)
-        item = self.reads.pop(0) if self.reads else None
-        if isinstance(item, BaseException):
-            raise item
-        if callable(item):
-            return item(self.sent)
-        if item is None:
-            time.sleep(max(min(timeout, 0.02), 0.0))
-        return item
 
 
 class CountingFramer(MBAPFramer):
