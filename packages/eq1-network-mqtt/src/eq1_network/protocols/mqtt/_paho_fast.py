@@ -282,12 +282,18 @@ class FastClient(paho.Client):
         encoder = self._encoder
         if encoder is None:
             encoder = self._encoder = PublishEncoder(self._protocol == paho.MQTTv5)
-        packet = encoder.qos0(topic, payload, retain)
         report = QoS0Write()
+        self._queue_packet(PUBLISH_COMMAND, 0, encoder.qos0(topic, payload, retain), report)
+        return report
+
+    def _queue_packet(
+        self, command: int, mid: int, packet: bytes, report: QoS0Write | None
+    ) -> None:
+        """Append a packet to paho's output queue, in the form paho's writer takes."""
         self._out_packet.append(
             {
-                "command": PUBLISH_COMMAND,
-                "mid": 0,
+                "command": command,
+                "mid": mid,
                 "qos": 0,
                 "pos": 0,
                 "to_process": len(packet),
@@ -295,7 +301,14 @@ class FastClient(paho.Client):
                 "info": report,  # type: ignore[typeddict-item] # paho reads rc and _set_as_published() only
             }
         )
-        return report
+
+    def _acknowledge(self, mid: int, is_puback: bool) -> MQTTErrorCode:
+        """Complete publish ``mid`` with a successful MQTT 3.1.1 PUBACK or PUBCOMP."""
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                reason, props = _ACK_SUCCESS[is_puback]
+                return self._do_on_publish(mid, reason, props)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _takes_packets(self) -> bool:
         return (
@@ -332,8 +345,8 @@ class FastClient(paho.Client):
         the connection speaks MQTT 3.1.1 or 3.1, and :attr:`message_listener` is set.
         Each message goes to :attr:`message_listener`; each QoS 1 message's PUBACK is
         queued after it, in order. A PUBACK completes its publish as paho's reader would
-        (through the same routine as :meth:`_handle_pubackcomp`). The first packet that
-        is anything else stays in the buffer for paho.
+        (through :meth:`_acknowledge`, as :meth:`_handle_pubackcomp` does). The first
+        packet that is anything else stays in the buffer for paho.
 
         Returns:
             The number of bytes taken from the buffer.
@@ -358,25 +371,10 @@ class FastClient(paho.Client):
         if pos == start:
             return 0
         count = sock.consume_to(pos)
-        if acked:
-            reason, props = _ACK_SUCCESS[True]
-            with self._out_message_mutex:
-                for mid in acked:
-                    if mid in self._out_messages:
-                        self._do_on_publish(mid, reason, props)
+        for mid in acked:
+            self._acknowledge(mid, True)
         for mid in acks:
-            packet = puback(mid)
-            self._out_packet.append(
-                {
-                    "command": PUBACK_COMMAND,
-                    "mid": mid,
-                    "qos": 0,
-                    "pos": 0,
-                    "to_process": 4,
-                    "packet": packet,
-                    "info": None,
-                }
-            )
+            self._queue_packet(PUBACK_COMMAND, mid, puback(mid), None)
         # When input last arrived, for paho's keep-alive: its name since paho 2.2, before.
         name = "_last_bytes_received" if hasattr(self, "_last_bytes_received") else "_last_msg_in"
         with self._msgtime_mutex:
@@ -441,8 +439,4 @@ class FastClient(paho.Client):
         if self._protocol == paho.MQTTv5 or len(packet) != 2:
             return super()._handle_pubackcomp(cmd)
         (mid,) = _MID.unpack(packet)
-        with self._out_message_mutex:
-            if mid in self._out_messages:
-                reason, props = _ACK_SUCCESS[cmd == "PUBACK"]
-                return self._do_on_publish(mid, reason, props)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return self._acknowledge(mid, cmd == "PUBACK")
