@@ -279,6 +279,20 @@ class ReqResContract:
             got += protocol.read_within(self.timeout) or b""
         assert got == b"within"
 
+    def test_exchange_sends_and_returns_the_answer(self, protocol: ReqResProtocol) -> None:
+        self.connected(protocol)
+        message = self.to_message(b"exchange")
+        got = protocol.exchange(message, self.timeout)
+        assert got is not None, f"no answer within {self.timeout} s"
+        if self.preserves_boundaries:
+            assert self.from_message(got) == b"exchange"
+        elif len(got) < len(message):
+            got += read_exactly(protocol, len(message) - len(got), self.timeout)
+        assert self.preserves_boundaries or got == message
+        protocol.disconnect()
+        with pytest.raises(ProtocolConnectionError):
+            protocol.exchange(message, 0.01)
+
     def test_consecutive_sends_arrive_in_order(self, protocol: ReqResProtocol) -> None:
         self.connected(protocol)
         sent = [b"first", b"second message", b"3"]

@@ -169,13 +169,13 @@ class StreamEngine:
             tid = self._next_id = (self._next_id + 1) & 0xFFFF
             if self._lenient:
                 self._drain_stale()
-            link = self._link
-            link.send(self._framer.encode(unit, pdu, tid))
+            request = self._framer.encode(unit, pdu, tid)
             whole = self._whole
-            if whole is None:
+            if whole is None or timeout <= 0:
+                self._link.send(request)
                 return self._await_alone(tid, unit, pdu[0], started, timeout, None)
-            # The same wait as the transport's last one spares it a system call.
-            data = link.read_within(timeout) if timeout > 0 else None
+            # One call sends and waits; the same wait as the last one spares a system call.
+            data = self._link.exchange(request, timeout)
             if data:
                 answer = whole.take_answer(data, tid, unit, pdu[0])
                 if answer is not None:

@@ -215,6 +215,22 @@ class ClientLink(ReqResProtocol):
             return None
         return data
 
+    def _wait_in_recv(self, stream: SocketStream, timeout: float) -> bytes | None:
+        """Wait inside ``recv`` (read lock held; ``stream.kernel_waits``).
+
+        Returns:
+            The bytes; ``None`` on timeout; ``b""`` when the link was lost (recorded).
+        """
+        self._last_look = time.monotonic()
+        try:
+            received = stream.recv_wait(self._chunk, timeout)
+        except OSError as exc:
+            self._lost(stream, f"{type(exc).__name__}: {exc}")
+            return b""
+        if received == b"":
+            self._lost(stream, "closed by the peer")
+        return received
+
     def _probe(self) -> None:
         """Move waiting bytes into the read buffer, noticing a close by the peer.
 

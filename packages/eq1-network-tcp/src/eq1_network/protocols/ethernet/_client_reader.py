@@ -8,12 +8,8 @@ Linux a single ``recv`` call both waits and reads.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from eq1_network.protocols.ethernet._client_link import IDLE_WAIT, ClientLink
-
-if TYPE_CHECKING:
-    from eq1_network.protocols.ethernet._stream import SocketStream
 
 __all__ = ["ClientReader"]
 
@@ -133,19 +129,3 @@ class ClientReader(ClientLink):
         data = bytes(self._rx)
         self._rx.clear()
         return data
-
-    def _wait_in_recv(self, stream: SocketStream, timeout: float) -> bytes | None:
-        """Wait inside ``recv`` (read lock held; ``stream.kernel_waits``).
-
-        Returns:
-            The bytes; ``None`` on timeout; ``b""`` when the link was lost (recorded).
-        """
-        self._last_look = time.monotonic()
-        try:
-            received = stream.recv_wait(self._chunk, timeout)
-        except OSError as exc:
-            self._lost(stream, f"{type(exc).__name__}: {exc}")
-            return b""
-        if received == b"":
-            self._lost(stream, "closed by the peer")
-        return received
