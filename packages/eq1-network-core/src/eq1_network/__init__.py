@@ -46,7 +46,6 @@ from eq1_network.interfaces import (
     PubSubProtocol,
     ReqResProtocol,
 )
-from eq1_network.manager import PubSubManager, ReqResManager
 from eq1_network.plugins import (
     ProtocolManager,
     ProtocolRegistry,
@@ -62,6 +61,8 @@ if _TYPE_CHECKING:  # the names of _LAZY_EXPORTS, for type checkers (a test keep
     from eq1_network.common.policies import QueueFullPolicy as QueueFullPolicy
     from eq1_network.common.policies import ReconnectPolicy as ReconnectPolicy
     from eq1_network.common.policies import TLSConfig as TLSConfig
+    from eq1_network.manager import PubSubManager as PubSubManager
+    from eq1_network.manager import ReqResManager as ReqResManager
     from eq1_network.network import NetworkConfig as NetworkConfig
     from eq1_network.network import NetworkEvent as NetworkEvent
     from eq1_network.network import NetworkEventType as NetworkEventType
@@ -95,7 +96,7 @@ if _TYPE_CHECKING:  # the names of _LAZY_EXPORTS, for type checkers (a test keep
 __version__ = "0.1.0"
 
 # Loaded on first use, so that ``import eq1_network`` stays cheap for applications that
-# only need the protocols and managers.
+# only look protocols up.
 _LAZY_EXPORTS: dict[str, tuple[str, ...]] = {
     "eq1_network.common.policies": (
         "OverflowPolicy",
@@ -103,6 +104,7 @@ _LAZY_EXPORTS: dict[str, tuple[str, ...]] = {
         "ReconnectPolicy",
         "TLSConfig",
     ),
+    "eq1_network.manager": ("PubSubManager", "ReqResManager"),
     "eq1_network.network": (
         "NetworkConfig",
         "NetworkEvent",
@@ -175,13 +177,11 @@ __all__ = [
     "ProtocolUnavailableError",
     "ProtocolUsageError",
     "ProtocolValidationError",
-    "PubSubManager",
     "PubSubProtocol",
     "PublishHandle",
     "QueueFullError",
     "ReceivedData",
     "RemoteProtocolError",
-    "ReqResManager",
     "ReqResProtocol",
     "SendData",
     "__version__",

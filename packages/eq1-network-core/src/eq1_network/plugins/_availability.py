@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from eq1_network.common.exceptions import PluginLoadError, ProtocolNotFoundError
 
 __all__ = [
@@ -78,9 +76,14 @@ def install_hint(distribution: str) -> str:
     return f'pip install "eq1-network[{extra}]"' if extra else f"pip install {distribution}"
 
 
-@dataclass(frozen=True)
 class LoadFailure:
     """A plugin module that could not be imported.
+
+    Args:
+        name: The entry point (or protocol) name.
+        module: The module that failed to import.
+        distribution: The distribution that provides it, when known.
+        exception: The exception the import raised.
 
     Attributes:
         name: The entry point (or protocol) name.
@@ -89,10 +92,21 @@ class LoadFailure:
         exception: The exception the import raised.
     """
 
-    name: str
-    module: str
-    distribution: str | None
-    exception: BaseException
+    __slots__ = ("distribution", "exception", "module", "name")
+
+    def __init__(
+        self, name: str, module: str, distribution: str | None, exception: BaseException
+    ) -> None:
+        self.name = name
+        self.module = module
+        self.distribution = distribution
+        self.exception = exception
+
+    def __repr__(self) -> str:
+        return (
+            f"LoadFailure(name={self.name!r}, module={self.module!r}, "
+            f"distribution={self.distribution!r}, exception={self.exception!r})"
+        )
 
     def describe(self) -> str:
         """One line for messages: what failed, where from, and why."""

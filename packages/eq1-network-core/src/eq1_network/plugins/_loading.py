@@ -29,9 +29,11 @@ logger = logging.getLogger("eq1_network.plugins.registry")  # the registry's rec
 _Origins = dict[str, tuple[str | None, str | None]]
 
 
-@dataclasses.dataclass
 class Loaded:
     """What loading the plugins found.
+
+    Args:
+        plugin_manager: The pluggy manager holding the plugin modules.
 
     Attributes:
         plugin_manager: The pluggy manager holding the plugin modules.
@@ -41,11 +43,14 @@ class Loaded:
         failures: The plugins that failed to import.
     """
 
-    plugin_manager: pluggy.PluginManager
-    table: dict[str, ProtocolSpec] = dataclasses.field(default_factory=dict)
-    duplicates: dict[str, list[ProtocolSpec]] = dataclasses.field(default_factory=dict)
-    errors: list[PluginLoadError] = dataclasses.field(default_factory=list)
-    failures: list[LoadFailure] = dataclasses.field(default_factory=list)
+    __slots__ = ("duplicates", "errors", "failures", "plugin_manager", "table")
+
+    def __init__(self, plugin_manager: pluggy.PluginManager) -> None:
+        self.plugin_manager = plugin_manager
+        self.table: dict[str, ProtocolSpec] = {}
+        self.duplicates: dict[str, list[ProtocolSpec]] = {}
+        self.errors: list[PluginLoadError] = []
+        self.failures: list[LoadFailure] = []
 
     def fail(self, message: str, distribution: str | None) -> PluginLoadError:
         """Record (and log) a plugin's failure; return the error for the caller's use."""

@@ -6,9 +6,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pluggy
 
@@ -28,6 +27,9 @@ from eq1_network.plugins._availability import (
 from eq1_network.plugins._entry_points import protocol_entry_points
 from eq1_network.plugins._loading import add_spec, load_plugins
 from eq1_network.plugins.spec import ProtocolSpec
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["ProtocolManager", "ProtocolRegistry", "from_url", "get_protocol"]
 

@@ -6,10 +6,12 @@ whenever the command line builds its parser, so it imports nothing heavy.
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.plugins import hookimpl
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["eq1_network_add_cli_commands"]
 
@@ -27,6 +29,8 @@ def eq1_network_add_cli_commands(subparsers: argparse._SubParsersAction[Any]) ->
     Args:
         subparsers: The command line's sub-command collection.
     """
+    import argparse  # only the command line needs it, and it builds its parser first
+
     parser = subparsers.add_parser(
         "gateway",
         help="bridge Modbus, serial and TCP endpoints to MQTT from a YAML file",

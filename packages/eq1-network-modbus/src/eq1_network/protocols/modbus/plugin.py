@@ -6,11 +6,13 @@ the transports: factories are ``"module:Class"`` strings.
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.interfaces.protocol import ProtocolKind
 from eq1_network.plugins import ProtocolSpec, hookimpl
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["eq1_network_add_cli_commands", "eq1_network_register_protocols"]
 

@@ -5,12 +5,14 @@ Light on purpose: importing it never imports pyserial.
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.interfaces.protocol import ProtocolKind
 from eq1_network.plugins.hookspecs import hookimpl
 from eq1_network.plugins.spec import ProtocolSpec
+
+if TYPE_CHECKING:
+    import argparse
 
 
 @hookimpl
