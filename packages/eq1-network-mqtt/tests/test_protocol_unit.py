@@ -331,6 +331,26 @@ def test_concurrent_publishers_keep_their_order(fake: FakeBroker, make: Any) -> 
         ]
 
 
+def test_a_qos0_message_waits_behind_messages_the_window_holds(
+    fake: FakeBroker, make: Any
+) -> None:
+    proto = make(max_inflight=1)
+    proto.connect()
+    fake.hold_acks = True
+    first = proto.publish("w/t", b"q1-a", qos=1)
+    second = proto.publish("w/t", b"q1-b", qos=1)  # held by the window of one
+    zero = proto.publish("w/t", b"q0", qos=0)  # must not overtake it
+    assert fake.payloads() == [b"q1-a"]
+    fake.adapter.release_acks()  # the window frees its slot: the held messages leave
+    assert first.wait(TIMEOUT) and zero.wait(TIMEOUT)
+    assert fake.payloads() == [b"q1-a", b"q1-b", b"q0"]
+    fake.adapter.release_acks()
+    assert second.wait(TIMEOUT)
+    alone = proto.publish("w/t", b"q0 alone", qos=0)  # nothing waits: sent at once
+    assert alone.wait(TIMEOUT)
+    assert fake.payloads()[-1] == b"q0 alone"
+
+
 # -- offline queue and reconnection ----------------------------------------------------
 
 

@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 _QUEUE_ATTRIBUTES = ("queued", "backlog", "pending_count")
 _LATENCY_SAMPLES = 4096
+_OUT = frozenset((SEND, PUBLISH))
+"""Event kinds counted as messages out."""
+_IN = frozenset((READ, MESSAGE))
+"""Event kinds counted as messages in."""
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float | None:
@@ -141,23 +145,24 @@ class Stats:
         Args:
             event: The event from the tap.
         """
+        kind = event[0]
+        size = len(event[2])
         with self._lock:
             if not self.endpoint:
-                self.endpoint = event.endpoint
-            kind = event.kind
+                self.endpoint = event[3]
             counts = self._counts
-            if kind in (READ, MESSAGE):
+            if kind in _OUT:
+                counts["messages_out"] += 1
+                counts["bytes_out"] += size
+                if kind == SEND and self._sent_at is None:
+                    self._sent_at = event.monotonic
+            elif kind in _IN:
                 counts["messages_in"] += 1
-                counts["bytes_in"] += len(event.data)
+                counts["bytes_in"] += size
                 if kind == READ and self._sent_at is not None:
                     self._latencies.append(event.monotonic - self._sent_at)
                     self._round_trips += 1
                     self._sent_at = None
-            elif kind in (SEND, PUBLISH):
-                counts["messages_out"] += 1
-                counts["bytes_out"] += len(event.data)
-                if kind == SEND and self._sent_at is None:
-                    self._sent_at = event.monotonic
             elif kind == CONNECT:
                 counts["connects"] += 1
             elif kind == TIMEOUT:

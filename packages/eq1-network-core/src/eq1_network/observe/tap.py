@@ -74,6 +74,9 @@ class TapEvent(NamedTuple):
     error: str | None = None
 
 
+_new_event = tuple.__new__
+"""Builds a :class:`TapEvent` from all its fields without the named tuple's keyword parsing."""
+
 Listener = Callable[[TapEvent], None]
 """What a tap calls for each event; it runs on the thread that did the I/O."""
 
@@ -229,18 +232,21 @@ class Tap:
         listeners = self._listeners
         if not listeners:
             return
-        event = TapEvent(
-            kind,
-            direction,
-            data,
-            self._endpoint or "",
-            _monotonic(),
-            _time(),
-            topic,
-            qos,
-            retain,
-            peer,
-            error,
+        event = _new_event(
+            TapEvent,
+            (
+                kind,
+                direction,
+                data,
+                self._endpoint or "",
+                _monotonic(),
+                _time(),
+                topic,
+                qos,
+                retain,
+                peer,
+                error,
+            ),
         )
         for listener in listeners:
             try:

@@ -52,12 +52,14 @@ class MQTTPublishHandle:
 
     __slots__ = ("_completion", "_error", "_state", "_tracker", "qos")
 
-    def __init__(self, tracker: PublishTracker, qos: int) -> None:
+    def __init__(
+        self, tracker: PublishTracker, qos: int, completion: Completion | None = None
+    ) -> None:
         self._tracker = tracker
         self.qos = qos
         self._state = _PENDING
         self._error: ProtocolError | None = None
-        self._completion: Completion | None = None
+        self._completion = completion
 
     def __repr__(self) -> str:
         self._absorb()
