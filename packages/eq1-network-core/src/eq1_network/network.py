@@ -187,6 +187,8 @@ class NetworkHandler:
         # Typed messages over the standard framing are framed with to_frame directly;
         # outside acknowledged mode, send_data then takes its inlined common path.
         self._direct_limit = None if network_config.acknowledged else self._sender.frame_limit
+        # Plain messages (neither typed nor Message) are framed from their bytes directly.
+        self._plain_packet = network_config.package.plain_packet_encoder()
         self._link: Link | None = None
         self._requester: Requester | None = None
         self._listener: Listener | None = None
@@ -233,7 +235,8 @@ class NetworkHandler:
             self._direct_limit = sender.frame_limit
         if link.multi_peer is not None:
             sender.router = ReplyRouter()
-            self._direct_limit = None  # every send goes through the Submitter, which routes replies
+            # Every send goes through the Submitter, which routes replies.
+            self._direct_limit = self._plain_packet = None
         parts = HandlerParts(
             queue=self._queue,
             delivery=self._delivery,
@@ -369,7 +372,14 @@ class NetworkHandler:
             raise self._lifecycle.not_running("send_data()")
         limit = self._direct_limit
         if limit is None or timeout is not None or get_ident() == self._listener_id:
-            return self._sender.submit(send_data, timeout, None)
+            to_packet = self._plain_packet
+            if (
+                to_packet is None
+                or timeout is not None
+                or send_data.__class__ is not self._send_class
+            ):
+                return self._sender.submit(send_data, timeout, None)
+            return self._queue_plain(send_data, to_packet)
         # The common case: an application thread queues a typed message at the default
         # timeout, framed here (what Submitter.submit does, in one step).
         typed: Any = send_data
@@ -387,6 +397,20 @@ class NetworkHandler:
         if deep:
             self._sender.write_head()
         return sequence
+
+    def _queue_plain(self, send_data: SendData, to_packet: Callable[[bytes], bytes]) -> int:
+        """Frame a plain message here and queue it: what ``Submitter.submit`` does with it."""
+        try:
+            entry: QueuedMessage = (send_data, to_packet(send_data.to_bytes()))
+        except (ProtocolError, ValueError, TypeError):
+            entry = (send_data, None)  # the send worker reports it
+        lock = self._lock
+        lock.acquire()
+        try:
+            self._queue.put(entry, self._put_timeout)
+        finally:
+            lock.release()
+        return 0
 
     def request(self, send_data: SendData, timeout: float = 5.0) -> ReceivedData:
         """Send a message and wait for the reply whose ``reply_to`` is its sequence number.

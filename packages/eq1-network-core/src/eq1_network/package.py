@@ -375,6 +375,25 @@ class DataPackage(Generic[_S, _R]):
             return None
         return self._frame_limit
 
+    def plain_packet_encoder(self) -> Callable[[bytes], bytes] | None:
+        """Tell whether senders may frame this package's messages from their bytes themselves.
+
+        True for a package whose send class is neither typed nor a
+        :class:`~eq1_network.packets.message.Message` and whose :meth:`encode` is not
+        overridden: there, ``encode(message)`` is ``to_packet(message.to_bytes())`` for
+        every instance of exactly :attr:`send_data_class`, with ``to_packet`` the
+        structure's framing. A sender then saves the calls in between.
+
+        Returns:
+            The structure's ``to_packet``, or ``None`` if this package must encode
+            through :meth:`encode`.
+        """
+        if type(self).encode is not DataPackage.encode or issubclass(
+            self.send_data_class, (TypedSendData, Message)
+        ):
+            return None
+        return self._to_packet
+
     def payload_decoder(self) -> Callable[[bytes], _R]:
         """Return the callable behind :meth:`decode_payload`, for receive loops.
 
