@@ -208,3 +208,47 @@ def read_exactly_from(conn: socket.socket, size: int) -> bytes:
         assert chunk, f"the client closed after {len(got)} of {size} bytes"
         got += chunk
     return got
+
+
+def test_a_tap_sees_what_exchange_sends_and_reads(
+    socat_echo: int, clients: list[TCPClient]
+) -> None:
+    from eq1_network.observe import Tap
+
+    events: list[Any] = []
+    client = TCPClient(LOCALHOST, socat_echo, timeout=TIMEOUT)
+    clients.append(client)
+    tap = Tap(events.append)
+    tap.install(client)
+    client.connect()
+    assert client.read_within(0) is None  # a recent look: the one-step path would apply
+    assert echo_of(client, b"observed") == b"observed"
+    sends = [e.data for e in events if e.kind == "send"]
+    reads = b"".join(e.data for e in events if e.kind == "read")
+    assert sends == [b"observed"] and reads == b"observed"
+    tap.uninstall()
+    assert "exchange" not in vars(client)
+    events.clear()
+    assert client.read_within(0) is None
+    assert echo_of(client, b"not observed") == b"not observed"
+    assert events == []
+
+
+def test_a_subclass_that_changes_sending_keeps_exchange_on_it(
+    socat_echo: int, clients: list[TCPClient], two_calls: list[bytes]
+) -> None:
+    class Prefixing(TCPClient):
+        def _send_raw(self, data: bytes) -> int:
+            super()._send_raw(b">" + data)
+            return len(data)
+
+    assert TCPClient._exchange_in_one_step and not Prefixing._exchange_in_one_step
+    client = Prefixing(LOCALHOST, socat_echo, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    assert client.read_within(0) is None
+    got = client.exchange(b"x", TIMEOUT) or b""
+    if len(got) < 2:
+        got += read_exactly(client, 2 - len(got), TIMEOUT)
+    assert got == b">x"
+    assert two_calls == [b"x"]

@@ -4,7 +4,9 @@ A :class:`Tap` is installed on a protocol *instance*: it replaces the instance's
 transport hooks (``_send_raw``, ``_read_raw``, ``_read_within_raw``, the per-peer
 ``receive``/``send_to`` of a server, ``_publish``/``_subscribe``/``_unsubscribe`` of
 a publish/subscribe client, ``connect``/``disconnect``) with wrappers that report a
-:class:`TapEvent` to each listener. The classes are never changed, so a protocol
+:class:`TapEvent` to each listener. A request/response transport with its own
+``exchange()`` (which may skip the hooks) gets the interface's ``exchange()``, which
+runs through them, while tapped. The classes are never changed, so a protocol
 without a tap runs exactly the code it ran before, and every caller of the instance
 (an application, :class:`~eq1_network.NetworkHandler`, a manager) is observed alike.
 """
@@ -16,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from types import MethodType
 from typing import Any, NamedTuple
 
 from eq1_network.common.exceptions import ProtocolError, ProtocolTimeoutError, ProtocolUsageError
@@ -195,6 +198,15 @@ class Tap:
                 continue
             setattr(protocol, name, getattr(self, f"_wrap_{name.lstrip('_')}")(original))
             self._installed.append(name)
+        if (
+            isinstance(protocol, ReqResProtocol)
+            and type(protocol).exchange is not ReqResProtocol.exchange
+            and "exchange" not in vars(protocol)
+        ):
+            # A transport's own exchange() may skip the hooks: while tapped, the
+            # interface's exchange() (send, then read_within) runs through them.
+            protocol.exchange = MethodType(ReqResProtocol.exchange, protocol)  # type: ignore[method-assign]
+            self._installed.append("exchange")
         return protocol
 
     def uninstall(self) -> None:

@@ -78,6 +78,9 @@ class ClientLink(ReqResProtocol):
     _json_lock: threading.Lock
     _json: JsonDecoder | None
     _generation: int
+    _exchange_in_one_step: bool = True
+    """Whether ``exchange()`` may skip ``send``/``read_within`` and their hooks: true
+    unless a subclass overrides one of them (``TCPClient.__init_subclass__``)."""
     """Counts the connections made; the JSON decoder notices a new one by it."""
     _json_generation: int
 

@@ -53,7 +53,8 @@ class ClientWriter(ClientLink):
         The outcome of ``send(data)`` followed by ``read_within(timeout)``. On a plain
         connection on Linux that was looked at recently, with nothing buffered and no
         other thread reading, the request is written and the answer awaited inside
-        ``recv`` in one step; otherwise the two calls are made.
+        ``recv`` in one step; otherwise (or in a subclass that overrides ``send``,
+        ``read_within`` or their hooks) the two calls are made.
 
         Args:
             data: The request.
@@ -72,6 +73,7 @@ class ClientWriter(ClientLink):
         if (
             stream is None
             or not stream.kernel_waits
+            or not self._exchange_in_one_step
             or type(data) is not bytes
             or self._pushback
             or time.monotonic() - self._last_look > _PROBE_AFTER_IDLE  # send() looks first

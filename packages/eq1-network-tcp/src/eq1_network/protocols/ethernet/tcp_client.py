@@ -98,6 +98,14 @@ class TCPClient(ClientReader, ClientWriter):
 
     protocol_name = "tcp"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A subclass that changes how bytes are sent or read keeps exchange() on them.
+        cls._exchange_in_one_step = all(
+            getattr(cls, name) is getattr(TCPClient, name)
+            for name in ("send", "read_within", "_send_raw", "_read_within_raw")
+        )
+
     def __init__(  # noqa: PLR0913 - keyword-only options, one per configuration key
         self,
         host: str,
