@@ -21,6 +21,7 @@ from typing import Any
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
 from eq1_network.gateway.broker import BrokerLink, Outgoing, mask_url
 from eq1_network.gateway.config import BridgeConfig
+from eq1_network.gateway.plan import BlockPlan
 from eq1_network.gateway.points import (
     Block,
     PointState,
@@ -47,7 +48,12 @@ _READS: dict[str, Callable[[int, int], Any]] = {
 
 @dataclass
 class UnitPoll:
-    """One bridge's unit on a connection: its points, schedule and breaker."""
+    """One bridge's unit on a connection: its points, schedule and breaker.
+
+    ``blocks`` and ``plans`` (a :class:`~eq1_network.gateway.plan.BlockPlan` per block)
+    are worked out from ``points`` at construction; ``requests`` holds the blocks' read
+    requests once the first poll has built them.
+    """
 
     bridge: BridgeConfig
     broker: BrokerLink
@@ -60,9 +66,12 @@ class UnitPoll:
         default_factory=lambda: {"polls": 0, "errors": 0, "timeouts": 0, "skipped": 0}
     )
     last_error: str = ""
+    plans: list[BlockPlan] = field(init=False, repr=False, compare=False)
+    requests: list[Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.blocks = plan_blocks(self.points, self.bridge.max_gap)
+        self.plans = [BlockPlan(block, self.bridge) for block in self.blocks]
 
     @property
     def label(self) -> str:
@@ -185,7 +194,10 @@ class ModbusWorker:
     def _poll(self, poll: UnitPoll) -> None:
         started = time.monotonic()
         poll.counters["polls"] += 1
-        requests = [_READS[b.table](b.address, b.count) for b in poll.blocks]
+        requests = poll.requests
+        if requests is None:  # built once, on first use: a request is never changed
+            requests = [_READS[b.table](b.address, b.count) for b in poll.blocks]
+            poll.requests = requests
         try:
             self._ensure_connected()
             self._use(poll)
@@ -212,16 +224,45 @@ class ModbusWorker:
         poll.failures = 0
         now, wall = time.monotonic(), time.time()
         batch: list[Outgoing] = []
-        for block, data in zip(poll.blocks, answers, strict=True):
-            for state in block.points:
+        for plan, data in zip(poll.plans, answers, strict=True):
+            decoded = plan.decode(data)
+            if decoded is None:
+                self._decode_each(poll, plan.block, data, now, wall, batch)
+                continue
+            for entry, value in zip(plan.points, decoded, strict=True):
+                state = entry.state
                 state.reads += 1
                 state.read_at = now
-                value = decode_point(block, data, state.config)
-                if state.due(value, "good", now):
-                    self._publish(poll, state, wall, batch)
+                if entry.always:  # what state.due() does when on_change is off
+                    state.value = value
+                    state.quality = "good"
+                    state.published_at = now
+                elif not state.due(value, "good", now):
+                    continue
+                item = entry.message(value, wall)
+                if item is not None:
+                    state.publishes += 1
+                    batch.append(item)
         poll.broker.post_many(batch)
         self._availability(poll, True)
         self._schedule(poll, started)
+
+    def _decode_each(
+        self,
+        poll: UnitPoll,
+        block: Block,
+        data: list[Any],
+        now: float,
+        wall: float,
+        batch: list[Outgoing],
+    ) -> None:
+        """Decode a block point by point: for data its block decoder does not take."""
+        for state in block.points:
+            state.reads += 1
+            state.read_at = now
+            value = decode_point(block, data, state.config)
+            if state.due(value, "good", now):
+                self._publish(poll, state, wall, batch)
 
     def _failed(self, poll: UnitPoll, exc: ProtocolError, started: float) -> None:
         poll.counters["errors"] += 1

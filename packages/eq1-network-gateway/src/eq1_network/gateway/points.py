@@ -6,6 +6,7 @@ Pure functions and small state, no I/O: the poller drives them.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ __all__ = [
 
 MAX_REGISTERS = 125
 MAX_BITS = 2000
+_JSON = json.JSONEncoder(separators=(",", ":"))
+"""What ``json.dumps(..., separators=(",", ":"))`` uses, built once."""
 
 
 def register_span(point: PointConfig) -> int:
@@ -137,6 +140,7 @@ def _text(value: Any, point: PointConfig) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=16)  # the points of a poll share their time
 def _timestamp(wall: float) -> str:
     moment = datetime.datetime.fromtimestamp(wall, tz=datetime.timezone.utc)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -162,7 +166,7 @@ def format_payload(state: PointState, fmt: str, wall: float) -> str | None:
         "timestamp": _timestamp(wall),
         "quality": state.quality,
     }
-    return json.dumps(body, separators=(",", ":"))
+    return _JSON.encode(body)
 
 
 _TRUE = {"1", "true", "on", "yes"}
