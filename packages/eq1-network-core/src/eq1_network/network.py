@@ -379,7 +379,7 @@ class NetworkHandler:
                 or send_data.__class__ is not self._send_class
             ):
                 return self._sender.submit(send_data, timeout, None)
-            return self._queue_plain(send_data, to_packet)
+            return self._sender.submit_plain(send_data, to_packet)
         # The common case: an application thread queues a typed message at the default
         # timeout, framed here (what Submitter.submit does, in one step).
         typed: Any = send_data
@@ -397,20 +397,6 @@ class NetworkHandler:
         if deep:
             self._sender.write_head()
         return sequence
-
-    def _queue_plain(self, send_data: SendData, to_packet: Callable[[bytes], bytes]) -> int:
-        """Frame a plain message here and queue it: what ``Submitter.submit`` does with it."""
-        try:
-            entry: QueuedMessage = (send_data, to_packet(send_data.to_bytes()))
-        except (ProtocolError, ValueError, TypeError):
-            entry = (send_data, None)  # the send worker reports it
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._queue.put(entry, self._put_timeout)
-        finally:
-            lock.release()
-        return 0
 
     def request(self, send_data: SendData, timeout: float = 5.0) -> ReceivedData:
         """Send a message and wait for the reply whose ``reply_to`` is its sequence number.

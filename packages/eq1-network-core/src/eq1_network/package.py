@@ -355,17 +355,12 @@ class DataPackage(Generic[_S, _R]):
         )
 
     def direct_frame_limit(self) -> int | None:
-        """Tell whether senders may frame this package's messages with ``to_frame`` themselves.
-
-        True for a package of typed messages over the standard length-prefixed framing
-        whose :meth:`encode` is not overridden: there, ``encode(message)`` is
-        ``message.to_frame(limit)`` for every instance of :attr:`send_data_class` that
-        already has its sequence number. A sender that numbers messages itself
-        (:class:`~eq1_network.NetworkHandler`) then saves the calls in between.
+        """Return the limit for which :meth:`encode` is ``message.to_frame(limit)``, if any.
 
         Returns:
-            The payload limit to pass to ``to_frame``, or ``None`` if this package
-            must encode through :meth:`encode`.
+            It, for typed messages over the standard length-prefixed framing with
+            :meth:`encode` not overridden (for messages that have their sequence
+            number); else ``None``, and messages must go through :meth:`encode`.
         """
         if (
             self._frame_limit < 0
@@ -376,17 +371,12 @@ class DataPackage(Generic[_S, _R]):
         return self._frame_limit
 
     def plain_packet_encoder(self) -> Callable[[bytes], bytes] | None:
-        """Tell whether senders may frame this package's messages from their bytes themselves.
-
-        True for a package whose send class is neither typed nor a
-        :class:`~eq1_network.packets.message.Message` and whose :meth:`encode` is not
-        overridden: there, ``encode(message)`` is ``to_packet(message.to_bytes())`` for
-        every instance of exactly :attr:`send_data_class`, with ``to_packet`` the
-        structure's framing. A sender then saves the calls in between.
+        """Return the framing that :meth:`encode` applies to ``message.to_bytes()``, if pure.
 
         Returns:
-            The structure's ``to_packet``, or ``None`` if this package must encode
-            through :meth:`encode`.
+            The structure's ``to_packet`` when the send class is neither typed nor a
+            ``Message`` and :meth:`encode` is not overridden (``encode(m)`` is then
+            ``to_packet(m.to_bytes())`` for ``m`` of exactly the send class); else ``None``.
         """
         if type(self).encode is not DataPackage.encode or issubclass(
             self.send_data_class, (TypedSendData, Message)

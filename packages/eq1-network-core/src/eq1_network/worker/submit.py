@@ -11,6 +11,7 @@ queued in one order.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from threading import get_ident
 from typing import Any
 
@@ -140,6 +141,28 @@ class Submitter:
         if deep:
             self.write_head()
         return sequence
+
+    def submit_plain(self, send_data: SendData, to_packet: Callable[[bytes], bytes]) -> int:
+        """Queue a plain message framed by ``to_packet``: :meth:`submit` in one step.
+
+        For a message of exactly the send class of a package whose
+        ``plain_packet_encoder()`` gave ``to_packet``, sent by a handler without a
+        reply router.
+
+        Returns:
+            0: plain messages have no sequence number.
+        """
+        try:
+            entry: QueuedMessage = (send_data, to_packet(send_data.to_bytes()))
+        except (ProtocolError, ValueError, TypeError):
+            entry = (send_data, None)  # the send worker reports it
+        lock = self._lock
+        lock.acquire()
+        try:
+            self._queue.put(entry, self._put_timeout)
+        finally:
+            lock.release()
+        return 0
 
     def write_head(self) -> None:
         """Write the head of a deep queue from this thread (see the docs)."""
