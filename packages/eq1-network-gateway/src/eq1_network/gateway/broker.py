@@ -13,8 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from eq1_network.common.exceptions import ProtocolError, ProtocolValidationError
 from eq1_network.plugins import from_url
@@ -27,9 +26,8 @@ log = logging.getLogger(__name__)
 _BATCH = 256
 
 
-@dataclass(frozen=True)
-class Outgoing:
-    """One message waiting for the broker."""
+class Outgoing(NamedTuple):
+    """One message waiting for the broker (an immutable tuple with named fields)."""
 
     topic: str
     payload: str | bytes
@@ -203,7 +201,7 @@ class BrokerLink:
         refused = 0
         for index, item in enumerate(batch):
             try:
-                self.mqtt.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+                self.mqtt.publish(item.topic, item.payload, item.qos, item.retain)
             except ProtocolValidationError as exc:
                 self.counters["errors"] += 1
                 refused += 1
