@@ -175,6 +175,58 @@ def test_stats_counts_round_trips_timeouts_and_queues() -> None:
     assert Stats(protocol=Queued()).snapshot().queues == {"queued": 7}
 
 
+class _CountsOnly(Stats):
+    """Statistics that fail if a whole event reaches them for an event without an error."""
+
+    def __call__(self, event: TapEvent) -> None:
+        assert event.error is not None, f"a whole event came for {event.kind}"
+        super().__call__(event)
+
+
+def test_counting_listeners_get_fields_and_others_get_whole_events() -> None:
+    counted = _CountsOnly()
+    proto = Tap(counted).install(LoopbackProtocol(), url="loop://counted")
+    with proto:
+        for _ in range(5):
+            proto.send(b"abcd")
+            assert proto.read_within(1.0) == b"abcd"
+    snap = counted.snapshot()
+    assert (snap.messages_out, snap.messages_in, snap.bytes_out, snap.bytes_in) == (5, 5, 20, 20)
+    assert snap.round_trips == 5 and snap.connects == 1 and snap.endpoint == "loop://counted"
+
+    events: list[TapEvent] = []
+    stats = Stats()
+    tap = Tap(stats)
+    proto = tap.install(LoopbackProtocol(), url="loop://mixed")
+    listener = events.append
+    tap.add_listener(listener)  # a listener that needs whole events: all get them
+    with proto:
+        proto.send(b"xy")
+        assert proto.read_within(1.0) == b"xy"
+    assert [e.kind for e in events if e.data] == ["send", "read"]
+    assert (stats.snapshot().messages_out, stats.snapshot().bytes_in) == (1, 2)
+    tap.remove_listener(listener)
+    events.clear()
+    with proto:
+        proto.send(b"z")
+        assert proto.read_within(1.0) == b"z"
+    assert events == [] and stats.snapshot().messages_out == 2
+
+
+def test_a_counting_listener_that_fails_is_logged_and_the_protocol_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(Stats):
+        def tap_count(self, *args: Any) -> None:
+            raise RuntimeError("counter bug")
+
+    proto = Tap(Broken()).install(LoopbackProtocol(), url="loop://broken")
+    with proto:
+        proto.send(b"ok")
+        assert proto.read_within(1.0) == b"ok"
+    assert "counter bug" in caplog.text
+
+
 def test_percentile_by_nearest_rank() -> None:
     assert percentile([], 0.5) is None
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0

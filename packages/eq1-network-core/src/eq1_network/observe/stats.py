@@ -145,32 +145,44 @@ class Stats:
         Args:
             event: The event from the tap.
         """
-        kind = event[0]
-        size = len(event[2])
+        self.tap_count(event.kind, len(event.data), event.monotonic, event.endpoint, event.error)
+
+    def tap_count(
+        self, kind: str, size: int, monotonic: float, endpoint: str, error: str | None = None
+    ) -> None:
+        """Count one event given by its fields (what a tap calls instead of building it).
+
+        Args:
+            kind: The event's kind.
+            size: The number of its bytes.
+            monotonic: When it happened (``time.monotonic()``).
+            endpoint: Its endpoint, adopted when this has none.
+            error: Its error text, for error and timeout events.
+        """
         with self._lock:
             if not self.endpoint:
-                self.endpoint = event[3]
+                self.endpoint = endpoint
             counts = self._counts
             if kind in _OUT:
                 counts["messages_out"] += 1
                 counts["bytes_out"] += size
                 if kind == SEND and self._sent_at is None:
-                    self._sent_at = event.monotonic
+                    self._sent_at = monotonic
             elif kind in _IN:
                 counts["messages_in"] += 1
                 counts["bytes_in"] += size
                 if kind == READ and self._sent_at is not None:
-                    self._latencies.append(event.monotonic - self._sent_at)
+                    self._latencies.append(monotonic - self._sent_at)
                     self._round_trips += 1
                     self._sent_at = None
             elif kind == CONNECT:
                 counts["connects"] += 1
             elif kind == TIMEOUT:
                 self._timeouts += 1
-                self._last_error = event.error
+                self._last_error = error
             elif kind == ERROR:
                 counts["errors"] += 1
-                self._last_error = event.error
+                self._last_error = error
 
     def record_timeout(self, error: str = "no reply in time") -> None:
         """Count a timeout the caller detected itself (a reply that never came).

@@ -108,6 +108,12 @@ def endpoint_of(protocol: object) -> str:
 class Tap:
     """Reports what one protocol instance does to listeners.
 
+    A listener that only counts may also have a method ``tap_count(kind, size,
+    monotonic, endpoint, error=None)`` (as :class:`~eq1_network.observe.Stats` has):
+    while every listener has one, an event without an error is reported through it,
+    with the event's kind, the number of its bytes, its time and endpoint, instead of
+    as a :class:`TapEvent`.
+
     Args:
         *listeners: Called with each :class:`TapEvent`; an exception in a listener is
             logged and does not reach the protocol's caller.
@@ -121,7 +127,9 @@ class Tap:
     """
 
     def __init__(self, *listeners: Listener, endpoint: str | None = None) -> None:
-        self._listeners: tuple[Listener, ...] = tuple(listeners)
+        self._listeners: tuple[Listener, ...] = ()
+        self._counters: tuple[Callable[..., None], ...] | None = None
+        self._set_listeners(tuple(listeners))
         self._endpoint = endpoint
         self._protocol: BaseProtocol | None = None
         self._installed: list[str] = []
@@ -146,7 +154,7 @@ class Tap:
             listener: The callable.
         """
         with self._lock:
-            self._listeners = (*self._listeners, listener)
+            self._set_listeners((*self._listeners, listener))
 
     def remove_listener(self, listener: Listener) -> None:
         """Remove a listener; an unknown one is ignored.
@@ -155,7 +163,14 @@ class Tap:
             listener: The callable given to :meth:`add_listener`.
         """
         with self._lock:
-            self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self._set_listeners(tuple(x for x in self._listeners if x is not listener))
+
+    def _set_listeners(self, listeners: tuple[Listener, ...]) -> None:
+        counters = [getattr(listener, "tap_count", None) for listener in listeners]
+        self._counters = tuple(c for c in counters if callable(c))
+        if len(self._counters) != len(listeners):
+            self._counters = None  # a listener needs whole events
+        self._listeners = listeners
 
     def install(self, protocol: BaseProtocol, *, url: str | None = None) -> Any:
         """Start observing ``protocol`` and return it.
@@ -243,6 +258,15 @@ class Tap:
         """
         listeners = self._listeners
         if not listeners:
+            return
+        counters = self._counters
+        if counters is not None and error is None:
+            now, endpoint, size = _monotonic(), self._endpoint or "", len(data)
+            for count in counters:
+                try:
+                    count(kind, size, now, endpoint)
+                except Exception:
+                    logger.exception("tap listener %r failed on a %s event", count, kind)
             return
         event = _new_event(
             TapEvent,
