@@ -331,9 +331,7 @@ def test_concurrent_publishers_keep_their_order(fake: FakeBroker, make: Any) -> 
         ]
 
 
-def test_a_qos0_message_waits_behind_messages_the_window_holds(
-    fake: FakeBroker, make: Any
-) -> None:
+def test_a_qos0_message_waits_behind_messages_the_window_holds(fake: FakeBroker, make: Any) -> None:
     proto = make(max_inflight=1)
     proto.connect()
     fake.hold_acks = True
