@@ -39,12 +39,7 @@ class ClientWriter(ClientLink):
         stream = self._stream
         if stream is None:
             raise self._unusable("send()")
-        try:
-            stream.send_all(data, self.write_timeout)
-        except SendTimeoutError as exc:
-            raise self._send_timed_out(stream, exc) from None
-        except OSError as exc:
-            raise self._send_broke(stream, exc) from exc
+        self._write_all(stream, data)
         return len(data)
 
     def exchange(self, data: bytes, timeout: float) -> bytes | None:
@@ -83,12 +78,7 @@ class ClientWriter(ClientLink):
         try:
             fast = not self._rx and self._stream is stream
             if fast:
-                try:
-                    stream.send_all(data, self.write_timeout)
-                except SendTimeoutError as exc:
-                    raise self._send_timed_out(stream, exc) from None
-                except OSError as exc:
-                    raise self._send_broke(stream, exc) from exc
+                self._write_all(stream, data)
                 received = self._wait_in_recv(stream, timeout)
         finally:
             lock.release()
@@ -102,6 +92,15 @@ class ClientWriter(ClientLink):
         return self.read_within(max(self._last_look + timeout - time.monotonic(), 0.0))
 
     # -- internals -------------------------------------------------------------
+
+    def _write_all(self, stream: SocketStream, data: bytes) -> None:
+        """Write all of ``data`` to ``stream``, mapping a failure to the library's error."""
+        try:
+            stream.send_all(data, self.write_timeout)
+        except SendTimeoutError as exc:
+            raise self._send_timed_out(stream, exc) from None
+        except OSError as exc:
+            raise self._send_broke(stream, exc) from exc
 
     def _send_broke(self, stream: SocketStream, exc: OSError) -> ProtocolConnectionError:
         self._lost(stream, f"{type(exc).__name__}: {exc}")
