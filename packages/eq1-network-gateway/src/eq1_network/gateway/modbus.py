@@ -233,11 +233,7 @@ class ModbusWorker:
                 state = entry.state
                 state.reads += 1
                 state.read_at = now
-                if entry.always:  # what state.due() does when on_change is off
-                    state.value = value
-                    state.quality = "good"
-                    state.published_at = now
-                elif not state.due(value, "good", now):
+                if not state.due(value, "good", now):
                     continue
                 item = entry.message(value, wall)
                 if item is not None:

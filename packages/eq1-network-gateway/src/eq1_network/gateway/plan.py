@@ -205,10 +205,9 @@ class PointPlan:
         qos: Its QoS.
         retain: Its retain flag.
         fmt: ``plain`` or ``json``.
-        always: Every reading is published (``on_change`` off).
     """
 
-    __slots__ = ("_item", "_key", "_text", "always", "fmt", "qos", "retain", "state", "topic")
+    __slots__ = ("_item", "_key", "_text", "fmt", "qos", "retain", "state", "topic")
 
     def __init__(self, state: PointState, bridge: BridgeConfig) -> None:
         point = state.config
@@ -217,7 +216,6 @@ class PointPlan:
         self.qos = bridge.qos if point.qos is None else point.qos
         self.retain = point.retain or bridge.retain
         self.fmt = point.format or bridge.format
-        self.always = not point.on_change
         self._text = _plain_text(point, self.fmt)
         self._key: object = _UNSET  # the value or payload of the last message
         self._item: Outgoing | None = None
