@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import functools
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -313,3 +314,49 @@ def test_an_abstract_read_in_a_subclass_stays_abstract() -> None:
             """Still abstract."""
 
     assert "read" in Middle.__abstractmethods__
+
+
+class _Shapes:
+    def plain0(self) -> None: ...
+    def plain1(self, a: object) -> None: ...
+    def positional_only(self, a: object, /) -> None: ...
+    def with_default(self, a: object = None) -> None: ...
+    def star_args(self, *args: object) -> None: ...
+    def keyword_only(self, a: object, *, k: object) -> None: ...
+    def star_kwargs(self, a: object, **kwargs: object) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("name", "positional", "fixed"),
+    [
+        ("plain0", 0, True),
+        ("plain0", 1, False),
+        ("plain1", 1, True),
+        ("positional_only", 1, True),
+        ("with_default", 1, False),
+        ("with_default", 0, False),
+        ("star_args", 0, False),
+        ("keyword_only", 1, False),
+        ("star_kwargs", 1, False),
+    ],
+)
+def test_only_plain_required_parameters_get_the_fixed_wrapper(
+    name: str, positional: int, fixed: bool
+) -> None:
+    assert _reading._takes_only_self(getattr(_Shapes, name), positional) is fixed
+
+
+def test_a_callable_without_python_code_gets_the_forwarding_wrapper() -> None:
+    assert _reading._takes_only_self(len, 0) is False
+    assert _reading._takes_only_self(functools.partial(_Shapes.plain1), 1) is False
+
+
+def test_an_overridden_read_with_a_default_argument_still_sees_the_pushback() -> None:
+    class Legacy(LoopbackProtocol):
+        def read(self, extra: object = None) -> tuple[bool, bytes | None]:  # type: ignore[override]
+            return True, b"own"
+
+    near = Legacy()
+    _reading.push_back(near, b"kept")
+    assert near.read() == (True, b"kept")
+    assert near.read() == (True, b"own")

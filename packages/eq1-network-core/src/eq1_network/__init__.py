@@ -4,7 +4,6 @@ The public API is re-exported here; protocol plugins add themselves under
 ``eq1_network.protocols`` and through the ``eq1_network.protocols`` entry point.
 """
 
-import logging as _logging
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
@@ -144,8 +143,6 @@ _LAZY_EXPORTS: dict[str, tuple[str, ...]] = {
 _EXPORTS = _LazyExports(__name__, globals(), _LAZY_EXPORTS)
 __getattr__ = _EXPORTS.getattr
 __dir__ = _EXPORTS.dir
-
-_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "BaseProtocol",

@@ -13,12 +13,12 @@ from typing import Any, TextIO
 
 from eq1_network import __version__
 from eq1_network.common.exceptions import ProtocolError
-from eq1_network.common.logging import configure_logging
+from eq1_network.common.logging import configure_logging, get_logger
 from eq1_network.plugins.registry import ProtocolManager
 
 __all__ = ["build_parser", "exit_code", "main"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -6,10 +6,10 @@ found through the plugin registry exactly as ``tcp`` or ``mqtt`` would be.
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from eq1_network.common.exceptions import ProtocolTimeoutError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import PubSubProtocol, ReqResProtocol
 from eq1_network.manager.pubsub import PubSubManager
 from eq1_network.manager.reqres import ReqResManager
@@ -17,7 +17,7 @@ from eq1_network.plugins.registry import ProtocolManager
 
 __all__ = ["DemoResult", "run_demo"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class DemoResult:

@@ -69,7 +69,6 @@ was not sent.
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 import time
@@ -85,6 +84,7 @@ from eq1_network.common.exceptions import (
     ProtocolTimeoutError,
     ProtocolTypeError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.common.policies import OverflowPolicy, QueueFullPolicy, ReconnectPolicy
 from eq1_network.data import ReceivedData, SendData
 from eq1_network.network_config import NetworkConfig, create_protocol
@@ -115,7 +115,7 @@ __all__ = [
     "StopReport",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 EventCallback = Callable[[NetworkEvent], None]
 """Signature of ``event_callback``; it is called from the worker threads."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ from eq1_network._cli.common import (
     open_endpoint,
 )
 from eq1_network.common.exceptions import ProtocolError, ProtocolUsageError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import PubSubProtocol, serves_many_peers
 from eq1_network.observe import Recorder, Stats, Tap, read_recording, replay, report
 from eq1_network.observe.record import select_events
@@ -28,7 +28,7 @@ from eq1_network.urls import mask_url
 
 __all__ = ["add_observe_commands"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def add_observe_commands(sub: argparse._SubParsersAction[Any]) -> None:

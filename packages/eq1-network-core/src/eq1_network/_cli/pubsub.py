@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import queue
 import sys
 import time
@@ -22,11 +21,12 @@ from eq1_network._cli.common import (
     open_endpoint,
 )
 from eq1_network.common.exceptions import ProtocolUsageError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import PubSubProtocol
 
 __all__ = ["add_pubsub_commands", "format_message"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 FORMAT_HELP = """\
 --format tokens (as mosquitto_sub's -F):

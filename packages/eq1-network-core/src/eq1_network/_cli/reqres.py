@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import re
 import time
 from typing import Any
@@ -23,12 +22,13 @@ from eq1_network._cli.common import (
     parse_data,
 )
 from eq1_network.common.exceptions import FrameTooLargeError, ProtocolUsageError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol, serves_many_peers
 from eq1_network.packets.framing import DEFAULT_MAX_PAYLOAD, LENGTH_PREFIX
 
 __all__ = ["add_reqres_commands"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _FRAMES = ("raw", "line", "length")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import re
 import sys
@@ -28,11 +27,12 @@ from eq1_network._cli.common import (
     open_endpoint,
 )
 from eq1_network.common.exceptions import ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 
 __all__ = ["AtView", "add_term_command"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 EOLS = {"cr": b"\r", "lf": b"\n", "crlf": b"\r\n"}
 EXIT_KEY = b"\x1d"  # Ctrl-]

@@ -15,9 +15,9 @@ empty buffer costs one attribute test per call.
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import time
+import types
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -128,19 +128,29 @@ def _wrap_wait_readable(fn: Callable[..., bool]) -> Callable[..., Any]:
     return wait_readable_any
 
 
+_CO_VARARGS = 0x04
+"""Code flag of a function that takes ``*args`` (``inspect.CO_VARARGS``)."""
+_CO_VARKEYWORDS = 0x08
+"""Code flag of a function that takes ``**kwargs`` (``inspect.CO_VARKEYWORDS``)."""
+
+
 def _takes_only_self(fn: Callable[..., Any], positional: int) -> bool:
     """Tell whether ``fn(self, ...)`` takes exactly ``positional`` required arguments.
 
     Such methods get a wrapper with a fixed signature, which is cheaper to call than
-    one that forwards ``*args`` and ``**kwargs``.
+    one that forwards ``*args`` and ``**kwargs``. Read from the function's code object:
+    plain positional parameters only, none with a default, no ``*args``, no keyword-only
+    parameters and no ``**kwargs``. Anything else (a function that is not plain Python,
+    a decorated one taking ``*args``) gets the forwarding wrapper.
     """
-    try:
-        params = list(inspect.signature(fn).parameters.values())[1:]
-    except (TypeError, ValueError):
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, types.CodeType):
         return False
-    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return len(params) == positional and all(
-        p.kind in plain and p.default is inspect.Parameter.empty for p in params
+    return (
+        code.co_argcount == positional + 1
+        and not code.co_kwonlyargcount
+        and not code.co_flags & (_CO_VARARGS | _CO_VARKEYWORDS)
+        and not getattr(fn, "__defaults__", None)
     )
 
 
@@ -227,7 +237,7 @@ def install_pushback(cls: type[ReqResProtocol]) -> None:
     """
     for name, wrap in _WRAPPERS.items():
         fn = cls.__dict__.get(name)
-        if not inspect.isfunction(fn) or getattr(fn, "__isabstractmethod__", False):
+        if not isinstance(fn, types.FunctionType) or getattr(fn, "__isabstractmethod__", False):
             continue
         if getattr(fn, _MARK, False):
             continue

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from typing import ClassVar, cast
 
 from eq1_network.common.exceptions import (
     ProtocolArgumentError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces._reading import DEFAULT_MAX_BYTES
 from eq1_network.interfaces.protocol import BaseProtocol, ReqResProtocol
 from eq1_network.manager._base import ManagerBase
 
 __all__ = ["DEFAULT_READ_TIMEOUT", "ReqResManager"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_READ_TIMEOUT = 1.0
 """Seconds ``ReqResManager.read`` waits when neither the call nor the protocol sets one."""

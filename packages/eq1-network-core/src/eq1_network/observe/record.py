@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import os
 import platform
 import threading
@@ -25,12 +24,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolUsageError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import BaseProtocol, PubSubProtocol, ReqResProtocol
 from eq1_network.observe.tap import TapEvent
 
 __all__ = ["FORMAT", "RecordedEvent", "Recorder", "preview", "read_recording", "replay"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 FORMAT = "eq1-network-recording"
 VERSION = 1

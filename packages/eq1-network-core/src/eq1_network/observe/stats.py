@@ -9,7 +9,6 @@ plugin implementing the ``eq1_network_report_stats`` hook (an exporter).
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 import time
@@ -19,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from eq1_network.common.exceptions import ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.observe.tap import (
     CONNECT,
     ERROR,
@@ -32,7 +32,7 @@ from eq1_network.observe.tap import (
 
 __all__ = ["Stats", "StatsSnapshot", "percentile", "report"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _QUEUE_ATTRIBUTES = ("queued", "backlog", "pending_count")
 _LATENCY_SAMPLES = 4096

@@ -14,7 +14,6 @@ without a tap runs exactly the code it ran before, and every caller of the insta
 from __future__ import annotations
 
 import inspect
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from types import MethodType
 from typing import Any, NamedTuple
 
 from eq1_network.common.exceptions import ProtocolError, ProtocolTimeoutError, ProtocolUsageError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import (
     BaseProtocol,
     PubSubProtocol,
@@ -31,7 +31,7 @@ from eq1_network.interfaces.protocol import (
 
 __all__ = ["Listener", "Tap", "TapEvent", "endpoint_of"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _monotonic = time.monotonic
 _time = time.time

@@ -21,7 +21,6 @@ on missing, duplicated, oversized or inconsistent fragments.
 
 from __future__ import annotations
 
-import logging
 import struct
 import threading
 import time
@@ -35,6 +34,7 @@ from eq1_network.common.exceptions import (
     ProtocolTypeError,
     ProtocolValidationError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.packets._binding import Structure, bind_structure
 from eq1_network.packets.framing import NetworkPacketStructure
 from eq1_network.packets.kinds import MessageFlags
@@ -50,7 +50,7 @@ __all__ = [
     "split_message",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 FRAGMENT_HEADER: Final = struct.Struct(">IIQ")
 """The fragment header at the start of a fragment's value: index, count, total length."""

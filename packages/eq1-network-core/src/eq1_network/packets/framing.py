@@ -11,7 +11,6 @@ itself (a structure can be passed as a class) and on an instance.
 
 from __future__ import annotations
 
-import logging
 import struct
 from collections.abc import Iterable
 from typing import Any, ClassVar, Final, TypeAlias
@@ -23,6 +22,7 @@ from eq1_network.common.exceptions import (
     ProtocolConfigurationError,
     ProtocolTypeError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.packet import NEED_MORE_DATA, PacketStructureInterface, hybridmethod
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
     "as_bytes",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_MAX_PAYLOAD: Final = 1_048_576
 """Default payload limit in bytes (1 MiB), inclusive."""

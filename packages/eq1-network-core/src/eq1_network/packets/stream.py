@@ -16,7 +16,6 @@ and is visible at once in :attr:`PacketStream.error`.
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Final
 
@@ -28,6 +27,7 @@ from eq1_network.common.exceptions import (
     ProtocolTypeError,
     ProtocolValidationError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.packet import PacketStructureInterface, delimiters_of
 from eq1_network.packets._binding import (
     Structure,
@@ -39,7 +39,7 @@ from eq1_network.packets.framing import LENGTH_PREFIX, LENGTH_PREFIX_SIZE, as_by
 
 __all__ = ["DEFAULT_MAX_BUFFER", "PacketStream"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_MAX_BUFFER: Final = 2 * 1024 * 1024
 """Buffer bound for structures other than :class:`NetworkPacketStructure` (2 MiB)."""

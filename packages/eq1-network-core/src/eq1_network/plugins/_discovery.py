@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
-import logging
 import sys
 from pathlib import Path
 
 from eq1_network.common.exceptions import PluginLoadError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import (
     BaseProtocol,
     ProtocolKind,
@@ -20,7 +20,7 @@ from eq1_network.plugins.spec import ProtocolSpec
 
 __all__ = ["specs_from_directory"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def _module_name(path: Path) -> str:

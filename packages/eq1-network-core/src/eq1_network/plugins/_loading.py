@@ -2,51 +2,62 @@
 
 A plugin that fails to import, to register its hooks or to return specs is logged
 and recorded, and never stops the other plugins from loading.
+
+When every plugin module's hooks are plain functions marked with the project's
+:data:`~eq1_network.plugins.hookimpl` (see :func:`~eq1_network.plugins._markers.direct_hooks`),
+their ``eq1_network_register_protocols`` are called directly, in registration order,
+and the pluggy manager is built on first use only; otherwise the plugins are
+registered with the pluggy manager right away, which validates them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, cast
-
-import pluggy
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 from eq1_network.common.exceptions import DuplicateProtocolError, PluginLoadError
+from eq1_network.common.logging import LazyLogger
 from eq1_network.plugins import hookspecs
 from eq1_network.plugins._availability import LoadFailure
 from eq1_network.plugins._entry_points import dist_of
+from eq1_network.plugins._markers import direct_hooks, spec_arguments
 from eq1_network.plugins.spec import ProtocolSpec
 
 if TYPE_CHECKING:
+    import pluggy
+
     from eq1_network.plugins._entry_points import EntryPoint
 
 __all__ = ["Loaded", "add_spec", "load_plugins"]
 
-logger = logging.getLogger("eq1_network.plugins.registry")  # the registry's records
+logger = LazyLogger("eq1_network.plugins.registry")  # the registry's records
 
+_REGISTER = "eq1_network_register_protocols"
+_SPECS = spec_arguments(hookspecs)
 _Origins = dict[str, tuple[str | None, str | None]]
+# What importing an entry point gave: the entry point, its distribution and version,
+# and the module or the exception raised.
+_Imported = tuple["EntryPoint", str | None, str | None, object, Exception | None]
 
 
 class Loaded:
     """What loading the plugins found.
 
-    Args:
-        plugin_manager: The pluggy manager holding the plugin modules.
-
     Attributes:
-        plugin_manager: The pluggy manager holding the plugin modules.
+        plugin_manager: The pluggy manager holding the plugin modules, if it had to
+            be built to load them; ``None`` when their hooks were called directly.
+        plugins: The ``(name, module)`` pairs registered, in order.
         table: The specs by protocol name (the first of clashing names).
         duplicates: Every spec of each name claimed more than once.
         errors: Failed imports, registrations and duplicate names.
         failures: The plugins that failed to import.
     """
 
-    __slots__ = ("duplicates", "errors", "failures", "plugin_manager", "table")
+    __slots__ = ("duplicates", "errors", "failures", "plugin_manager", "plugins", "table")
 
-    def __init__(self, plugin_manager: pluggy.PluginManager) -> None:
-        self.plugin_manager = plugin_manager
+    def __init__(self) -> None:
+        self.plugin_manager: pluggy.PluginManager | None = None
+        self.plugins: list[tuple[str, object]] = []
         self.table: dict[str, ProtocolSpec] = {}
         self.duplicates: dict[str, list[ProtocolSpec]] = {}
         self.errors: list[PluginLoadError] = []
@@ -92,19 +103,28 @@ def load_plugins(entry_points: Iterable[EntryPoint], extra: Iterable[ProtocolSpe
     Returns:
         What was found, with every problem met.
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    loaded = Loaded(pm)
-    origins = _register_modules(loaded, entry_points)
+    loaded = Loaded()
+    imported = _import_modules(entry_points)
+    hooks = _direct_register_hooks(imported)
+    if hooks is None:
+        from eq1_network.plugins._manager import new_plugin_manager  # imports pluggy
+
+        loaded.plugin_manager = new_plugin_manager()
+    origins = _register_modules(loaded, imported)
+    if loaded.plugin_manager is not None:
+        hooks = [
+            (impl.plugin_name, impl.function)
+            for impl in loaded.plugin_manager.hook.eq1_network_register_protocols.get_hookimpls()
+        ]
     found: list[ProtocolSpec] = []
-    for impl in pm.hook.eq1_network_register_protocols.get_hookimpls():
-        dist, version = origins.get(impl.plugin_name, (None, None))
+    for plugin_name, function in hooks or []:
+        dist, version = origins.get(plugin_name, (None, None))
         try:
-            returned = cast("Iterable[object] | None", impl.function())
+            returned = cast("Iterable[object] | None", function())
             specs = list(returned or [])
         except Exception as exc:  # noqa: BLE001 - isolate plugin failures
             loaded.fail(
-                f"plugin {impl.plugin_name!r} raised while registering protocols: "
+                f"plugin {plugin_name!r} raised while registering protocols: "
                 f"{type(exc).__name__}: {exc}",
                 dist,
             )
@@ -113,48 +133,95 @@ def load_plugins(entry_points: Iterable[EntryPoint], extra: Iterable[ProtocolSpe
             if not isinstance(spec, ProtocolSpec):
                 loaded.errors.append(
                     PluginLoadError(
-                        f"plugin {impl.plugin_name!r} returned {spec!r}, not a ProtocolSpec",
+                        f"plugin {plugin_name!r} returned {spec!r}, not a ProtocolSpec",
                         distribution=dist,
                     )
                 )
                 continue
-            found.append(dataclasses.replace(spec, distribution=dist, version=version))
+            found.append(spec.replace(distribution=dist, version=version))
     found.extend(extra)
     for spec in found:
         add_spec(loaded.table, loaded.duplicates, loaded.errors, spec)
     return loaded
 
 
-def _register_modules(loaded: Loaded, entry_points: Iterable[EntryPoint]) -> _Origins:
-    """Import each entry point's module and register it; map plugin names to origins."""
-    origins: _Origins = {}
-    seen: dict[int, str] = {}
-    # Loaded in a stable order, by distribution and name; each metadata file read once.
+def _import_modules(entry_points: Iterable[EntryPoint]) -> list[_Imported]:
+    """Import each entry point's module, in a stable order (by distribution and name)."""
+    imported: list[_Imported] = []
+    # Each metadata file is read once.
     ordered = sorted(((dist_of(ep), ep) for ep in entry_points), key=_load_order)
     for (dist, version), ep in ordered:
         try:
             module = ep.load()
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the rest
+            imported.append((ep, dist, version, None, exc))
+            continue
+        imported.append((ep, dist, version, module, None))
+    return imported
+
+
+def _direct_register_hooks(
+    imported: list[_Imported],
+) -> list[tuple[str, Callable[[], Any]]] | None:
+    """Return the plugins' ``eq1_network_register_protocols`` if pluggy is not needed.
+
+    Returns:
+        ``(plugin name, function)`` pairs in registration order, or ``None`` if a
+        plugin needs the pluggy manager (see :func:`direct_hooks`).
+    """
+    hooks: list[tuple[str, Callable[[], Any]]] = []
+    names: set[str] = set()
+    for plugin_name, module in _plugins(imported):
+        found = direct_hooks(module, _SPECS)
+        if found is None or plugin_name in names:
+            return None
+        names.add(plugin_name)
+        if _REGISTER in found:
+            hooks.append((plugin_name, found[_REGISTER]))
+    return hooks
+
+
+def _plugins(imported: list[_Imported]) -> Iterable[tuple[str, object]]:
+    """Yield ``(plugin name, module)`` of each module imported, once per module."""
+    seen: set[int] = set()
+    for ep, dist, _, module, error in imported:
+        if error is None and id(module) not in seen:
+            seen.add(id(module))
+            yield f"{dist or '<unknown>'}:{ep.name}", module
+
+
+def _register_modules(loaded: Loaded, imported: list[_Imported]) -> _Origins:
+    """Record each import and register each module; map plugin names to origins.
+
+    Without a plugin manager in ``loaded``, the modules are only listed (their hooks
+    were checked by :func:`_direct_register_hooks`).
+    """
+    origins: _Origins = {}
+    seen: set[int] = set()
+    for ep, dist, version, module, error in imported:
+        if error is not None:
             loaded.fail(
                 f"plugin {ep.name!r} ({ep.value}) from distribution {dist or '<unknown>'} "
-                f"failed to import: {type(exc).__name__}: {exc}",
+                f"failed to import: {type(error).__name__}: {error}",
                 dist,
             )
-            loaded.failures.append(LoadFailure(ep.name, ep.value, dist, exc))
+            loaded.failures.append(LoadFailure(ep.name, ep.value, dist, error))
             continue
         if id(module) in seen:
             continue
+        seen.add(id(module))
         plugin_name = f"{dist or '<unknown>'}:{ep.name}"
-        seen[id(module)] = plugin_name
-        try:
-            loaded.plugin_manager.register(module, name=plugin_name)
-        except Exception as exc:  # noqa: BLE001 - bad hook signatures are a plugin defect
-            loaded.fail(
-                f"plugin {ep.name!r} from distribution {dist or '<unknown>'} "
-                f"could not be registered: {exc}",
-                dist,
-            )
-            continue
+        if loaded.plugin_manager is not None:
+            try:
+                loaded.plugin_manager.register(module, name=plugin_name)
+            except Exception as exc:  # noqa: BLE001 - bad hook signatures are a plugin defect
+                loaded.fail(
+                    f"plugin {ep.name!r} from distribution {dist or '<unknown>'} "
+                    f"could not be registered: {exc}",
+                    dist,
+                )
+                continue
+        loaded.plugins.append((plugin_name, module))
         origins[plugin_name] = (dist, version)
     return origins
 

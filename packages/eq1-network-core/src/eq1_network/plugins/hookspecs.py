@@ -1,16 +1,21 @@
-"""Pluggy hook specifications of EQ-1 Network.
+"""Hook specifications of EQ-1 Network, and the markers of hooks.
 
 A plugin module (the target of an ``eq1_network.protocols`` entry point) implements
-some of these hooks with :data:`hookimpl`. Keep such modules light: they are
-imported whenever protocols are listed, so they must not import heavy
-dependencies (name factories as ``"module:attr"`` strings instead).
+some of these hooks with :data:`hookimpl`. Keep such modules light: they are imported
+whenever protocols are listed, so they must not import heavy dependencies (name
+factories as ``"module:attr"`` strings instead).
+
+The markers are the project's own and take the options of pluggy's markers; the
+plugin manager (a pluggy one) reads them. Protocol discovery calls plain
+implementations of ``eq1_network_register_protocols`` directly, without importing
+pluggy; any other plugin goes through the plugin manager.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pluggy
+from eq1_network.plugins._markers import PROJECT_NAME, HookimplMarker, HookspecMarker
 
 if TYPE_CHECKING:
     import argparse
@@ -20,10 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
-PROJECT_NAME = "eq1_network"
-
-hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+hookspec = HookspecMarker()
+"""Marks a hook specification (the options of ``pluggy.HookspecMarker``)."""
+hookimpl = HookimplMarker()
+"""Marks a hook implementation: ``@hookimpl``, or ``@hookimpl(tryfirst=True)`` with the
+options of ``pluggy.HookimplMarker``."""
 
 
 @hookspec

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import pluggy
-
 from eq1_network.common.exceptions import (
     DuplicateProtocolError,
     PluginLoadError,
     ProtocolNotFoundError,
 )
+from eq1_network.common.logging import LazyLogger
 from eq1_network.interfaces.protocol import BaseProtocol
 from eq1_network.plugins._availability import (
     FIRST_PARTY_NAMES,
@@ -31,9 +29,11 @@ from eq1_network.plugins.spec import ProtocolSpec
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import pluggy
+
 __all__ = ["ProtocolManager", "ProtocolRegistry", "from_url", "get_protocol"]
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 
 class ProtocolRegistry:
@@ -56,6 +56,7 @@ class ProtocolRegistry:
         self._errors: list[PluginLoadError] = []
         self._failures: list[LoadFailure] = []
         self._extra: list[ProtocolSpec] = []
+        self._plugins: list[tuple[str, object]] = []
         self._plugin_manager: pluggy.PluginManager | None = None
         self.load_seconds: float = 0.0
 
@@ -76,7 +77,7 @@ class ProtocolRegistry:
         loaded = load_plugins(entry_points, self._extra)
         self._errors, self._failures = loaded.errors, loaded.failures
         self._duplicates = loaded.duplicates
-        self._plugin_manager = loaded.plugin_manager
+        self._plugins, self._plugin_manager = loaded.plugins, loaded.plugin_manager
         self.load_seconds = time.perf_counter() - started
         logger.debug("discovered %d protocols in %.4f s", len(loaded.table), self.load_seconds)
         return loaded.table
@@ -98,12 +99,19 @@ class ProtocolRegistry:
     def plugin_manager(self) -> pluggy.PluginManager:
         """Return the pluggy manager holding the loaded plugin modules.
 
+        It is built on first use (protocol lookups do not need it), with the plugin
+        modules registered under the same names and in the same order as when they
+        were loaded.
+
         Returns:
             The plugin manager (used, for example, by the CLI to collect sub-commands).
         """
         with self._lock:
             self._table()
-            assert self._plugin_manager is not None
+            if self._plugin_manager is None:
+                from eq1_network.plugins._manager import new_plugin_manager  # imports pluggy
+
+                self._plugin_manager = new_plugin_manager(self._plugins)
             return self._plugin_manager
 
     def available(self) -> list[str]:

@@ -23,7 +23,6 @@ acknowledges it, so a restarted receiver process still drops what it delivered b
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
 import threading
@@ -33,12 +32,13 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 from eq1_network.common.exceptions import MalformedPacketError
+from eq1_network.common.logging import get_logger
 from eq1_network.packets.kinds import DataFormat, MessageFlags, MessageType
 from eq1_network.packets.message import Message
 
 __all__ = ["CONTROL_FLAGS", "AckWindow", "DeliveryLedger", "ack_message", "hello_message"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 CONTROL_FLAGS = MessageFlags.ACK
 """Messages with this flag are acknowledged-mode control messages, never delivered."""

@@ -7,15 +7,15 @@ attributes such as ``_handle`` that differ between Python versions).
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
+from eq1_network.common.logging import get_logger
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 
 __all__ = ["Worker"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class Worker:

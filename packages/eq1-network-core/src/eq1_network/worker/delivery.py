@@ -10,7 +10,6 @@ from the queue with :meth:`Delivery.take`.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -18,6 +17,7 @@ from queue import Empty, Full, Queue
 from typing import Any
 
 from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolTimeoutError
+from eq1_network.common.logging import get_logger
 from eq1_network.data import ReceivedData
 from eq1_network.worker.correlation import Correlator
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
@@ -25,7 +25,7 @@ from eq1_network.worker.lifecycle import Lifecycle
 
 __all__ = ["Delivery"]
 
-logger = logging.getLogger("eq1_network.network")
+logger = get_logger("eq1_network.network")
 
 _POLL = 0.05
 _RECEIVE_SLICE = 0.1

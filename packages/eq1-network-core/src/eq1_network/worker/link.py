@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from threading import get_ident
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import MultiPeerProtocol, ReqResProtocol, serves_many_peers
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
 from eq1_network.worker.policy import ReconnectPolicy
 
 __all__ = ["Link"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Emit = Callable[[NetworkEvent], None]
 

@@ -9,7 +9,6 @@ is disconnected alone and reported in an ERROR event whose ``data`` is that peer
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +21,7 @@ from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.data import ReceivedData
 from eq1_network.interfaces.protocol import has_readiness_wait
 from eq1_network.packets.fragmentation import Reassembler, split_message
@@ -42,7 +42,7 @@ from eq1_network.worker.peers import PeerStreams, ReplyRouter, StreamState
 
 __all__ = ["Listener", "ListenerSink"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _IDLE = 0.05
 _EXPIRE_EVERY = 1.0

@@ -7,7 +7,6 @@ Used when the protocol serves many peers at once
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from eq1_network.common.exceptions import (
     PacketError,
     ProtocolError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.data import ReceivedData, SendData
 from eq1_network.interfaces.protocol import MultiPeerProtocol
 from eq1_network.packets.fragmentation import Reassembler
@@ -27,7 +27,7 @@ from eq1_network.worker.events import NetworkEvent, NetworkEventType
 
 __all__ = ["PeerStreams", "ReplyRouter", "StreamState"]
 
-logger = logging.getLogger("eq1_network.worker.listener")  # the receive worker's records
+logger = get_logger("eq1_network.worker.listener")  # the receive worker's records
 
 _GONE_SWEEPS = 2
 """Sweeps that must find a peer disconnected before its state is freed: by then the

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import operator
 import threading
 from collections import deque
@@ -12,6 +11,7 @@ from typing import Any, cast
 from eq1_network.common.exceptions import (
     ProtocolError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.data import SendData
 from eq1_network.packets._binding import bind_structure
 from eq1_network.packets.fragmentation import split_message
@@ -25,7 +25,7 @@ from eq1_network.worker.writer import Encoded, FrameWriter, encode_to_fit, frame
 
 __all__ = ["QueuedMessage", "Requester", "message_payload_limit"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 QueuedMessage = tuple[SendData, bytes | None]
 """A send-queue entry: the message and its frame, or ``None`` when the worker must encode it.

@@ -8,7 +8,6 @@ reports what a failed write means for the link.
 
 from __future__ import annotations
 
-import logging
 import operator
 import threading
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.data import SendData
 from eq1_network.packets.fragmentation import split_message
 from eq1_network.packets.message import Message
@@ -30,7 +30,7 @@ from eq1_network.worker.peers import ReplyRouter
 
 __all__ = ["Encoded", "FrameWriter", "encode_to_fit", "frames_of"]
 
-logger = logging.getLogger("eq1_network.worker.requester")  # the send worker's records
+logger = get_logger("eq1_network.worker.requester")  # the send worker's records
 
 Encoded = tuple[SendData, bytes | list[bytes]]
 """A message with its frame, or with the frames of a message that had to be split."""

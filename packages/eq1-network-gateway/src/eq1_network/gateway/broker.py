@@ -9,19 +9,19 @@ trying with backoff until the broker answers), then publishes in order.
 from __future__ import annotations
 
 import collections
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from eq1_network.common.exceptions import ProtocolError, ProtocolValidationError
+from eq1_network.common.logging import get_logger
 from eq1_network.plugins import from_url
 from eq1_network.urls import mask_url
 
 __all__ = ["BrokerLink", "Outgoing", "mask_url"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _BATCH = 256
 

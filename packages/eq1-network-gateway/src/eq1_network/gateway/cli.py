@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 from eq1_network.common.exceptions import PluginLoadError, ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.gateway.config import ConfigError, GatewayConfig, load_config
 from eq1_network.gateway.metrics import serve_gateway_metrics
 from eq1_network.gateway.runtime import Gateway
@@ -19,7 +20,7 @@ from eq1_network.observe import report
 
 __all__ = ["run_gateway"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def _summary(config: GatewayConfig) -> str:

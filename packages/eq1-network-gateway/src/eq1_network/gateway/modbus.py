@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.gateway.broker import BrokerLink, Outgoing, mask_url
 from eq1_network.gateway.config import BridgeConfig
 from eq1_network.gateway.plan import BlockPlan
@@ -36,7 +37,7 @@ from eq1_network.protocols.modbus import pdu
 
 __all__ = ["ModbusWorker", "UnitPoll"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _READS: dict[str, Callable[[int, int], Any]] = {
     "holding": pdu.read_holding_registers,

@@ -9,19 +9,19 @@ overflow drops the oldest message and counts it.
 from __future__ import annotations
 
 import collections
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from eq1_network.common.exceptions import ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.gateway.broker import BrokerLink, mask_url
 from eq1_network.gateway.config import BridgeConfig
 from eq1_network.plugins import from_url
 
 __all__ = ["Deframer", "RawFromBroker", "RawToBroker", "frame"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def frame(payload: bytes, framing: str, length_bytes: int = 4) -> bytes:

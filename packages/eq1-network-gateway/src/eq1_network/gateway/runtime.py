@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from eq1_network.common.logging import get_logger
 from eq1_network.gateway.broker import BrokerLink, mask_url
 from eq1_network.gateway.config import ConnectionConfig, GatewayConfig, kind_of, with_secret
 from eq1_network.gateway.modbus import ModbusWorker, UnitPoll
@@ -19,7 +19,7 @@ from eq1_network.plugins import from_url
 
 __all__ = ["Gateway", "connection_url"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 def connection_url(conn: ConnectionConfig) -> str:

@@ -11,10 +11,10 @@ each message, round robin) behave as in MQTT.
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 from collections.abc import Callable
 
+from eq1_network.common.logging import get_logger
 from eq1_network.common.topics import split_shared, topic_matches
 from eq1_network.interfaces._pubsub import check_publish_args
 from eq1_network.interfaces.protocol import (
@@ -26,7 +26,7 @@ from eq1_network.interfaces.protocol import (
 
 __all__ = ["MemoryBroker", "MemoryPubSub", "check_publish_args"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _Delivery = tuple[MessageCallback, str, bytes]
 

@@ -16,7 +16,6 @@ for room and then raises :class:`~eq1_network.common.exceptions.ProtocolTimeoutE
 from __future__ import annotations
 
 import itertools
-import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from eq1_network.common.exceptions import (
     ProtocolConfigurationError,
     ProtocolConnectionError,
 )
+from eq1_network.common.logging import LazyLogger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.loopback._pipe import BytePipe
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_BUFFER", "LoopbackProtocol"]
 
-logger = logging.getLogger(__name__)
+logger = LazyLogger(__name__)
 
 DEFAULT_MAX_BUFFER = 64 * 1024 * 1024
 _SIDES = ("a", "b")

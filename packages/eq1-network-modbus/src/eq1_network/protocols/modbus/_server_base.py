@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -14,6 +13,7 @@ from eq1_network.common.exceptions import (
     ProtocolTypeError,
     ProtocolUsageError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus._spec import ExceptionCode
 from eq1_network.protocols.modbus.device import Faults, ModbusDevice, exception_pdu
@@ -30,7 +30,7 @@ __all__ = [
     "make_framer",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Units = Mapping[int, ModbusDevice] | ModbusDevice
 """The ``units`` argument: unit id -> device, or one device."""

@@ -16,7 +16,6 @@ carries an unknown id) is dropped and counted. The engine is thread-safe.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from time import monotonic
@@ -26,13 +25,14 @@ from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus._transaction import Framer, IdPolicy, answers
 from eq1_network.protocols.modbus.framers import Frame, MBAPFramer
 
 __all__ = ["StreamEngine"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _GRID = 1 / 64
 """Pipelined reads wait a whole number of these seconds while more than two remain, so

@@ -14,7 +14,6 @@ Both are thread-safe.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Literal, Protocol
@@ -23,13 +22,14 @@ from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus._spec import EXCEPTION_BIT
 from eq1_network.protocols.modbus.framers import Frame
 
 __all__ = ["BusEngine", "Framer", "IdPolicy", "answers"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 IdPolicy = Literal["strict", "lenient"]
 """``"strict"``: an answer must carry its request's transaction id; ``"lenient"``:

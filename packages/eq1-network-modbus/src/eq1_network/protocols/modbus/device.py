@@ -13,7 +13,6 @@ feed it from TCP connections or a serial line; tests can call it directly::
 from __future__ import annotations
 
 import functools
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolTypeError
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.modbus import _functions
 from eq1_network.protocols.modbus._functions import exception_pdu
 from eq1_network.protocols.modbus._identity import DiagnosticCounters, identification_objects
@@ -49,7 +49,7 @@ __all__ = [
     "WriteCallback",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 FunctionHandler = Callable[[bytes], "bytes | None"]
 """``handler(pdu)`` of a custom function code: the response PDU, or ``None`` for no answer."""

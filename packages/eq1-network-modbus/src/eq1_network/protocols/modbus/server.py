@@ -15,12 +15,12 @@ clients, one framer per connection); the RTU server over the serial plugin's
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import time
 from typing import TYPE_CHECKING, Literal
 
 from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.ethernet.tcp_server import TCPServer
 from eq1_network.protocols.modbus._server_base import (
     POLL,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ModbusRTUServer", "ModbusTCPServer", "ServerStats", "Units"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _RECONNECT_PAUSE = 1.0
 

@@ -16,7 +16,6 @@ wake the loop.
 from __future__ import annotations
 
 import contextlib
-import logging
 import select
 import socket
 import threading
@@ -30,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from eq1_network.common.exceptions import ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt._adapter_parts import (
     AdapterListener,
     PublicClient,
@@ -61,7 +61,7 @@ __all__ = [
     "Will",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _MAX_READ_ROUNDS = 64
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import logging
 import socket
 import ssl
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +26,7 @@ from eq1_network.common.exceptions import (
     ProtocolError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt._messages import MessageMeta
 from eq1_network.protocols.mqtt.config import MQTT_V5, MQTT_V31, BrokerConfig, ClientConfig
 from eq1_network.protocols.mqtt.reason_codes import Reason
@@ -50,7 +50,7 @@ __all__ = [
     "tls_close_detail",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _V3_CONNACK_BY_NAME = {
     "Success": 0,

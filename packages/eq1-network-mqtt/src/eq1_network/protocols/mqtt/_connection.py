@@ -9,7 +9,6 @@ it waits for the reconnection; when reconnection is given up it fails what was a
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 
@@ -19,6 +18,7 @@ from eq1_network.common.exceptions import (
     ProtocolNotConnectedError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt._adapter import Will
 from eq1_network.protocols.mqtt._publisher import Publisher
 from eq1_network.protocols.mqtt._session import AdapterFactory, RestoreState, Session
@@ -31,7 +31,7 @@ from eq1_network.protocols.mqtt.reason_codes import Reason
 
 __all__ = ["Connection"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _TEARDOWN_GRACE = 2.0
 _THREAD_JOIN_MARGIN = 5.0

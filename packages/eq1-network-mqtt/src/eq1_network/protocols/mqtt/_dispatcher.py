@@ -11,12 +11,12 @@ positional parameter receives an :class:`MQTTMessage`, any other ``(topic, paylo
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any, cast
 
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import MessageCallback
 from eq1_network.protocols.mqtt._messages import (
     MessageMeta,
@@ -27,7 +27,7 @@ from eq1_network.protocols.mqtt._messages import (
 
 __all__ = ["Dispatcher"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Resolver = Callable[[str, tuple[int, ...]], tuple[MessageCallback, ...]]
 _Item = tuple[str, bytes, tuple[int, ...], MessageMeta | None]

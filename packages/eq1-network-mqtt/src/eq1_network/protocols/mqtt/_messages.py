@@ -10,7 +10,6 @@ when it takes exactly one positional parameter. :class:`MessageStream` and
 from __future__ import annotations
 
 import inspect
-import logging
 import queue
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -19,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import MessageCallback
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "to_properties",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 

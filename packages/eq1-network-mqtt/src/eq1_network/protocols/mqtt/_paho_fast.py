@@ -9,7 +9,6 @@ uses this class. :class:`BufferedSocket` wraps the connection socket.
 from __future__ import annotations
 
 import contextlib
-import logging
 import ssl
 import struct
 import threading
@@ -23,6 +22,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt._publish_codec import (
     PUBACK_COMMAND,
     PUBLISH_COMMAND,
@@ -35,7 +35,7 @@ from eq1_network.protocols.mqtt._publish_codec import (
 
 __all__ = ["BufferedSocket", "FastClient", "QoS0Write"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _READ_CHUNK = 65536
 _MID = struct.Struct("!H")

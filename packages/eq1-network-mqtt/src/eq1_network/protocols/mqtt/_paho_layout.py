@@ -31,10 +31,11 @@ from paho.mqtt import __version__ as paho_version
 from paho.mqtt.enums import CallbackAPIVersion
 
 from eq1_network.common.exceptions import ProtocolConfigurationError
+from eq1_network.common.logging import get_logger
 
 __all__ = ["FASTPATH_ENV", "SUPPORTED_VERSIONS", "Layout", "check_layout", "use_fastpath"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 FASTPATH_ENV = "EQ1_MQTT_PAHO_FASTPATH"
 """Environment variable forcing the position: ``0``, ``1`` or ``auto``."""

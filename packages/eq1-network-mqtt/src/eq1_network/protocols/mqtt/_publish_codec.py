@@ -9,8 +9,9 @@ consumes nothing of it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
+
+from eq1_network.common.logging import get_logger
 
 __all__ = [
     "PUBACK_COMMAND",
@@ -21,7 +22,7 @@ __all__ = [
     "scan_publishes",
 ]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 PUBLISH_COMMAND = 0x30
 """The PUBLISH packet type in the first byte of the fixed header."""

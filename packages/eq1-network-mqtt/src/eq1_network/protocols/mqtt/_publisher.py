@@ -10,7 +10,6 @@ count of unacknowledged messages belong to :class:`PublishTracker` (``_tracking`
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from eq1_network.common.exceptions import (
     ProtocolNotConnectedError,
     QueueFullError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt._adapter import PublishStatus
 from eq1_network.protocols.mqtt._offline_queue import OfflineQueue, QueuedPublish
 from eq1_network.protocols.mqtt._state import ClientState, State
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Publisher"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class Publisher:

@@ -8,12 +8,12 @@ after ``disconnect()`` starts a new one.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Protocol
 
 from eq1_network.common.backoff import Backoff
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt._adapter import PahoAdapter, ServerLimits, Will
 from eq1_network.protocols.mqtt._dispatcher import Dispatcher, Resolver
 from eq1_network.protocols.mqtt._messages import MessageMeta
@@ -26,7 +26,7 @@ from eq1_network.protocols.mqtt.reason_codes import Reason, refusal_error
 
 __all__ = ["AdapterFactory", "RestoreState", "Session", "SessionEvents"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class RestoreState:

@@ -9,11 +9,11 @@ resumed session kept at the broker and that nobody registered any more.
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import TYPE_CHECKING
 
 from eq1_network.common.exceptions import ProtocolTimeoutError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import MessageCallback
 from eq1_network.protocols.mqtt._registry import Route, SubscriptionRegistry
 from eq1_network.protocols.mqtt._state import ClientState
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Subscriptions"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _GUESS_LEVELS = 4
 _STALE_LIMIT = 1000

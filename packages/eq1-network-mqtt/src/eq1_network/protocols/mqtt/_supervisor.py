@@ -14,7 +14,6 @@ retrying cannot cure (authentication, authorisation, configuration; see
 from __future__ import annotations
 
 import enum
-import logging
 import threading
 import time
 from typing import Protocol
@@ -25,11 +24,12 @@ from eq1_network.common.exceptions import (
     ProtocolError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt.reason_codes import Reason, connack_error, is_terminal_connack
 
 __all__ = ["ConnectionSupervisor", "Link", "SupervisorHooks"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _LOOP_SLICE = 0.5
 STABLE_AFTER = 10.0

@@ -23,7 +23,6 @@ Two readiness strategies, chosen when the port is opened:
 from __future__ import annotations
 
 import io
-import logging
 import os
 import queue
 import select
@@ -41,12 +40,13 @@ from eq1_network.common.exceptions import (
     ProtocolNotConnectedError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.serial._errors import open_error
 from eq1_network.protocols.serial.settings import SerialSettings
 
 __all__ = ["READ_CHUNK", "WAIT_SLICE", "OpenPort"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 READ_CHUNK: Final = 65536
 """Most bytes one non-blocking read takes from the kernel."""

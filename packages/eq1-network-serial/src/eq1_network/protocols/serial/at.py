@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import threading
 import time
@@ -34,6 +33,7 @@ from eq1_network.common.exceptions import (
     ProtocolTimeoutError,
     ProtocolTypeError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.serial.at_parser import (
     DEFAULT_MAX_LINE,
@@ -51,7 +51,7 @@ from eq1_network.protocols.serial.at_parser import (
 
 __all__ = ["CTRL_Z", "DEFAULT_AT_TIMEOUT", "AtClient", "AtResponse", "UrcCallback"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 DEFAULT_AT_TIMEOUT: Final = 5.0
 """Seconds a command waits for its final result code unless told otherwise."""

@@ -7,18 +7,18 @@ never appear.
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from eq1_network.common.exceptions import ProtocolArgumentError
+from eq1_network.common.logging import get_logger
 from serial.tools import list_ports as _list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
 __all__ = ["PortInfo", "list_ports"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclass(frozen=True)

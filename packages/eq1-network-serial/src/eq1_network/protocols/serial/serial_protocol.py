@@ -14,7 +14,6 @@ Example::
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from eq1_network.common.exceptions import (
     ProtocolError,
     ProtocolNotConnectedError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.serial._port import OpenPort
 from eq1_network.protocols.serial.settings import DEFAULT_WRITE_TIMEOUT, SerialSettings
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConnectionLostCallback", "SerialProtocol"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 ConnectionLostCallback = Callable[[ProtocolConnectionError], None]
 """Signature of ``on_connection_lost``: called with the error that describes the loss."""

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.ethernet.tcp_server import TCPServer
 
 __all__ = ["run_echo_server"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def run_echo_server(host: str, port: int, duration: float | None) -> int:

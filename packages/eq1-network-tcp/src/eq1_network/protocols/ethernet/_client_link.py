@@ -9,7 +9,6 @@ public class in :mod:`.tcp_client`.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from eq1_network.common.exceptions import (
     ProtocolError,
     ProtocolNotConnectedError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.ethernet._connect import open_stream
 from eq1_network.protocols.ethernet._reconnect import Reconnector
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IDLE_WAIT", "ClientLink"]
 
-logger = logging.getLogger("eq1_network.protocols.ethernet.tcp_client")
+logger = get_logger("eq1_network.protocols.ethernet.tcp_client")
 """The client logs under the name of its public module, whichever part logs."""
 
 IDLE_WAIT = 0.1

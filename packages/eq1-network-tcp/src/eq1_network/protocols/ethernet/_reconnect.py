@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 from eq1_network.common.backoff import backoff_delays
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.ethernet._config import ReconnectPolicy
 
 __all__ = ["Reconnector"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 class Reconnector:

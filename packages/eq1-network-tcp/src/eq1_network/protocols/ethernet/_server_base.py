@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import abc
 import itertools
-import logging
 import socket
 import threading
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ from eq1_network.common.exceptions import (
     ProtocolError,
     ProtocolNotConnectedError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.ethernet._server_loop import LoopSettings, ServerLoop
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerBase"]
 
-logger = logging.getLogger("eq1_network.protocols.ethernet.tcp_server")
+logger = get_logger("eq1_network.protocols.ethernet.tcp_server")
 """The server logs under the name of its public module, whichever part logs."""
 
 _STOP_TIMEOUT = 10.0

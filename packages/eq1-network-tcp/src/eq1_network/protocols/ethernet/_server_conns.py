@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.ethernet._config import KeepAlive
 from eq1_network.protocols.ethernet._inbox import Inbox
 from eq1_network.protocols.ethernet._peer import Connection, Peer
@@ -33,7 +34,7 @@ from eq1_network.protocols.ethernet._stream import SocketStream
 
 __all__ = ["LISTENER", "ChunkSink", "LoopConnections", "LoopSettings", "close_quietly"]
 
-logger = logging.getLogger(LOGGER_NAME)
+logger = get_logger(LOGGER_NAME)
 
 ChunkSink = Callable[[Connection, bytes], bool]
 """Where the loop puts each received chunk: ``sink(conn, data)`` answers ``True`` when

@@ -8,9 +8,9 @@ and logs their summary at INFO at most once per interval.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.ethernet._peer import Peer
 
 __all__ = ["LOGGER_NAME", "NO_NOTES", "Activity", "Note", "PeerCallback", "deliver"]
@@ -18,7 +18,7 @@ __all__ = ["LOGGER_NAME", "NO_NOTES", "Activity", "Note", "PeerCallback", "deliv
 LOGGER_NAME = "eq1_network.protocols.ethernet._server_loop"
 """Name of the logger of everything the server loop records, whichever module records it."""
 
-logger = logging.getLogger(LOGGER_NAME)
+logger = get_logger(LOGGER_NAME)
 
 PeerCallback = Callable[[Peer], None]
 """Signature of the connect and disconnect notifications: ``callback(peer)``."""

@@ -38,6 +38,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.ethernet._inbox import Inbox
 from eq1_network.protocols.ethernet._peer import Connection
 from eq1_network.protocols.ethernet._poller import READ, Poller
@@ -60,7 +61,7 @@ from eq1_network.protocols.ethernet._stream import READ_CHUNK
 
 __all__ = ["ChunkSink", "LoopSettings", "PeerCallback", "ServerLoop"]
 
-logger = logging.getLogger(LOGGER_NAME)
+logger = get_logger(LOGGER_NAME)
 
 _GRACE = 0.02
 """Seconds the I/O thread stays aside after a waiting thread gave the loop up."""

@@ -15,6 +15,7 @@ from eq1_network.common.exceptions import (
     ProtocolTimeoutError,
     ProtocolTypeError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.ethernet._peer import Connection, Peer, peer_id
 from eq1_network.protocols.ethernet._server_base import ServerBase
 from eq1_network.protocols.ethernet._server_loop import ServerLoop
@@ -22,7 +23,7 @@ from eq1_network.protocols.ethernet._stream import SendTimeoutError
 
 __all__ = ["ServerSend"]
 
-logger = logging.getLogger("eq1_network.protocols.ethernet.tcp_server")
+logger = get_logger("eq1_network.protocols.ethernet.tcp_server")
 
 
 class ServerSend(ServerBase):

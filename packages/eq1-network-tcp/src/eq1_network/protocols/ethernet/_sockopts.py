@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.ethernet._config import KeepAlive
 
 __all__ = ["tune_socket"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # Linux names first; macOS calls the idle option TCP_KEEPALIVE.
 _IDLE_OPTION = getattr(socket, "TCP_KEEPIDLE", getattr(socket, "TCP_KEEPALIVE", None))

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import select
 import socket
 import threading
 
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.udp._inbox import Datagram, Inbox, Peer
 from eq1_network.protocols.udp._options import RECV_SIZE
 
 __all__ = ["POLL_MS", "start_receiver"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 POLL_MS = 200
 """How often (ms) the receive thread looks whether the server was closed."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import select
 import socket
 import threading
 import time
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
+from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.udp import _multicast
 from eq1_network.protocols.udp._options import (
@@ -28,7 +28,7 @@ from eq1_network.protocols.udp._options import (
 
 __all__ = ["UDPClient"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _IDLE_WAIT = 0.1
 """Seconds ``wait_readable(None)`` waits: the "short default slice" of the interface."""

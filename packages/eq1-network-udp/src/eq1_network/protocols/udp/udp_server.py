@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from eq1_network.common.exceptions import (
     ProtocolNotConnectedError,
     ProtocolTypeError,
 )
+from eq1_network.common.logging import get_logger
 from eq1_network.common.policies import OverflowPolicy
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.udp import _multicast
@@ -33,7 +33,7 @@ from eq1_network.protocols.udp._receiver import POLL_MS, start_receiver
 
 __all__ = ["UDPServer"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _IDLE_WAIT = 0.1
 

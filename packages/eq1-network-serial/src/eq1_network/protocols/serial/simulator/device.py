@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import heapq
 import itertools
-import logging
 import os
 import select
 import socket
@@ -29,11 +28,12 @@ from types import TracebackType
 from typing import Final
 
 from eq1_network.common.exceptions import ProtocolConfigurationError, ProtocolConnectionError
+from eq1_network.common.logging import get_logger
 from eq1_network.protocols.serial.simulator.logic import DeviceLogic, Reply, Vanish
 
 __all__ = ["VirtualSerialDevice"]
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 _READ_SIZE: Final = 65536
 _JOIN_TIMEOUT: Final = 10.0
