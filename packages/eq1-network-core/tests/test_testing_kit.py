@@ -340,3 +340,27 @@ def test_plugin_guide_builds_a_plugin_that_passes_the_contract(tmp_path: Path) -
         timeout=120,
     )
     assert hook.stdout.split() == ["rawtcp", "reqres", "('rawtcp',)", "True"], hook.stderr
+
+
+_IGNORED_SIGINT_CHILD = """
+import os, signal, threading
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job of a script starts
+from eq1_network.testing import allow_interrupts
+given_back = allow_interrupts()
+threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+try:
+    threading.Event().wait(30)
+except KeyboardInterrupt:
+    print("interrupted", given_back, allow_interrupts())
+"""
+
+
+def test_allow_interrupts_gives_sigint_back_to_a_run_that_ignored_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _IGNORED_SIGINT_CHILD],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.strip() == "interrupted True False", done.stderr

@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gateway_peers import Broker, Watcher
 
 from eq1_network.protocols.modbus import ModbusDevice, ModbusTCPServer
+from eq1_network.testing import allow_interrupts
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +51,8 @@ def plc(device: ModbusDevice) -> Iterator[ModbusTCPServer]:
     """The device on a Modbus TCP server (unit 1) on a free port."""
     with ModbusTCPServer("127.0.0.1", 0, units={1: device}) as server:
         yield server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give SIGINT its handler back in a run started with it ignored (Ctrl-C tests)."""
+    allow_interrupts()

@@ -23,7 +23,7 @@ from modbus_peers import (
     build_libmodbus_server,
 )
 
-from eq1_network.testing import require_executable
+from eq1_network.testing import allow_interrupts, require_executable
 
 POSIX = sys.platform != "win32"
 
@@ -108,3 +108,8 @@ def pty_pair_ends(posix: None, modbus_peers: PeerFactory) -> tuple[Path, Path]:
 def mbpoll_exe() -> str:
     """mbpoll's path (build argv with ``modbus_peers.mbpoll_argv``)."""
     return require_executable("mbpoll", "polling the Modbus servers under test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give SIGINT its handler back in a run started with it ignored (Ctrl-C tests)."""
+    allow_interrupts()

@@ -21,7 +21,7 @@ from eq1_network.protocols.mqtt.mqtt_protocol import (
     ClientConfig,
     MQTTProtocol,
 )
-from eq1_network.testing import require_executable, require_peers
+from eq1_network.testing import allow_interrupts, require_executable, require_peers
 
 _OLD_RECONNECT_FIELDS = frozenset(
     {"reconnect_min_delay", "reconnect_max_delay", "max_reconnect_attempts"}
@@ -99,3 +99,8 @@ def make_client() -> Iterator[ClientFactory]:
     yield make
     for proto in made:
         proto.disconnect()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give SIGINT its handler back in a run started with it ignored (Ctrl-C tests)."""
+    allow_interrupts()

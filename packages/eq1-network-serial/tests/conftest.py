@@ -21,6 +21,7 @@ from eq1_network.testing import (
     DEFAULT_TIMEOUT,
     EchoServer,
     SocatProcess,
+    allow_interrupts,
     pty_echo,
     pty_pair,
     wait_until,
@@ -179,3 +180,8 @@ def rfc2217_echo() -> Iterator[Rfc2217EchoServer]:
     server.start()
     yield server
     server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give SIGINT its handler back in a run started with it ignored (Ctrl-C tests)."""
+    allow_interrupts()

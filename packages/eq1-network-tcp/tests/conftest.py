@@ -22,6 +22,7 @@ from eq1_network.testing import (
     EchoServer,
     PeerProcess,
     TLSFiles,
+    allow_interrupts,
     free_port,
     make_tls_files,
     recv_exactly,
@@ -143,3 +144,8 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TLSFiles:
     """A CA, a server certificate for 127.0.0.1/localhost, a client certificate, and a
     second, unrelated CA with its own server certificate; made on the fly by the kit."""
     return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give SIGINT its handler back in a run started with it ignored (Ctrl-C tests)."""
+    allow_interrupts()

@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from eq1_network.protocols.udp import UDPClient, UDPServer
-from eq1_network.testing import DEFAULT_TIMEOUT, PeerProcess, require_executable, wait_until
+from eq1_network.testing import (
+    DEFAULT_TIMEOUT,
+    PeerProcess,
+    allow_interrupts,
+    require_executable,
+    wait_until,
+)
 
 LOCALHOST = "127.0.0.1"
 DEADLINE = DEFAULT_TIMEOUT
@@ -251,3 +257,8 @@ def lossy_relay() -> Iterator[Callable[..., LossyRelay]]:
     yield make
     for relay in made:
         relay.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give SIGINT its handler back in a run started with it ignored (Ctrl-C tests)."""
+    allow_interrupts()

@@ -12,6 +12,8 @@ TLS certificates). Plugin authors subclass :class:`ReqResContract` or
 - :func:`pty_pair` / :func:`pty_echo` make socat pseudo-terminal pairs (POSIX).
 - :func:`make_tls_files` makes a CA and certificates on the fly.
 - :func:`free_port` returns a free TCP port on 127.0.0.1.
+- :func:`allow_interrupts` gives SIGINT its handler back in a test run started with it
+  ignored (a background job of a script), for tests of Ctrl-C handling.
 - :func:`check_lazy_exports` checks a package's lazy re-exports against its
   type-checking imports and ``__all__``.
 """
@@ -20,7 +22,13 @@ from eq1_network.testing._collect import MessageCollector, read_exactly
 from eq1_network.testing.events import EventLog
 from eq1_network.testing.exports import check_lazy_exports
 from eq1_network.testing.peers import free_port, require_executable, require_peers
-from eq1_network.testing.process import PeerProcess, port_accepts, stop_process, wait_listening
+from eq1_network.testing.process import (
+    PeerProcess,
+    allow_interrupts,
+    port_accepts,
+    stop_process,
+    wait_listening,
+)
 from eq1_network.testing.pubsub import PubSubContract
 from eq1_network.testing.reqres import ReqResContract
 from eq1_network.testing.socat import SocatProcess, pty_echo, pty_pair
@@ -38,6 +46,7 @@ __all__ = [
     "ReqResContract",
     "SocatProcess",
     "TLSFiles",
+    "allow_interrupts",
     "check_lazy_exports",
     "free_port",
     "make_tls_files",

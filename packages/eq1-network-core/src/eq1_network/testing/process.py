@@ -18,7 +18,26 @@ from types import TracebackType
 
 from eq1_network.testing.waiting import DEFAULT_TIMEOUT, wait_until
 
-__all__ = ["PeerProcess", "port_accepts", "stop_process", "wait_listening"]
+__all__ = ["PeerProcess", "allow_interrupts", "port_accepts", "stop_process", "wait_listening"]
+
+
+def allow_interrupts() -> bool:
+    """Give SIGINT back its Python handler if this process started with it ignored.
+
+    A shell without job control starts a background command (``pytest ... &`` in a
+    script) with SIGINT ignored, and every program started from it inherits that: there
+    ``_thread.interrupt_main()`` does nothing and a child Python never sees
+    ``KeyboardInterrupt``, so tests of Ctrl-C handling would fail. Call it from the main
+    thread before such tests, e.g. in ``pytest_configure`` of a ``conftest.py``; the
+    children started afterwards get the default disposition again.
+
+    Returns:
+        ``True`` if the handler was given back, ``False`` if SIGINT was not ignored.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        return False
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    return True
 
 
 def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
