@@ -171,7 +171,9 @@ def _direct_register_hooks(
     """
     hooks: list[tuple[str, Callable[[], Any]]] = []
     names: set[str] = set()
-    for plugin_name, module in _plugins(imported):
+    for _, _, _, module, error, plugin_name in _plugins(imported):
+        if error is not None:
+            continue
         found = direct_hooks(module, _SPECS)
         if found is None or plugin_name in names:
             return None
@@ -181,13 +183,19 @@ def _direct_register_hooks(
     return hooks
 
 
-def _plugins(imported: list[_Imported]) -> Iterable[tuple[str, object]]:
-    """Yield ``(plugin name, module)`` of each module imported, once per module."""
+def _plugins(imported: list[_Imported]) -> Iterable[tuple[Any, ...]]:
+    """Yield each import with its plugin name: every failed one, each module once.
+
+    Yields:
+        ``(entry point, distribution, version, module, exception, plugin name)``.
+    """
     seen: set[int] = set()
-    for ep, dist, _, module, error in imported:
-        if error is None and id(module) not in seen:
+    for ep, dist, version, module, error in imported:
+        if error is None:
+            if id(module) in seen:
+                continue
             seen.add(id(module))
-            yield f"{dist or '<unknown>'}:{ep.name}", module
+        yield ep, dist, version, module, error, f"{dist or '<unknown>'}:{ep.name}"
 
 
 def _register_modules(loaded: Loaded, imported: list[_Imported]) -> _Origins:
@@ -197,8 +205,7 @@ def _register_modules(loaded: Loaded, imported: list[_Imported]) -> _Origins:
     were checked by :func:`_direct_register_hooks`).
     """
     origins: _Origins = {}
-    seen: set[int] = set()
-    for ep, dist, version, module, error in imported:
+    for ep, dist, version, module, error, plugin_name in _plugins(imported):
         if error is not None:
             loaded.fail(
                 f"plugin {ep.name!r} ({ep.value}) from distribution {dist or '<unknown>'} "
@@ -207,10 +214,6 @@ def _register_modules(loaded: Loaded, imported: list[_Imported]) -> _Origins:
             )
             loaded.failures.append(LoadFailure(ep.name, ep.value, dist, error))
             continue
-        if id(module) in seen:
-            continue
-        seen.add(id(module))
-        plugin_name = f"{dist or '<unknown>'}:{ep.name}"
         if loaded.plugin_manager is not None:
             try:
                 loaded.plugin_manager.register(module, name=plugin_name)
