@@ -8,6 +8,7 @@ the one-step path and on each case that takes the two calls.
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -131,6 +132,26 @@ def test_a_peer_close_during_the_wait_is_noticed(
     closer.join(TIMEOUT)
     assert client.is_connected() is False
     with pytest.raises(ProtocolConnectionError, match="closed by the peer"):
+        client.exchange(b"late", 0.05)
+
+
+def test_a_reset_during_the_wait_is_noticed_with_its_cause(
+    raw_peer: Callable[..., tuple[TCPClient, socket.socket]],
+) -> None:
+    client, conn = raw_peer()
+    assert client.read_within(0) is None
+
+    def answer_with_reset() -> None:
+        read_exactly_from(conn, 5)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    resetter = threading.Thread(target=answer_with_reset)
+    resetter.start()
+    assert client.exchange(b"reset", 1.0) is None
+    resetter.join(TIMEOUT)
+    assert client.is_connected() is False
+    with pytest.raises(ProtocolConnectionError, match="ConnectionResetError"):
         client.exchange(b"late", 0.05)
 
 

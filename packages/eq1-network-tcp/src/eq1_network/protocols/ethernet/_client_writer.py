@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolTimeoutError
 from eq1_network.protocols.ethernet._client_link import ClientLink
-from eq1_network.protocols.ethernet._stream import SendTimeoutError
+from eq1_network.protocols.ethernet._stream import ReceiveError, SendTimeoutError
 
 if TYPE_CHECKING:
     from eq1_network.protocols.ethernet._stream import SocketStream
@@ -65,21 +65,33 @@ class ClientWriter(ClientLink):
         """
         stream = self._stream
         lock = self._read_lock
+        now = time.monotonic()
         if (
             stream is None
             or not stream.kernel_waits
             or not self._exchange_in_one_step
             or type(data) is not bytes
             or self._pushback
-            or time.monotonic() - self._last_look > _PROBE_AFTER_IDLE  # send() looks first
+            or now - self._last_look > _PROBE_AFTER_IDLE  # send() looks first
             or not lock.acquire(False)
         ):
             return super().exchange(data, timeout)
         try:
             fast = not self._rx and self._stream is stream
             if fast:
-                self._write_all(stream, data)
-                received = self._wait_in_recv(stream, timeout)
+                self._last_look = now
+                try:
+                    received = stream.exchange(data, self.write_timeout, self._chunk, timeout)
+                except ReceiveError as exc:
+                    self._lost(stream, exc.reason)
+                    received = b""
+                except SendTimeoutError as exc:
+                    raise self._send_timed_out(stream, exc) from None
+                except OSError as exc:
+                    raise self._send_broke(stream, exc) from exc
+                else:
+                    if received == b"":
+                        self._lost(stream, "closed by the peer")
         finally:
             lock.release()
         if not fast:  # bytes kept by an earlier look come first, as read_within() returns them

@@ -21,7 +21,7 @@ from eq1_network.protocols.ethernet._wait import select_poll, wait_socket
 
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
-__all__ = ["READ_CHUNK", "SendTimeoutError", "SocketStream"]
+__all__ = ["READ_CHUNK", "ReceiveError", "SendTimeoutError", "SocketStream"]
 
 READ_CHUNK = 64 * 1024
 """Bytes asked of the system per ``recv`` call."""
@@ -52,6 +52,21 @@ class SendTimeoutError(Exception):
         super().__init__(f"{sent} of {total} bytes sent")
         self.sent = sent
         self.total = total
+
+
+class ReceiveError(Exception):
+    """Internal: the link failed while :meth:`SocketStream.exchange` waited for bytes.
+
+    Tells a failure of the read apart from one of the write; the ``OSError`` is the
+    cause (``__cause__``).
+
+    Attributes:
+        reason: What happened, for the connection's lost reason.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class SocketStream:
@@ -274,6 +289,54 @@ class SocketStream:
             self.eof = True
         elif self.quickack:
             self.ack_now()
+        return chunk
+
+    def exchange(
+        self, data: bytes, write_timeout: float, limit: int, timeout: float
+    ) -> bytes | None:
+        """Write all of ``data``, then read what arrives within ``timeout`` seconds.
+
+        The outcome of :meth:`send_all` followed by :meth:`recv_wait`, in one call: a
+        small request and its answer usually cost one ``send`` and one ``recv``. Only
+        for streams with :attr:`kernel_waits`.
+
+        Args:
+            data: The bytes to write.
+            write_timeout: Deadline of the write, as for :meth:`send_all`.
+            limit: Most bytes to take.
+            timeout: Longest wait for bytes after the write, in seconds.
+
+        Returns:
+            As :meth:`recv_wait`.
+
+        Raises:
+            SendTimeoutError: If the write did not complete in time (nothing was read).
+            OSError: If the link failed during the write.
+            ReceiveError: If the link failed during the read.
+        """
+        lock = self._send_lock
+        if lock.acquire(False):
+            try:
+                try:
+                    sent = self.sock.send(data, self.flags)
+                except BlockingIOError:
+                    sent = 0
+                if sent != len(data):
+                    self._write(memoryview(data), sent, time.monotonic() + write_timeout)
+            finally:
+                lock.release()
+        else:
+            self.send_all(data, write_timeout)
+        try:
+            if timeout != self._rcvtimeo or timeout < _MIN_WAIT or self.eof or self.quickack:
+                return self.recv_wait(limit, timeout)
+            chunk = self.sock.recv(limit)  # SO_RCVTIMEO already holds ``timeout``
+        except BlockingIOError:  # nothing within the timeout
+            return None
+        except OSError as exc:
+            raise ReceiveError(f"{type(exc).__name__}: {exc}") from exc
+        if not chunk:
+            self.eof = True
         return chunk
 
     def ack_now(self) -> None:
