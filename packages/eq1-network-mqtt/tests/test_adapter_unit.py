@@ -193,6 +193,7 @@ def test_client_reports_acks_and_keeps_paho_bookkeeping() -> None:
 
 def test_publish_other_error(client_cls: mock.MagicMock) -> None:
     adapter, _ = build()
+    client_cls.return_value.publish_acknowledged.return_value = None  # paho's publish() decides
     client_cls.return_value.publish.return_value = SimpleNamespace(
         rc=MQTTErrorCode.MQTT_ERR_QUEUE_SIZE, mid=1
     )

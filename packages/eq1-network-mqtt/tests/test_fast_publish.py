@@ -1,4 +1,4 @@
-"""QoS 0 PUBLISH written and QoS 0/1 PUBLISH read by the fast client, against paho's own."""
+"""PUBLISH written and QoS 0/1 PUBLISH read by the fast client, against paho's own."""
 
 from __future__ import annotations
 
@@ -49,6 +49,36 @@ def test_qos0_packets_are_byte_for_byte_paho_s(protocol: int, size: int, retain:
         expected = paho_packet(topic, payload, retain, protocol)
         assert encoder.qos0(topic, payload, retain) == expected
         assert encoder.qos0(topic, payload, retain) == expected  # from the topic memory
+
+
+def paho_message(
+    topic: str, payload: bytes, qos: int, retain: bool, protocol: int = paho.MQTTv311
+) -> tuple[bytes, paho.MQTTMessage]:
+    """The QoS 1/2 PUBLISH paho itself queues, and the message it records."""
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="x", protocol=protocol)
+    client.on_socket_register_write = lambda *args: None  # queue only, never write
+    client.max_inflight_messages_set(0)
+    client._sock = mock.Mock()
+    info = client.publish(topic, payload, qos, retain)
+    assert info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+    return bytes(client._out_packet[-1]["packet"]), client._out_messages[info.mid]
+
+
+@pytest.mark.parametrize("protocol", [paho.MQTTv311, paho.MQTTv5])
+@pytest.mark.parametrize("size", [0, 1, 60, 121, 122, 200, 16_380, 2_097_200])
+@pytest.mark.parametrize("qos", [1, 2])
+@pytest.mark.parametrize("retain", [False, True])
+def test_qos1_and_qos2_packets_are_byte_for_byte_paho_s(
+    protocol: int, size: int, qos: int, retain: bool
+) -> None:
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    encoder = PublishEncoder(v5=protocol == paho.MQTTv5)
+    for topic in ("a/b", "ünï/cødé", "t" * 300):
+        expected, message = paho_message(topic, payload, qos, retain, protocol)
+        for _ in range(2):  # the second from the topic memory
+            assert encoder.acknowledged(topic, payload, qos, retain, message.mid) == expected
+    properties = b"\x00" if protocol == paho.MQTTv5 else b""
+    assert encoder.acknowledged("a", b"", 1, False, 0xABCD).endswith(b"\xab\xcd" + properties)
 
 
 def test_the_topic_memory_is_bounded() -> None:
@@ -254,6 +284,88 @@ def test_qos0_publish_queues_paho_s_packet(fastpath: str) -> None:
     status, _, report = adapter.publish("t/x", b"payload", 0, False)
     assert status is PublishStatus.NOT_CONNECTED and report is None
     adapter.close()
+
+
+@pytest.mark.parametrize("fastpath", ["0", "1"])
+@pytest.mark.parametrize("qos", [1, 2])
+def test_qos1_and_qos2_publish_record_what_paho_records(fastpath: str, qos: int) -> None:
+    adapter, _ = adapter_on(fastpath, mock.Mock())
+    client: Any = adapter._client
+    original = paho.Client.publish
+    calls = mock.patch.object(paho.Client, "publish", autospec=True, side_effect=original)
+    with calls as paho_publish:
+        status, mid, report = adapter.publish("t/x", b"payload", qos, True)
+    assert status is PublishStatus.SENT and report is None
+    assert paho_publish.called is (fastpath == "0")
+    expected_packet, expected = paho_message("t/x", b"payload", qos, True)
+    queued = client._out_packet[-1]
+    assert bytes(queued["packet"]) == expected_packet.replace(
+        expected.mid.to_bytes(2, "big"), mid.to_bytes(2, "big")
+    )
+    assert (queued["command"], queued["mid"], queued["qos"]) == (0x30, mid, qos)
+    recorded = client._out_messages[mid]
+    for name in ("state", "dup", "_topic", "payload", "qos", "retain", "properties"):
+        assert getattr(recorded, name) == getattr(expected, name), name
+    assert client._inflight_messages == 1
+    # paho's acknowledgement routine completes it as its own (PUBACK, or PUBREC + PUBCOMP)
+    if qos == 1:
+        client._in_packet = {
+            "command": 0x40,
+            "packet": mid.to_bytes(2, "big"),
+            "remaining_length": 2,
+        }
+        assert client._handle_pubackcomp("PUBACK") == MQTTErrorCode.MQTT_ERR_SUCCESS
+    else:
+        client._in_packet = {
+            "command": 0x50,
+            "packet": mid.to_bytes(2, "big"),
+            "remaining_length": 2,
+        }
+        assert client._handle_pubrec() == MQTTErrorCode.MQTT_ERR_SUCCESS
+        assert client._out_messages[mid].state == paho.mqtt_ms_wait_for_pubcomp
+        client._in_packet = {
+            "command": 0x70,
+            "packet": mid.to_bytes(2, "big"),
+            "remaining_length": 2,
+        }
+        assert client._handle_pubackcomp("PUBCOMP") == MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert mid not in client._out_messages and client._inflight_messages == 0
+    client._sock = None
+    status, _, _ = adapter.publish("t/x", b"payload", qos, False)
+    assert status is PublishStatus.KEPT  # paho keeps it for the next connection
+    adapter.close()
+
+
+def test_a_qos1_message_queued_fast_is_resent_with_dup_after_a_reconnection() -> None:
+    client = FastClient(CallbackAPIVersion.VERSION2, client_id="x")
+    client.max_inflight_messages_set(0)
+    client._sock = mock.Mock()
+    mid = client.publish_acknowledged("t", b"p", 1, False)
+    assert mid is not None and client._out_messages[mid].state == paho.mqtt_ms_wait_for_puback
+    client._sock = None
+    client._messages_reconnect_reset_out()  # what paho does on a new connection
+    message = client._out_messages[mid]
+    assert message.dup and message.state == paho.mqtt_ms_publish
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        lambda c: setattr(c, "_sock", None),
+        lambda c: c.max_inflight_messages_set(20),
+        lambda c: c.max_queued_messages_set(5),
+        lambda c: setattr(c, "_protocol", paho.MQTTv5),
+    ],
+    ids=["not connected", "paho window", "paho queue limit", "mqtt5"],
+)
+def test_the_fast_qos1_path_stands_aside(setup: Any) -> None:
+    client = FastClient(CallbackAPIVersion.VERSION2, client_id="x")
+    client.max_inflight_messages_set(0)
+    client._sock = mock.Mock()
+    setup(client)
+    assert client.publish_acknowledged("t", b"p", 1, False) is None
+    assert not client._out_messages and not client._out_packet
+    client._sock = None
 
 
 def test_a_written_qos0_report_completes_and_a_waiter_wakes() -> None:

@@ -95,6 +95,13 @@ def test_a_renamed_read_state_key_is_named(monkeypatch: pytest.MonkeyPatch) -> N
     assert current().missing == "paho.Client()._in_packet lacks ['packet']"
 
 
+def test_a_message_record_with_other_slots_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    slots = (*paho.MQTTMessage.__slots__, "expiry")
+    monkeypatch.setattr(paho.MQTTMessage, "__slots__", slots)
+    assert "paho.MQTTMessage has the slots" in str(current().missing)
+    assert "'expiry'" in str(current().missing)
+
+
 # -- the switch ------------------------------------------------------------------------
 
 

@@ -344,6 +344,11 @@ class PahoAdapter:
                 return PublishStatus.NOT_CONNECTED, 0, None
             self.wake()
             return PublishStatus.SENT, 0, written
+        if qos and props is None and (fast := self._fast) is not None:
+            mid = fast.publish_acknowledged(topic, payload, qos, retain)
+            if mid is not None:
+                self.wake()
+                return PublishStatus.SENT, mid, None
         info = self._client.publish(topic, payload, qos, retain, props)
         if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             return PublishStatus.SENT, info.mid, None if qos else WriteReport(info)

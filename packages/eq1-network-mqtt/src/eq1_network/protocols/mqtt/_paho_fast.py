@@ -205,6 +205,55 @@ class QoS0Write:
         return ProtocolConnectionError(f"QoS 0 message not sent: {paho.error_string(self.rc)}")
 
 
+class _Unreported:
+    """The ``info`` of a QoS 1/2 message queued by :meth:`FastClient.publish_acknowledged`.
+
+    Its outcome reaches the adapter through :attr:`FastClient.ack_listener`, so what paho
+    reports here (its writer's and acknowledgement routine's ``_set_as_published()``)
+    is not needed; one shared instance serves every such message.
+    """
+
+    __slots__ = ("rc",)
+
+    def __init__(self) -> None:
+        self.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _set_as_published(self) -> None:
+        pass
+
+
+_UNREPORTED = _Unreported()
+
+
+class _OutMessage(paho.MQTTMessage):
+    """paho's record of an outgoing QoS 1/2 message, without its own condition variable.
+
+    paho's ``MQTTMessage()`` builds a ``MQTTMessageInfo``, with a condition variable, for
+    every message; the adapter learns outcomes from the acknowledgements instead. Every
+    slot paho's class declares is set (:mod:`._paho_layout` checks the slots).
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self, mid: int, topic: bytes, payload: bytes, qos: int, retain: bool, state: Any
+    ) -> None:
+        self.timestamp = paho.time_func()
+        self.state = state
+        self.dup = False
+        self.mid = mid
+        self._topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.info = _UNREPORTED  # type: ignore[assignment] # paho calls _set_as_published() only
+        self.properties = None
+
+
+_WAIT_STATE = {1: paho.mqtt_ms_wait_for_puback, 2: paho.mqtt_ms_wait_for_pubrec}
+"""The state paho gives a QoS 1 or QoS 2 message written for the first time."""
+
+
 class FastClient(paho.Client):
     """paho's client, tuned for throughput where paho spends most per message.
 
@@ -227,6 +276,10 @@ class FastClient(paho.Client):
       else. paho's ``publish()`` also checks the topic (the caller already did), takes a
       packet id under a lock, builds a ``MQTTMessageInfo`` with its own condition
       variable and logs through several calls; none of that is needed for QoS 0.
+    - QoS 1/2 publishing: :meth:`publish_acknowledged` records the message in paho's
+      session state as paho's ``publish()`` does (so that paho resends it after a
+      reconnection and completes it on its acknowledgement), without the per-message
+      ``MQTTMessageInfo``, and queues the packet as :meth:`publish_qos0` does.
     - Receiving: :meth:`take_publishes` decodes the QoS 0/1 PUBLISH and the PUBACK
       packets already in the read buffer and hands messages to :attr:`message_listener`,
       acknowledgements to paho's completion routine, instead of
@@ -286,15 +339,55 @@ class FastClient(paho.Client):
         self._queue_packet(PUBLISH_COMMAND, 0, encoder.qos0(topic, payload, retain), report)
         return report
 
+    def publish_acknowledged(
+        self, topic: str, payload: bytes, qos: int, retain: bool
+    ) -> int | None:
+        """Queue a QoS 1 or QoS 2 PUBLISH without properties, as paho's ``publish()`` would.
+
+        The caller has checked the topic and the payload, and wakes the network loop,
+        which writes the queue. Only for a connected MQTT 3.1.1 session with paho's own
+        limits off (the adapter keeps the in-flight window itself).
+
+        Args:
+            topic: A valid topic name.
+            payload: The payload.
+            qos: 1 or 2.
+            retain: The retain flag.
+
+        Returns:
+            The packet id; ``None`` when paho's ``publish()`` must take the message
+            (no connection, MQTT 5, a limit of paho's set, or the id still in use).
+        """
+        if (
+            self._sock is None
+            or self._protocol == paho.MQTTv5
+            or self._max_inflight_messages
+            or self._max_queued_messages
+        ):
+            return None
+        encoder = self._encoder
+        if encoder is None:
+            encoder = self._encoder = PublishEncoder(False)  # MQTT 3.1.1 only, as checked
+        mid = self._mid_generate()
+        packet = encoder.acknowledged(topic, payload, qos, retain, mid)
+        message = _OutMessage(mid, topic.encode(), payload, qos, retain, _WAIT_STATE[qos])
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                return None
+            self._out_messages[mid] = message
+            self._inflight_messages += 1
+            self._queue_packet(PUBLISH_COMMAND, mid, packet, None, qos)
+        return mid
+
     def _queue_packet(
-        self, command: int, mid: int, packet: bytes, report: QoS0Write | None
+        self, command: int, mid: int, packet: bytes, report: QoS0Write | None, qos: int = 0
     ) -> None:
         """Append a packet to paho's output queue, in the form paho's writer takes."""
         self._out_packet.append(
             {
                 "command": command,
                 "mid": mid,
-                "qos": 0,
+                "qos": qos,
                 "pos": 0,
                 "to_process": len(packet),
                 "packet": packet,

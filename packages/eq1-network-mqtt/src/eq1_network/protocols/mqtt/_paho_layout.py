@@ -51,6 +51,7 @@ METHODS: Mapping[str, tuple[str, ...]] = {
     "_handle_pubackcomp": ("self", "cmd"),
     "_handle_pubrec": ("self",),
     "_loop_rc_handle": ("self", "rc"),
+    "_mid_generate": ("self",),
     "_packet_read": ("self",),
     "_packet_write": ("self",),
     "loop_read": ("self", "max_packets"),
@@ -58,7 +59,12 @@ METHODS: Mapping[str, tuple[str, ...]] = {
 """Methods the speed-ups override, call or feed (``_packet_write`` writes the packets
 :meth:`._paho_fast.FastClient.publish_qos0` queues), with their parameter names."""
 
-MODULE_NAMES = ("mqtt_ms_resend_pubrel", "MQTTv5")
+MODULE_NAMES = (
+    "mqtt_ms_resend_pubrel",
+    "mqtt_ms_wait_for_puback",
+    "mqtt_ms_wait_for_pubrec",
+    "MQTTv5",
+)
 """Names the speed-ups read from ``paho.mqtt.client``."""
 
 ATTRIBUTES: Mapping[str, type | tuple[type, ...]] = {
@@ -70,8 +76,17 @@ ATTRIBUTES: Mapping[str, type | tuple[type, ...]] = {
     "_out_messages": dict,
     "_out_message_mutex": type(threading.RLock()),
     "_protocol": int,
+    "_inflight_messages": int,
+    "_max_inflight_messages": int,
+    "_max_queued_messages": int,
 }
 """Private attributes of a new client the speed-ups read, with their types."""
+
+MESSAGE_SLOTS = frozenset(
+    {"timestamp", "state", "dup", "mid", "_topic", "payload", "qos", "retain", "info", "properties"}
+)
+"""The slots of ``paho.mqtt.client.MQTTMessage``, every one of which the speed-ups set for a
+QoS 1/2 message they queue."""
 
 IN_PACKET_KEYS = frozenset({"command", "packet"})
 """Keys of ``_in_packet`` the speed-ups read."""
@@ -135,6 +150,9 @@ def _attribute_problem() -> str | None:
         return f"paho.Client() has none of {RECEIVED_AT} (when input last arrived)"
     if not callable(getattr(paho, "time_func", None)):
         return "paho.mqtt.client.time_func is missing"
+    slots = getattr(paho.MQTTMessage, "__slots__", ())
+    if set(slots) != MESSAGE_SLOTS:
+        return f"paho.MQTTMessage has the slots {sorted(slots)}, expected {sorted(MESSAGE_SLOTS)}"
     return None
 
 

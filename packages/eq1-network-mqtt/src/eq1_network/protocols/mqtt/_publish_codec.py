@@ -1,8 +1,9 @@
 """PUBLISH packets of MQTT 3.1.1 without properties, encoded and decoded without I/O.
 
-The speed-ups of :mod:`._paho_fast` use these for the common packets: QoS 0 PUBLISH
-going out, QoS 0 and 1 PUBLISH and PUBACK coming in. Everything else (MQTT 5 properties, QoS 2,
-other packet types, anything malformed) is left to paho-mqtt's own code, which reports
+The speed-ups of :mod:`._paho_fast` use these for the common packets: PUBLISH going
+out (every QoS), QoS 0 and 1 PUBLISH and PUBACK coming in. Everything else coming in
+(MQTT 5 properties, QoS 2, other packet types, anything malformed) is left to
+paho-mqtt's own code, which reports
 errors as it always does: :func:`scan_publishes` stops in front of such a packet and
 consumes nothing of it.
 """
@@ -64,7 +65,7 @@ def puback(mid: int) -> bytes:
 
 
 class PublishEncoder:
-    """Encodes QoS 0 PUBLISH packets; remembers each topic's encoded form.
+    """Encodes PUBLISH packets without properties; remembers each topic's encoded form.
 
     Args:
         v5: Whether the connection speaks MQTT 5 (an empty property list is added).
@@ -75,6 +76,17 @@ class PublishEncoder:
         self._v5 = v5
         self._cache_size = cache_size
         self._prefixes: dict[str, bytes] = {}
+
+    def _prefix(self, topic: str) -> bytes:
+        """The topic's length and UTF-8 bytes, and for MQTT 5 an empty property list."""
+        prefix = self._prefixes.get(topic)
+        if prefix is None:
+            encoded = topic.encode()
+            prefix = len(encoded).to_bytes(2, "big") + encoded + (b"\x00" if self._v5 else b"")
+            if len(self._prefixes) >= self._cache_size:
+                self._prefixes.clear()
+            self._prefixes[topic] = prefix
+        return prefix
 
     def qos0(self, topic: str, payload: bytes, retain: bool) -> bytes:
         """Encode one QoS 0 PUBLISH.
@@ -90,21 +102,47 @@ class PublishEncoder:
         Raises:
             ValueError: If the packet would exceed MQTT's largest Remaining Length.
         """
-        prefixes = self._prefixes
-        prefix = prefixes.get(topic)
-        if prefix is None:
-            encoded = topic.encode()
-            prefix = len(encoded).to_bytes(2, "big") + encoded + (b"\x00" if self._v5 else b"")
-            if len(prefixes) >= self._cache_size:
-                prefixes.clear()
-            prefixes[topic] = prefix
+        prefix = self._prefixes.get(topic) or self._prefix(topic)
         size = len(prefix) + len(payload)
         command = PUBLISH_COMMAND | 1 if retain else PUBLISH_COMMAND
         if size < 0x80:
             return b"".join((bytes((command, size)), prefix, payload))
-        if size > _MAX_REMAINING:
-            raise ValueError(f"a PUBLISH of {size} bytes exceeds MQTT's limit of {_MAX_REMAINING}")
-        return b"".join((bytes((command,)), remaining_length(size), prefix, payload))
+        return b"".join((bytes((command,)), _remaining(size), prefix, payload))
+
+    def acknowledged(self, topic: str, payload: bytes, qos: int, retain: bool, mid: int) -> bytes:
+        """Encode one QoS 1 or QoS 2 PUBLISH, sent for the first time (DUP clear).
+
+        Args:
+            topic: A valid topic name (checked by the caller).
+            payload: The payload.
+            qos: 1 or 2.
+            retain: The retain flag.
+            mid: The packet id, 1 to 65535.
+
+        Returns:
+            The whole packet.
+
+        Raises:
+            ValueError: If the packet would exceed MQTT's largest Remaining Length.
+        """
+        prefix = self._prefixes.get(topic) or self._prefix(topic)
+        if self._v5:  # the packet id comes between the topic and the property list
+            prefix = prefix[:-1]
+            packet_id = bytes((mid >> 8, mid & 0xFF, 0))
+        else:
+            packet_id = bytes((mid >> 8, mid & 0xFF))
+        size = len(prefix) + len(packet_id) + len(payload)
+        command = PUBLISH_COMMAND | qos << 1 | (1 if retain else 0)
+        if size < 0x80:
+            return b"".join((bytes((command, size)), prefix, packet_id, payload))
+        return b"".join((bytes((command,)), _remaining(size), prefix, packet_id, payload))
+
+
+def _remaining(size: int) -> bytes:
+    """:func:`remaining_length` of a packet's size, refusing sizes beyond MQTT's limit."""
+    if size > _MAX_REMAINING:
+        raise ValueError(f"a PUBLISH of {size} bytes exceeds MQTT's limit of {_MAX_REMAINING}")
+    return remaining_length(size)
 
 
 Deliver = Callable[[str, bytes, int, bool], None]
