@@ -20,7 +20,7 @@ from eq1_network import ReconnectPolicy
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolNotConnectedError
 from eq1_network.interfaces import ReqResProtocol
 from eq1_network.protocols.ethernet.tcp_client import TCPClient
-from eq1_network.testing import DEFAULT_TIMEOUT, read_exactly
+from eq1_network.testing import DEFAULT_TIMEOUT, read_exactly, recv_exactly
 
 LOCALHOST = "127.0.0.1"
 TIMEOUT = DEFAULT_TIMEOUT
@@ -100,7 +100,7 @@ def test_bytes_already_buffered_come_first(
     assert client.is_connected() is True  # the liveness check buffers the waiting bytes
     assert client.exchange(b"request", TIMEOUT) == b"early"
     assert two_calls == [b"request"]
-    assert read_exactly_from(conn, 7) == b"request"
+    assert recv_exactly(conn, 7) == b"request"
     conn.sendall(b"answer")
     assert read_exactly(client, 6, TIMEOUT) == b"answer"
 
@@ -113,45 +113,31 @@ def test_silence_returns_none_after_the_timeout_and_the_request_went(
     started = time.monotonic()
     assert client.exchange(b"hello?", 0.05) is None
     assert time.monotonic() - started >= 0.04
-    assert read_exactly_from(conn, 6) == b"hello?"
+    assert recv_exactly(conn, 6) == b"hello?"
 
 
-def test_a_peer_close_during_the_wait_is_noticed(
-    raw_peer: Callable[..., tuple[TCPClient, socket.socket]],
+@pytest.mark.parametrize(
+    ("ending", "reason"),
+    [("close", "closed by the peer"), ("reset", "ConnectionResetError")],
+)
+def test_a_peer_close_or_reset_during_the_wait_is_noticed(
+    raw_peer: Callable[..., tuple[TCPClient, socket.socket]], ending: str, reason: str
 ) -> None:
     client, conn = raw_peer()
     assert client.read_within(0) is None
 
-    def answer_with_close() -> None:
-        read_exactly_from(conn, 4)
+    def answer_with_the_end() -> None:
+        recv_exactly(conn, 4)
+        if ending == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
 
-    closer = threading.Thread(target=answer_with_close)
-    closer.start()
+    ender = threading.Thread(target=answer_with_the_end)
+    ender.start()
     assert client.exchange(b"quit", 0.5) is None
-    closer.join(TIMEOUT)
+    ender.join(TIMEOUT)
     assert client.is_connected() is False
-    with pytest.raises(ProtocolConnectionError, match="closed by the peer"):
-        client.exchange(b"late", 0.05)
-
-
-def test_a_reset_during_the_wait_is_noticed_with_its_cause(
-    raw_peer: Callable[..., tuple[TCPClient, socket.socket]],
-) -> None:
-    client, conn = raw_peer()
-    assert client.read_within(0) is None
-
-    def answer_with_reset() -> None:
-        read_exactly_from(conn, 5)
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        conn.close()
-
-    resetter = threading.Thread(target=answer_with_reset)
-    resetter.start()
-    assert client.exchange(b"reset", 1.0) is None
-    resetter.join(TIMEOUT)
-    assert client.is_connected() is False
-    with pytest.raises(ProtocolConnectionError, match="ConnectionResetError"):
+    with pytest.raises(ProtocolConnectionError, match=reason):
         client.exchange(b"late", 0.05)
 
 
@@ -170,7 +156,7 @@ def test_a_loss_during_the_wait_waits_for_the_reconnection(
         caller = threading.Thread(target=lambda: result.append(client.exchange(b"req", TIMEOUT)))
         caller.start()
         first.settimeout(TIMEOUT)
-        assert read_exactly_from(first, 3) == b"req"
+        assert recv_exactly(first, 3) == b"req"
         first.close()  # lost while the caller waits for the answer
         second, _ = listener.accept()  # the client reconnects
         with second:
@@ -198,7 +184,7 @@ def test_another_reader_keeps_the_answer_and_exchange_waits_behind_it(
     assert client.exchange(b"mine", 0.05) is None
     assert time.monotonic() - started >= 0.04
     assert two_calls == [b"mine"]
-    assert read_exactly_from(conn, 4) == b"mine"
+    assert recv_exactly(conn, 4) == b"mine"
     conn.sendall(b"reply")
     reader.join(TIMEOUT)
     assert first == [b"reply"]
@@ -219,15 +205,6 @@ def test_text_is_refused_before_anything_is_sent(
     conn.settimeout(0.05)
     with pytest.raises(TimeoutError):
         conn.recv(1)
-
-
-def read_exactly_from(conn: socket.socket, size: int) -> bytes:
-    got = b""
-    while len(got) < size:
-        chunk = conn.recv(size - len(got))
-        assert chunk, f"the client closed after {len(got)} of {size} bytes"
-        got += chunk
-    return got
 
 
 def test_a_tap_sees_what_exchange_sends_and_reads(

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from eq1_network.protocols.ethernet._stream import ReceiveError, SendTimeoutError, SocketStream
-from eq1_network.testing import DEFAULT_TIMEOUT
+from eq1_network.testing import DEFAULT_TIMEOUT, recv_exactly
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="waits inside recv exist on Linux only"
@@ -41,20 +41,18 @@ def pair() -> Iterator[tuple[SocketStream, socket.socket]]:
     far.close()
 
 
-def receive(conn: socket.socket, size: int) -> bytes:
-    got = b""
-    while len(got) < size:
-        chunk = conn.recv(size - len(got))
-        assert chunk, f"closed after {len(got)} of {size} bytes"
-        got += chunk
-    return got
-
-
 def echo_once(conn: socket.socket, size: int) -> threading.Thread:
     """Answer the next ``size`` bytes with themselves, from a thread."""
-    thread = threading.Thread(target=lambda: conn.sendall(receive(conn, size)))
+    thread = threading.Thread(target=lambda: conn.sendall(recv_exactly(conn, size)))
     thread.start()
     return thread
+
+
+def set_the_wait(stream: SocketStream, far: socket.socket) -> None:
+    """One round trip with the tests' timeout, so that the next call takes the short path."""
+    peer = echo_once(far, 1)
+    assert stream.exchange(b"a", TIMEOUT, 1024, TIMEOUT) == b"a"
+    peer.join(TIMEOUT)
 
 
 def test_the_answer_comes_back_and_the_same_wait_is_not_set_again(
@@ -81,19 +79,17 @@ def test_silence_returns_none_after_the_timeout_on_each_path(
         started = time.monotonic()
         assert stream.exchange(b"anyone?", TIMEOUT, 1024, 0.05) is None
         assert time.monotonic() - started >= 0.04
-        assert receive(far, 7) == b"anyone?"
+        assert recv_exactly(far, 7) == b"anyone?"
     assert stream.exchange(b"now", TIMEOUT, 1024, 0.0) is None  # a zero wait only looks
-    assert receive(far, 3) == b"now"
+    assert recv_exactly(far, 3) == b"now"
 
 
 def test_a_close_by_the_peer_returns_empty_and_marks_the_end(
     pair: tuple[SocketStream, socket.socket],
 ) -> None:
     stream, far = pair
-    peer = echo_once(far, 1)
-    assert stream.exchange(b"x", TIMEOUT, 1024, TIMEOUT) == b"x"  # sets the wait
-    peer.join(TIMEOUT)
-    closer = threading.Thread(target=lambda: (receive(far, 3), far.shutdown(socket.SHUT_WR)))
+    set_the_wait(stream, far)
+    closer = threading.Thread(target=lambda: (recv_exactly(far, 3), far.shutdown(socket.SHUT_WR)))
     closer.start()
     assert stream.exchange(b"bye", TIMEOUT, 1024, TIMEOUT) == b""  # the short path
     closer.join(TIMEOUT)
@@ -105,12 +101,10 @@ def test_a_reset_during_the_wait_is_a_receive_error_not_a_send_error(
     pair: tuple[SocketStream, socket.socket],
 ) -> None:
     stream, far = pair
-    peer = echo_once(far, 1)
-    assert stream.exchange(b"a", TIMEOUT, 1024, TIMEOUT) == b"a"  # sets the wait
-    peer.join(TIMEOUT)
+    set_the_wait(stream, far)
 
     def reset() -> None:
-        receive(far, 5)
+        recv_exactly(far, 5)
         far.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         far.close()
 
