@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -147,6 +148,29 @@ def test_run_forever_returns_when_a_callback_disconnects(mosquitto: Any, make_cl
     client.run_forever(timeout=TIMEOUT * 3)
     assert seen == [b"go", b"stop"]
     assert not client.is_connected()
+
+
+def test_run_forever_returns_at_once_when_a_callback_disconnected_first(
+    mosquitto: Any, make_client: Any
+) -> None:
+    client = _connected(make_client, mosquitto.port)
+    stopped = threading.Event()
+
+    def on_message(message: MQTTMessage) -> None:
+        if message.payload == b"stop":
+            client.disconnect()
+            stopped.set()
+
+    client.subscribe("messages/stop-first", on_message, qos=1)
+    client.publish("messages/stop-first", b"stop", qos=1).wait(TIMEOUT)
+    assert stopped.wait(TIMEOUT), "the stop message did not arrive"
+    started = time.monotonic()
+    client.run_forever(timeout=TIMEOUT * 3)  # the disconnect came first: nothing to wait for
+    assert time.monotonic() - started < TIMEOUT
+    assert not client.is_connected()
+    client.connect()  # a new connection: run_forever() waits again
+    client.run_forever(timeout=0.1)
+    assert client.is_connected()
 
 
 def test_run_forever_returns_after_its_timeout(mosquitto: Any, make_client: Any) -> None:

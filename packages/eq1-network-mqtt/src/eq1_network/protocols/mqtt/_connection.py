@@ -74,6 +74,7 @@ class Connection:
         self._publisher = publisher
         self._subscriptions = subscriptions
         self._op_lock = threading.Lock()  # one connect/disconnect at a time
+        self._closed = False  # disconnect() ended the last connection: run() returns at once
         self._will: Will | None = None
         self.session_present = False
 
@@ -106,6 +107,7 @@ class Connection:
                     shared.failure or ProtocolNotConnectedError("the previous connection failed"),
                     graceful=False,
                 )
+            self._closed = False
             return self._open(adapter_factory)
 
     def _open(self, adapter_factory: AdapterFactory) -> bool:
@@ -157,6 +159,7 @@ class Connection:
                     return
                 was_connected = shared.state is State.CONNECTED
                 shared.state = State.CLOSING
+                self._closed = True  # seen by run() as soon as the session is gone
             if was_connected and not self._tracker.wait_drained(self._config.drain_timeout):
                 logger.warning(
                     "%r: %d publishes still unacknowledged after drain_timeout=%s s",
@@ -223,6 +226,8 @@ class Connection:
         shared = self._shared
         with shared.lock:
             if shared.session is None:
+                if self._closed:  # disconnect() came first (a stop message, say): done
+                    return
                 raise ProtocolNotConnectedError(
                     f"{self._owner!r}: run_forever() needs a connection; call connect() first"
                 )

@@ -358,12 +358,15 @@ class MQTTProtocol(PubSubProtocol):
         Returns when :meth:`disconnect` is called (from a callback or another thread),
         after ``timeout`` seconds, or on Ctrl-C (the client is then disconnected and
         the ``KeyboardInterrupt`` is not re-raised). Reconnection goes on meanwhile.
+        When :meth:`disconnect` ended the connection before this call (a callback
+        handled a stop message first, say), it returns at once.
 
         Args:
             timeout: Longest wait in seconds; ``None`` waits until closed.
 
         Raises:
-            ProtocolNotConnectedError: If ``connect()`` was not called first.
+            ProtocolNotConnectedError: If the client was never connected (or its last
+                ``connect()`` failed).
             ProtocolError: The error reconnection gave up with (``last_error``).
         """
         self._connection.run(timeout)
