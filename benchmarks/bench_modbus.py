@@ -69,18 +69,26 @@ def libmodbus_server(folder: Path) -> tuple[subprocess.Popen[str], int]:
     return process, int(port)
 
 
-def raw_lane(port: int, n: int) -> float:
+def raw_connection(port: int) -> socket.socket:
     sock = socket.create_connection((HOST, port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def raw_round_trips(sock: socket.socket, n: int) -> float:
+    """Run ``n`` round trips of the raw MBAP loop; return the seconds taken."""
     started = time.perf_counter()
     for _ in range(n):
         sock.sendall(REQUEST)
         got = sock.recv(512)
         while len(got) < ANSWER_SIZE:
             got += sock.recv(512)
-    elapsed = time.perf_counter() - started
-    sock.close()
-    return n / elapsed
+    return time.perf_counter() - started
+
+
+def raw_lane(port: int, n: int) -> float:
+    with raw_connection(port) as sock:
+        return n / raw_round_trips(sock, n)
 
 
 def ours_lane(port: int, n: int) -> float:
@@ -163,19 +171,11 @@ def paired_blocks(folder: Path, port: int, blocks: int, size: int) -> None:
     """Print the median ratio ModbusProtocol / raw loop over adjacent pairs of blocks."""
     other, other_port = libmodbus_server(folder)  # libmodbus serves one connection at a time
     CLEANUP.append(other)
-    sock = socket.create_connection((HOST, other_port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     ratios: list[float] = []
-    with sock, ModbusProtocol(HOST, port, timeout=5.0) as client:
+    with raw_connection(other_port) as sock, ModbusProtocol(HOST, port, timeout=5.0) as client:
         read = client.read_holding_registers
         for _ in range(blocks):
-            started = time.perf_counter()
-            for _ in range(size):
-                sock.sendall(REQUEST)
-                got = sock.recv(512)
-                while len(got) < ANSWER_SIZE:
-                    got += sock.recv(512)
-            raw = time.perf_counter() - started
+            raw = raw_round_trips(sock, size)
             started = time.perf_counter()
             for _ in range(size):
                 read(0, 10)
