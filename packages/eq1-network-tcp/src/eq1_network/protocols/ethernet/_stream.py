@@ -296,9 +296,9 @@ class SocketStream:
     ) -> bytes | None:
         """Write all of ``data``, then read what arrives within ``timeout`` seconds.
 
-        The outcome of :meth:`send_all` followed by :meth:`recv_wait`, in one call: a
-        small request and its answer usually cost one ``send`` and one ``recv``. Only
-        for streams with :attr:`kernel_waits`.
+        :meth:`send_all` followed by :meth:`recv_wait`, with a failure of the read told
+        apart from one of the write: a small request and its answer usually cost one
+        ``send`` and one ``recv``. Only for streams with :attr:`kernel_waits`.
 
         Args:
             data: The bytes to write.
@@ -314,30 +314,11 @@ class SocketStream:
             OSError: If the link failed during the write.
             ReceiveError: If the link failed during the read.
         """
-        lock = self._send_lock
-        if lock.acquire(False):
-            try:
-                try:
-                    sent = self.sock.send(data, self.flags)
-                except BlockingIOError:
-                    sent = 0
-                if sent != len(data):
-                    self._write(memoryview(data), sent, time.monotonic() + write_timeout)
-            finally:
-                lock.release()
-        else:
-            self.send_all(data, write_timeout)
+        self.send_all(data, write_timeout)
         try:
-            if timeout != self._rcvtimeo or timeout < _MIN_WAIT or self.eof or self.quickack:
-                return self.recv_wait(limit, timeout)
-            chunk = self.sock.recv(limit)  # SO_RCVTIMEO already holds ``timeout``
-        except BlockingIOError:  # nothing within the timeout
-            return None
+            return self.recv_wait(limit, timeout)
         except OSError as exc:
             raise ReceiveError(f"{type(exc).__name__}: {exc}") from exc
-        if not chunk:
-            self.eof = True
-        return chunk
 
     def ack_now(self) -> None:
         """Re-arm ``TCP_QUICKACK``: acknowledge the next segments without delay.
