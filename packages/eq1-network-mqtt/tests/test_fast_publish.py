@@ -20,8 +20,9 @@ from eq1_network.protocols.mqtt._paho_fast import BufferedSocket, FastClient, Qo
 from eq1_network.protocols.mqtt._publish_codec import (
     PublishEncoder,
     puback,
+    pubrel,
     remaining_length,
-    scan_pubacks,
+    scan_acks,
     scan_publishes,
 )
 from eq1_network.protocols.mqtt.config import BrokerConfig, ClientConfig
@@ -111,7 +112,7 @@ def publish(topic: bytes, payload: bytes, qos: int = 0, mid: int = 0, first: int
 def scan(data: bytes, pos: int = 0) -> tuple[int, list[tuple[Any, ...]], list[int]]:
     seen: list[tuple[Any, ...]] = []
     acks: list[int] = []
-    end = scan_publishes(data, pos, lambda *message: seen.append(message), acks)
+    end = scan_publishes(data, pos, lambda *message: seen.append(message), acks, [])
     return end, seen, acks
 
 
@@ -138,7 +139,7 @@ def test_qos0_and_qos1_packets_are_taken_in_order() -> None:
     [
         b"\xd0\x00",  # PINGRESP
         b"\x40\x02\x00\x01",  # PUBACK
-        publish(b"q2", b"p", qos=2, mid=1),
+        publish(b"q2", b"p", qos=2, mid=0),  # packet id 0
         publish(b"q3", b"p", first=0x36),  # QoS 3 is invalid
         publish(b"dup", b"p", first=0x38),  # DUP on QoS 0 is invalid
         publish(b"", b"p"),  # empty topic
@@ -164,11 +165,52 @@ def test_incomplete_packets_stay_unread_at_every_cut() -> None:
         assert len(seen) == (1 if cut >= first else 0)
 
 
-def test_pubacks_are_taken_up_to_the_first_other_packet() -> None:
-    mids: list[int] = []
-    data = puback(1) + puback(65535) + b"\x40\x03\x00\x02\x00" + puback(3)
-    assert scan_pubacks(data, 0, mids) == 8 and mids == [1, 65535]  # MQTT 5 form: paho's
-    assert scan_pubacks(puback(7)[:3], 0, mids) == 0 and mids == [1, 65535]
+def test_qos2_packets_are_held_and_answered_in_order() -> None:
+    data = (
+        publish(b"a", b"1", qos=1, mid=5)
+        + publish(b"b", b"2", qos=2, mid=6, first=0x3D)  # retained, DUP
+        + publish(b"c", b"3")
+    )
+    seen: list[tuple[Any, ...]] = []
+    acks: list[int] = []
+    held: list[tuple[int, str, bytes, bool, bool]] = []
+    assert scan_publishes(data, 0, lambda *m: seen.append(m), acks, held) == len(data)
+    assert seen == [("a", b"1", 1, False), ("c", b"3", 0, False)]
+    assert held == [(6, "b", b"2", True, True)] and acks == [5, 0x50 << 16 | 6]
+
+
+def pubrec(mid: int) -> bytes:
+    return bytes((0x50, 2, mid >> 8, mid & 0xFF))
+
+
+def pubcomp(mid: int) -> bytes:
+    return bytes((0x70, 2, mid >> 8, mid & 0xFF))
+
+
+@pytest.mark.parametrize(
+    "stopper",
+    [
+        b"\x40\x03\x00\x02\x00",  # PUBACK in its MQTT 5 form: paho's
+        b"\x60\x02\x00\x05",  # PUBREL without its reserved flags (malformed): paho's
+        b"\xb0\x02\x00\x05",  # UNSUBACK
+    ],
+)
+def test_acknowledgements_are_taken_in_order_up_to_the_first_other_packet(
+    stopper: bytes,
+) -> None:
+    entries: list[int] = []
+    data = puback(1) + pubrec(65535) + pubcomp(2) + pubrel(9) + puback(3)
+    assert scan_acks(data + stopper + puback(4), 0, entries) == len(data)
+    assert entries == [
+        0x40 << 16 | 1,
+        0x50 << 16 | 65535,
+        0x70 << 16 | 2,
+        0x62 << 16 | 9,
+        0x40 << 16 | 3,
+    ]
+    for cut in range(1, 4):  # an incomplete packet at the end stays unread
+        assert scan_acks(data + pubrec(7)[:cut], 0, []) == len(data)
+    assert pubrel(258) == b"\x62\x02\x01\x02"
 
 
 def test_a_failing_handler_is_logged_and_the_rest_delivered(
@@ -184,7 +226,7 @@ def test_a_failing_handler_is_logged_and_the_rest_delivered(
 
     acks: list[int] = []
     with caplog.at_level(logging.ERROR):
-        assert scan_publishes(data, 0, deliver, acks) == len(data)
+        assert scan_publishes(data, 0, deliver, acks, []) == len(data)
     assert seen == ["good"] and acks == [1]  # acknowledged: it was delivered to the handler
     assert "message handler failed" in caplog.text
 
@@ -249,6 +291,91 @@ def test_both_positions_deliver_and_acknowledge_alike(
     assert acknowledged == [ours_1, ours_2] and not client._out_messages
     if fastpath == "1":  # paho reads one or more packets per call, the client the rest
         assert 0 < sum(taken) < len(stream)
+    adapter.close()
+
+
+@pytest.mark.parametrize("fastpath", ["0", "1"])
+def test_both_positions_answer_pubrec_and_complete_on_pubcomp_alike(
+    fastpath: str, pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, theirs = pair
+    taken: list[int] = []
+    take = FastClient.take_publishes
+    monkeypatch.setattr(FastClient, "take_publishes", lambda self: taken.append(take(self)))
+    adapter, listener = adapter_on(fastpath, ours)
+    client: Any = adapter._client
+    mids = [adapter.publish("t/ours", str(n).encode(), 2, False)[1] for n in range(3)]
+    qos1 = adapter.publish("t/ours", b"q1", 1, False)[1]
+    client._out_packet.clear()
+    before = paho.time_func()
+    # PUBREC for the first two and for no message of ours, then paho's packets.
+    theirs.sendall(
+        pubrec(mids[0]) + publish(b"t/in", b"x") + pubrec(mids[1]) + pubrec(999) + b"\xd0\x00"
+    )
+    assert adapter._read(client, client._sock)
+    written = [(bytes(p["packet"]), p["command"], p["mid"], p["qos"]) for p in client._out_packet]
+    assert written == [(pubrel(m), 0x62, m, 1) for m in mids[:2]]  # what paho queues
+    for mid in mids[:2]:
+        message = client._out_messages[mid]
+        assert message.state == paho.mqtt_ms_wait_for_pubcomp and message.timestamp >= before
+    assert client._out_messages[mids[2]].state == paho.mqtt_ms_wait_for_pubrec
+    assert not listener.on_publish_result.called
+    client._out_packet.clear()
+    theirs.sendall(pubcomp(mids[1]) + puback(qos1) + pubrec(mids[2]) + pubcomp(mids[0]))
+    assert adapter._read(client, client._sock)
+    results = [(c.args[0], c.args[2]) for c in listener.on_publish_result.call_args_list]
+    assert results == [(mids[1], 2), (qos1, 1), (mids[0], 2)]
+    assert [bytes(p["packet"]) for p in client._out_packet] == [pubrel(mids[2])]
+    assert list(client._out_messages) == [mids[2]] and client._inflight_messages == 1
+    if fastpath == "1":
+        assert sum(taken) > 0
+    adapter.close()
+
+
+@pytest.mark.parametrize("fastpath", ["0", "1"])
+def test_both_positions_hold_qos2_messages_until_pubrel_alike(
+    fastpath: str, pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ours, theirs = pair
+    taken: list[int] = []
+    take = FastClient.take_publishes
+    monkeypatch.setattr(FastClient, "take_publishes", lambda self: taken.append(take(self)))
+    adapter, listener = adapter_on(fastpath, ours)
+    client: Any = adapter._client
+    theirs.sendall(
+        publish(b"t/a", b"A", qos=2, mid=21)
+        + publish(b"t/0", b"zero")
+        + publish(b"t/b", b"B", qos=2, mid=22, first=0x3D)  # retained, DUP
+        + publish(b"t/1", b"one", qos=1, mid=23)
+    )
+    assert adapter._read(client, client._sock)
+    assert listener.on_message.call_args_list == [
+        mock.call("t/0", b"zero", (), (0, False, None)),
+        mock.call("t/1", b"one", (), (1, False, None)),
+    ]  # QoS 2 waits for its PUBREL
+    written = [(bytes(p["packet"]), p["command"], p["mid"], p["qos"]) for p in client._out_packet]
+    assert written == [
+        (pubrec(21), 0x50, 21, 1),
+        (pubrec(22), 0x50, 22, 1),
+        (puback(23), 0x40, 23, 1),
+    ]
+    held = client._in_messages
+    assert list(held) == [21, 22] and held[22].dup and held[22].retain
+    assert all(m.state == paho.mqtt_ms_wait_for_pubrel and m.qos == 2 for m in held.values())
+    listener.on_message.reset_mock()
+    client._out_packet.clear()
+    theirs.sendall(pubrel(22) + publish(b"t/2", b"two") + pubrel(99) + pubrel(21))
+    assert adapter._read(client, client._sock)
+    assert listener.on_message.call_args_list == [
+        mock.call("t/b", b"B", (), (2, True, None)),
+        mock.call("t/2", b"two", (), (0, False, None)),
+        mock.call("t/a", b"A", (), (2, False, None)),
+    ]
+    written = [(bytes(p["packet"]), p["command"], p["mid"], p["qos"]) for p in client._out_packet]
+    assert written == [(pubcomp(m), 0x70, m, 1) for m in (22, 99, 21)]  # unknown too, as paho
+    assert not client._in_messages
+    if fastpath == "1":
+        assert sum(taken) > 0
     adapter.close()
 
 

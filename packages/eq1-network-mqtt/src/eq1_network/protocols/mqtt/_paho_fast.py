@@ -1,17 +1,15 @@
 """paho-mqtt's client, made faster through its internals.
 
-:class:`FastClient` overrides private methods of ``paho.mqtt.client.Client``, reads its
-private state and queues QoS 0 PUBLISH packets on paho's own output queue;
+:class:`FastClient` overrides private methods of ``paho.mqtt.client.Client``, reads and
+updates its private session state and queues packets on paho's own output queue;
 :mod:`._paho_layout` checks the installed paho has what these rely on before the adapter
-uses this class. :class:`BufferedSocket` wraps the connection socket.
+uses this class. :class:`BufferedSocket` (from :mod:`._paho_io`) wraps the connection
+socket.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ssl
 import struct
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -21,15 +19,19 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
 from eq1_network.common.logging import get_logger
+from eq1_network.protocols.mqtt._paho_io import BufferedSocket, QoS0Write
 from eq1_network.protocols.mqtt._publish_codec import (
     PUBACK_COMMAND,
+    PUBCOMP_COMMAND,
     PUBLISH_COMMAND,
+    PUBREC_COMMAND,
+    PUBREL_COMMAND,
     Deliver,
+    Held,
     PublishEncoder,
-    puback,
-    scan_pubacks,
+    ack_packet,
+    scan_acks,
     scan_publishes,
 )
 
@@ -37,9 +39,7 @@ __all__ = ["BufferedSocket", "FastClient", "QoS0Write"]
 
 logger = get_logger(__name__)
 
-_READ_CHUNK = 65536
 _MID = struct.Struct("!H")
-_WAITER_LOCK = threading.Lock()
 
 
 def _properties_of(packet_type: int) -> Properties:
@@ -50,159 +50,6 @@ _ACK_SUCCESS = {
     is_puback: (ReasonCode(packet_type), _properties_of(packet_type))
     for is_puback, packet_type in ((True, PacketTypes.PUBACK), (False, PacketTypes.PUBCOMP))
 }
-
-
-class BufferedSocket:
-    """Wraps the connection socket: buffered reads, coalesced writes.
-
-    paho reads a packet one header byte at a time; here one ``recv()`` fills a buffer
-    that serves those reads. Writes are collected and sent by :meth:`flush`, which the
-    network loop calls once per round.
-    """
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self._rbuf = b""
-        self._rpos = 0
-        self._wbuf = bytearray()
-        self._broken: OSError | None = None
-        self.received = 0
-        self.read_error: OSError | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-    def fileno(self) -> int:
-        return int(self._sock.fileno())
-
-    def recv(self, size: int) -> bytes:
-        if self._broken is not None:
-            raise self._broken
-        if self._rpos >= len(self._rbuf):
-            try:
-                data = self._sock.recv(_READ_CHUNK)
-            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
-                raise
-            except OSError as exc:
-                self.read_error = exc
-                raise
-            if not data:
-                return b""
-            self.received += len(data)
-            self._rbuf, self._rpos = data, 0
-        start = self._rpos
-        self._rpos = min(start + size, len(self._rbuf))
-        return self._rbuf[start : self._rpos]
-
-    def buffered(self) -> int:
-        return len(self._rbuf) - self._rpos
-
-    def unread(self) -> tuple[bytes, int]:
-        """The read buffer and where its unread part starts."""
-        return self._rbuf, self._rpos
-
-    def consume_to(self, pos: int) -> int:
-        """Mark the buffer read up to ``pos`` (taken from :meth:`unread`).
-
-        Returns:
-            The number of bytes consumed.
-        """
-        count, self._rpos = pos - self._rpos, pos
-        return count
-
-    def pending(self) -> int:
-        inner = getattr(self._sock, "pending", None)
-        return self.buffered() + (int(inner()) if inner is not None else 0)
-
-    def send(self, data: bytes | bytearray | memoryview) -> int:
-        if self._broken is not None:
-            raise self._broken
-        self._wbuf += data
-        return len(data)
-
-    @property
-    def broken(self) -> bool:
-        """Whether a write failed (later reads and writes raise that error)."""
-        return self._broken is not None
-
-    def has_output(self) -> bool:
-        return bool(self._wbuf)
-
-    def flush(self) -> None:
-        """Send what the socket takes now; on a socket error, remember it for reads."""
-        while self._wbuf and self._broken is None:
-            try:
-                sent = self._sock.send(self._wbuf)
-            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
-                return
-            except OSError as exc:
-                self._broken = exc
-                return
-            del self._wbuf[:sent]
-
-    def close(self) -> None:
-        if self._wbuf and self._broken is None:
-            with contextlib.suppress(OSError, ValueError):
-                self._sock.settimeout(1.0)
-                self._sock.sendall(self._wbuf)
-        self._wbuf.clear()
-        self._sock.close()
-
-
-class QoS0Write:
-    """The write report of one QoS 0 message queued by :meth:`FastClient.publish_qos0`.
-
-    paho sees it as the message's ``MQTTMessageInfo``: its writer calls
-    ``_set_as_published()`` once the packet went to the socket, and a reconnection sets
-    ``rc`` before calling it for a packet it drops. The adapter hands it to the publish
-    handle as its completion. A waiting thread gets an event only when it has to wait.
-
-    Attributes:
-        rc: paho's result code: success, or why the packet was dropped.
-    """
-
-    __slots__ = ("_published", "_waiter", "rc")
-
-    def __init__(self) -> None:
-        self.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-        self._published = False
-        self._waiter: threading.Event | None = None
-
-    def _set_as_published(self) -> None:
-        self._published = True
-        waiter = self._waiter
-        if waiter is not None:
-            waiter.set()
-
-    def done(self) -> bool:
-        """Whether the packet was written or dropped."""
-        return self._published
-
-    def wait(self, timeout: float | None) -> bool:
-        """Wait until :meth:`done`.
-
-        Args:
-            timeout: Longest wait in seconds; ``None`` waits without limit.
-
-        Returns:
-            :meth:`done` at return.
-        """
-        if self._published:
-            return True
-        with _WAITER_LOCK:
-            if self._waiter is None:
-                self._waiter = threading.Event()
-        # The writer sets the flag before reading ``_waiter``; the flag is read again
-        # after ``_waiter`` is set, so one side always sees the other.
-        if self._published:
-            return True
-        return self._waiter.wait(timeout)
-
-    def error(self) -> ProtocolError | None:
-        """Why the packet was dropped, once done; ``None`` if it was written."""
-        if self.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-            return None
-        return ProtocolConnectionError(f"QoS 0 message not sent: {paho.error_string(self.rc)}")
 
 
 class _Unreported:
@@ -269,7 +116,7 @@ class FastClient(paho.Client):
 
     - Session state: the QoS 2 flows paho finishes with PUBREL are read from its state
       (:meth:`lost_qos2_mids`), and an MQTT 5 PUBREC with a failure code ends the flow as
-      a failed publish. paho's state is read, never written.
+      a failed publish.
 
     - QoS 0 publishing: :meth:`publish_qos0` encodes the PUBLISH packet and appends it
       to paho's output queue, where paho's writer sends it in order with everything
@@ -280,9 +127,10 @@ class FastClient(paho.Client):
       session state as paho's ``publish()`` does (so that paho resends it after a
       reconnection and completes it on its acknowledgement), without the per-message
       ``MQTTMessageInfo``, and queues the packet as :meth:`publish_qos0` does.
-    - Receiving: :meth:`take_publishes` decodes the QoS 0/1 PUBLISH and the PUBACK
-      packets already in the read buffer and hands messages to :attr:`message_listener`,
-      acknowledgements to paho's completion routine, instead of
+    - Receiving: :meth:`take_publishes` decodes the QoS 0/1 PUBLISH, PUBACK, PUBREC and
+      PUBCOMP packets already in the read buffer and hands messages to
+      :attr:`message_listener`, acknowledgements to paho's completion routine (a PUBREC
+      gets its PUBREL, as paho's reader sends it), instead of
       paho's reader taking them a byte at a time and building a ``MQTTMessage`` (with
       its own condition variable) and a topic match for each.
 
@@ -432,14 +280,16 @@ class FastClient(paho.Client):
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def take_publishes(self) -> int:
-        """Take the whole QoS 0/1 PUBLISH and the PUBACK packets waiting in the read buffer.
+        """Take the QoS 0/1 PUBLISH and the acknowledgement packets waiting in the read buffer.
 
         Runs on the network thread between paho's reads, when paho is between packets,
         the connection speaks MQTT 3.1.1 or 3.1, and :attr:`message_listener` is set.
         Each message goes to :attr:`message_listener`; each QoS 1 message's PUBACK is
-        queued after it, in order. A PUBACK completes its publish as paho's reader would
-        (through :meth:`_acknowledge`, as :meth:`_handle_pubackcomp` does). The first
-        packet that is anything else stays in the buffer for paho.
+        queued after it, in order. The acknowledgements of the client's own publishes
+        are handled as paho's reader would, in order: a PUBACK or PUBCOMP completes its
+        publish (through :meth:`_acknowledge`, as :meth:`_handle_pubackcomp` does), a
+        PUBREC is answered by :meth:`_release`. The first packet that is anything else
+        stays in the buffer for paho.
 
         Returns:
             The number of bytes taken from the buffer.
@@ -454,25 +304,86 @@ class FastClient(paho.Client):
             return 0
         buf, start = sock.unread()
         acks: list[int] = []
-        acked: list[int] = []
+        held: list[Held] = []
+        entries: list[int] = []
         pos = start
         while True:
             mark = pos
-            pos = scan_pubacks(buf, scan_publishes(buf, pos, deliver, acks), acked)
+            pos = scan_publishes(buf, pos, deliver, acks, held)
+            if held:
+                self._hold(held)
+                held.clear()
+            for entry in acks:  # PUBACK (QoS 1) or PUBREC (QoS 2), in order
+                mid, first = entry & 0xFFFF, entry >> 16 or PUBACK_COMMAND
+                self._queue_packet(first, mid, ack_packet(first, mid), None, 1)
+            acks.clear()
+            pos = scan_acks(buf, pos, entries)
+            if entries:
+                self._settle(entries, deliver)
+                entries.clear()
             if pos == mark:
                 break
         if pos == start:
             return 0
         count = sock.consume_to(pos)
-        for mid in acked:
-            self._acknowledge(mid, True)
-        for mid in acks:
-            self._queue_packet(PUBACK_COMMAND, mid, puback(mid), None)
         # When input last arrived, for paho's keep-alive: its name since paho 2.2, before.
         name = "_last_bytes_received" if hasattr(self, "_last_bytes_received") else "_last_msg_in"
         with self._msgtime_mutex:
             setattr(self, name, paho.time_func())
         return count
+
+    def _settle(self, entries: list[int], deliver: Deliver) -> None:
+        """Handle acknowledgement packets taken by :func:`scan_acks`, as paho's reader would.
+
+        PUBACK and PUBCOMP complete the client's publish (through :meth:`_acknowledge`,
+        as :meth:`_handle_pubackcomp` does); PUBREC marks it as awaiting PUBCOMP and
+        queues its PUBREL; PUBREL delivers the held QoS 2 message and queues PUBCOMP.
+        """
+        for entry in entries:
+            kind, mid = entry >> 16, entry & 0xFFFF
+            if kind == PUBREC_COMMAND:
+                self._release(mid)
+            elif kind == PUBREL_COMMAND:
+                self._complete_held(mid, deliver)
+            else:
+                self._acknowledge(mid, kind == PUBACK_COMMAND)
+
+    def _release(self, mid: int) -> None:
+        """PUBREC of publish ``mid``: await PUBCOMP and queue PUBREL (paho's routine)."""
+        with self._out_message_mutex:
+            message = self._out_messages.get(mid)
+            if message is not None:
+                message.state = paho.mqtt_ms_wait_for_pubcomp
+                message.timestamp = paho.time_func()
+                self._queue_packet(PUBREL_COMMAND, mid, ack_packet(PUBREL_COMMAND, mid), None, 1)
+
+    def _complete_held(self, mid: int, deliver: Deliver) -> None:
+        """PUBREL of held message ``mid``: deliver it and queue PUBCOMP (paho's routine)."""
+        with self._in_message_mutex:
+            message = self._in_messages.pop(mid, None)
+        if message is not None:
+            topic, payload = message.topic, message.payload
+            try:
+                deliver(
+                    topic, payload if type(payload) is bytes else bytes(payload), 2, message.retain
+                )
+            except Exception:
+                logger.exception("message handler failed for a message on %r", topic)
+            if self._max_inflight_messages:
+                with self._out_message_mutex:
+                    self._update_inflight()
+        # paho completes an unknown packet id too, so that the broker stops resending.
+        self._queue_packet(PUBCOMP_COMMAND, mid, ack_packet(PUBCOMP_COMMAND, mid), None, 1)
+
+    def _hold(self, held: list[Held]) -> None:
+        """Keep QoS 2 messages until their PUBREL, as paho's reader does."""
+        with self._in_message_mutex:
+            for mid, topic, payload, retain, dup in held:
+                message = _OutMessage(
+                    mid, topic.encode(), payload, 2, retain, paho.mqtt_ms_wait_for_pubrel
+                )
+                message.dup = dup
+                self._in_messages[mid] = message
 
     def lost_qos2_mids(self) -> list[int]:
         """Packet ids of QoS 2 messages paho will finish with PUBREL on this connection.

@@ -54,6 +54,7 @@ METHODS: Mapping[str, tuple[str, ...]] = {
     "_mid_generate": ("self",),
     "_packet_read": ("self",),
     "_packet_write": ("self",),
+    "_update_inflight": ("self",),
     "loop_read": ("self", "max_packets"),
 }
 """Methods the speed-ups override, call or feed (``_packet_write`` writes the packets
@@ -63,12 +64,16 @@ MODULE_NAMES = (
     "mqtt_ms_resend_pubrel",
     "mqtt_ms_wait_for_puback",
     "mqtt_ms_wait_for_pubrec",
+    "mqtt_ms_wait_for_pubcomp",
+    "mqtt_ms_wait_for_pubrel",
     "MQTTv5",
 )
 """Names the speed-ups read from ``paho.mqtt.client``."""
 
 ATTRIBUTES: Mapping[str, type | tuple[type, ...]] = {
     "_in_packet": dict,
+    "_in_messages": dict,
+    "_in_message_mutex": type(threading.Lock()),
     "_manual_ack": bool,
     "_msgtime_mutex": type(threading.Lock()),
     "_out_packet": collections.deque,

@@ -1,8 +1,9 @@
 """PUBLISH packets of MQTT 3.1.1 without properties, encoded and decoded without I/O.
 
 The speed-ups of :mod:`._paho_fast` use these for the common packets: PUBLISH going
-out (every QoS), QoS 0 and 1 PUBLISH and PUBACK coming in. Everything else coming in
-(MQTT 5 properties, QoS 2, other packet types, anything malformed) is left to
+out (every QoS), PUBLISH coming in, and the acknowledgement packets of both directions
+(PUBACK, PUBREC, PUBREL, PUBCOMP). Everything else coming in (MQTT 5 properties, other
+packet types, anything malformed) is left to
 paho-mqtt's own code, which reports
 errors as it always does: :func:`scan_publishes` stops in front of such a packet and
 consumes nothing of it.
@@ -16,10 +17,15 @@ from eq1_network.common.logging import get_logger
 
 __all__ = [
     "PUBACK_COMMAND",
+    "PUBCOMP_COMMAND",
     "PUBLISH_COMMAND",
+    "PUBREC_COMMAND",
+    "PUBREL_COMMAND",
     "PublishEncoder",
+    "ack_packet",
     "puback",
-    "scan_pubacks",
+    "pubrel",
+    "scan_acks",
     "scan_publishes",
 ]
 
@@ -31,8 +37,18 @@ PUBLISH_COMMAND = 0x30
 PUBACK_COMMAND = 0x40
 """The PUBACK packet type in the first byte of the fixed header."""
 
+PUBREC_COMMAND = 0x50
+"""The PUBREC packet type in the first byte of the fixed header."""
+
+PUBREL_COMMAND = 0x62
+"""The first byte of a PUBREL: its packet type and the reserved flags ``0010``."""
+
+PUBCOMP_COMMAND = 0x70
+"""The PUBCOMP packet type in the first byte of the fixed header."""
+
+_ACKS = frozenset((PUBACK_COMMAND, PUBREC_COMMAND, PUBREL_COMMAND, PUBCOMP_COMMAND))
+
 _MAX_REMAINING = 268_435_455
-_QOS1 = 0x02
 
 
 def remaining_length(size: int) -> bytes:
@@ -62,6 +78,31 @@ def puback(mid: int) -> bytes:
         The four bytes of the packet.
     """
     return bytes((PUBACK_COMMAND, 2, mid >> 8, mid & 0xFF))
+
+
+def pubrel(mid: int) -> bytes:
+    """The PUBREL packet for a packet id (MQTT 3.1.1).
+
+    Args:
+        mid: The packet id, 1 to 65535.
+
+    Returns:
+        The four bytes of the packet.
+    """
+    return ack_packet(PUBREL_COMMAND, mid)
+
+
+def ack_packet(first: int, mid: int) -> bytes:
+    """A PUBACK, PUBREC, PUBREL or PUBCOMP packet (MQTT 3.1.1).
+
+    Args:
+        first: The first byte, e.g. :data:`PUBREC_COMMAND`.
+        mid: The packet id, 1 to 65535.
+
+    Returns:
+        The four bytes of the packet.
+    """
+    return bytes((first, 2, mid >> 8, mid & 0xFF))
 
 
 class PublishEncoder:
@@ -148,18 +189,24 @@ def _remaining(size: int) -> bytes:
 Deliver = Callable[[str, bytes, int, bool], None]
 """Receives ``(topic, payload, qos, retain)`` of each PUBLISH taken."""
 
+Held = tuple[int, str, bytes, bool, bool]
+"""A QoS 2 PUBLISH taken: ``(packet id, topic, payload, retain, dup)``."""
 
-def scan_publishes(buf: bytes, pos: int, deliver: Deliver, acks: list[int]) -> int:
-    """Take the whole QoS 0 and QoS 1 PUBLISH packets (MQTT 3.1.1) at ``buf[pos:]``.
 
-    Stops at the first packet that is not one, is incomplete, is malformed, or whose
-    topic is not valid UTF-8; that packet and everything after it stay unread.
+def scan_publishes(
+    buf: bytes, pos: int, deliver: Deliver, acks: list[int], held: list[Held]
+) -> int:
+    """Take the whole PUBLISH packets (MQTT 3.1.1) at ``buf[pos:]``, up to the first other.
+
+    Another type, an incomplete or malformed packet, or a topic not in UTF-8 stays unread.
 
     Args:
         buf: Bytes read from the connection.
         pos: Where the next packet starts.
-        deliver: Called for each packet taken, in order.
-        acks: The packet id of each QoS 1 packet taken is appended, in order.
+        deliver: Called for each QoS 0/1 message, in order.
+        acks: Gets the answer to each QoS 1/2 message, in order: the packet id for a
+            PUBACK (QoS 1), the packet id or'ed with ``PUBREC_COMMAND << 16`` (QoS 2).
+        held: Gets each QoS 2 message, undelivered until its PUBREL.
 
     Returns:
         Where the first packet not taken starts.
@@ -167,8 +214,8 @@ def scan_publishes(buf: bytes, pos: int, deliver: Deliver, acks: list[int]) -> i
     end = len(buf)
     while pos + 4 <= end:
         first = buf[pos]
-        if first & 0xF0 != PUBLISH_COMMAND or first & 0x06 > _QOS1 or (first & 0x0E) == 0x08:
-            break  # another type, QoS 2 (or the invalid 3), or DUP set on QoS 0
+        if first & 0xF0 != PUBLISH_COMMAND or first & 0x06 == 0x06 or first & 0x0E == 0x08:
+            break  # another type, the invalid QoS 3, or DUP set on QoS 0
         index, length, shift = pos + 1, 0, 0
         while index < end and shift <= 21:
             byte = buf[index]
@@ -195,6 +242,11 @@ def scan_publishes(buf: bytes, pos: int, deliver: Deliver, acks: list[int]) -> i
             mid = (buf[topic_end] << 8) | buf[topic_end + 1]
             if not mid:
                 break
+            if qos == 2:
+                held.append((mid, topic, buf[body:stop], bool(first & 1), bool(first & 8)))
+                acks.append((PUBREC_COMMAND << 16) | mid)
+                pos = stop
+                continue
             acks.append(mid)
         try:
             deliver(topic, buf[body:stop], qos, bool(first & 1))
@@ -204,19 +256,24 @@ def scan_publishes(buf: bytes, pos: int, deliver: Deliver, acks: list[int]) -> i
     return pos
 
 
-def scan_pubacks(buf: bytes, pos: int, mids: list[int]) -> int:
-    """Take the PUBACK packets (MQTT 3.1.1: a packet id only) at ``buf[pos:]``.
+def scan_acks(buf: bytes, pos: int, acks: list[int]) -> int:
+    """Take the PUBACK, PUBREC, PUBREL and PUBCOMP packets (MQTT 3.1.1) at ``buf[pos:]``.
+
+    Each is a packet id only.
 
     Args:
         buf: Bytes read from the connection.
         pos: Where the next packet starts.
-        mids: The packet id of each PUBACK taken is appended, in order.
+        acks: One entry per packet taken is appended, in order: the packet's first
+            byte (``PUBACK_COMMAND``, ``PUBREC_COMMAND``, ``PUBREL_COMMAND`` or
+            ``PUBCOMP_COMMAND``) shifted
+            16 bits left, or'ed with its packet id.
 
     Returns:
         Where the first packet not taken starts.
     """
     end = len(buf)
-    while pos + 4 <= end and buf[pos] == PUBACK_COMMAND and buf[pos + 1] == 2:
-        mids.append((buf[pos + 2] << 8) | buf[pos + 3])
+    while pos + 4 <= end and buf[pos + 1] == 2 and buf[pos] in _ACKS:
+        acks.append((buf[pos] << 16) | (buf[pos + 2] << 8) | buf[pos + 3])
         pos += 4
     return pos
