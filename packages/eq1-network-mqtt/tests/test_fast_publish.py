@@ -1,4 +1,4 @@
-"""PUBLISH written and QoS 0/1 PUBLISH read by the fast client, against paho's own."""
+"""PUBLISH written, and PUBLISH and acknowledgements read, by the fast client against paho."""
 
 from __future__ import annotations
 
@@ -243,6 +243,28 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     theirs.close()
 
 
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The bytes each call of the fast client's ``take_publishes`` took."""
+    counts: list[int] = []
+    take = FastClient.take_publishes
+    monkeypatch.setattr(FastClient, "take_publishes", lambda self: counts.append(take(self)))
+    return counts
+
+
+def queued(client: Any) -> list[tuple[bytes, int, int, int]]:
+    """paho's output queue: each packet with its command, packet id and QoS fields."""
+    return [(bytes(p["packet"]), p["command"], p["mid"], p["qos"]) for p in client._out_packet]
+
+
+def wired(
+    fastpath: str, pair: tuple[socket.socket, socket.socket]
+) -> tuple[PahoAdapter, mock.Mock, Any, socket.socket]:
+    """An adapter on the first socket of ``pair``: it, its listener, its client, the peer."""
+    adapter, listener = adapter_on(fastpath, pair[0])
+    return adapter, listener, adapter._client, pair[1]
+
+
 def adapter_on(fastpath: str, ours: socket.socket) -> tuple[PahoAdapter, mock.Mock]:
     listener = mock.Mock()
     adapter = PahoAdapter(BrokerConfig(), ClientConfig(), "cid", listener, fastpath=fastpath)
@@ -253,14 +275,9 @@ def adapter_on(fastpath: str, ours: socket.socket) -> tuple[PahoAdapter, mock.Mo
 
 @pytest.mark.parametrize("fastpath", ["0", "1"])
 def test_both_positions_deliver_and_acknowledge_alike(
-    fastpath: str, pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
+    fastpath: str, pair: tuple[socket.socket, socket.socket], taken: list[int]
 ) -> None:
-    ours, theirs = pair
-    taken: list[int] = []
-    take = FastClient.take_publishes
-    monkeypatch.setattr(FastClient, "take_publishes", lambda self: taken.append(take(self)))
-    adapter, listener = adapter_on(fastpath, ours)
-    client: Any = adapter._client
+    adapter, listener, client, theirs = wired(fastpath, pair)
     ours_1 = client.publish("t/ours", b"1", qos=1).mid  # in flight, awaiting PUBACK
     ours_2 = client.publish("t/ours", b"2", qos=1).mid
     client._out_packet.clear()
@@ -295,88 +312,76 @@ def test_both_positions_deliver_and_acknowledge_alike(
 
 
 @pytest.mark.parametrize("fastpath", ["0", "1"])
-def test_both_positions_answer_pubrec_and_complete_on_pubcomp_alike(
-    fastpath: str, pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ours, theirs = pair
-    taken: list[int] = []
-    take = FastClient.take_publishes
-    monkeypatch.setattr(FastClient, "take_publishes", lambda self: taken.append(take(self)))
-    adapter, listener = adapter_on(fastpath, ours)
-    client: Any = adapter._client
-    mids = [adapter.publish("t/ours", str(n).encode(), 2, False)[1] for n in range(3)]
-    qos1 = adapter.publish("t/ours", b"q1", 1, False)[1]
-    client._out_packet.clear()
-    before = paho.time_func()
-    # PUBREC for the first two and for no message of ours, then paho's packets.
-    theirs.sendall(
-        pubrec(mids[0]) + publish(b"t/in", b"x") + pubrec(mids[1]) + pubrec(999) + b"\xd0\x00"
-    )
-    assert adapter._read(client, client._sock)
-    written = [(bytes(p["packet"]), p["command"], p["mid"], p["qos"]) for p in client._out_packet]
-    assert written == [(pubrel(m), 0x62, m, 1) for m in mids[:2]]  # what paho queues
-    for mid in mids[:2]:
-        message = client._out_messages[mid]
-        assert message.state == paho.mqtt_ms_wait_for_pubcomp and message.timestamp >= before
-    assert client._out_messages[mids[2]].state == paho.mqtt_ms_wait_for_pubrec
-    assert not listener.on_publish_result.called
-    client._out_packet.clear()
-    theirs.sendall(pubcomp(mids[1]) + puback(qos1) + pubrec(mids[2]) + pubcomp(mids[0]))
-    assert adapter._read(client, client._sock)
-    results = [(c.args[0], c.args[2]) for c in listener.on_publish_result.call_args_list]
-    assert results == [(mids[1], 2), (qos1, 1), (mids[0], 2)]
-    assert [bytes(p["packet"]) for p in client._out_packet] == [pubrel(mids[2])]
-    assert list(client._out_messages) == [mids[2]] and client._inflight_messages == 1
-    if fastpath == "1":
-        assert sum(taken) > 0
-    adapter.close()
+class TestQoS2InBothPositions:
+    """QoS 2 flows read by paho (position 0) and by the fast client (1) end alike."""
 
+    def test_pubrec_is_answered_and_pubcomp_completes(
+        self, fastpath: str, pair: tuple[socket.socket, socket.socket], taken: list[int]
+    ) -> None:
+        adapter, listener, client, theirs = wired(fastpath, pair)
+        mids = [adapter.publish("t/ours", str(n).encode(), 2, False)[1] for n in range(3)]
+        qos1 = adapter.publish("t/ours", b"q1", 1, False)[1]
+        client._out_packet.clear()
+        before = paho.time_func()
+        # PUBREC for the first two and for no message of ours, then paho's packets.
+        theirs.sendall(
+            pubrec(mids[0]) + publish(b"t/in", b"x") + pubrec(mids[1]) + pubrec(999) + b"\xd0\x00"
+        )
+        assert adapter._read(client, client._sock)
+        assert queued(client) == [(pubrel(m), 0x62, m, 1) for m in mids[:2]]  # what paho queues
+        for mid in mids[:2]:
+            message = client._out_messages[mid]
+            assert message.state == paho.mqtt_ms_wait_for_pubcomp and message.timestamp >= before
+        assert client._out_messages[mids[2]].state == paho.mqtt_ms_wait_for_pubrec
+        assert not listener.on_publish_result.called
+        assert fastpath == "0" or sum(taken) > 0  # the fast client took some packets
+        client._out_packet.clear()
+        theirs.sendall(pubcomp(mids[1]) + puback(qos1) + pubrec(mids[2]) + pubcomp(mids[0]))
+        assert adapter._read(client, client._sock)
+        results = [(c.args[0], c.args[2]) for c in listener.on_publish_result.call_args_list]
+        assert results == [(mids[1], 2), (qos1, 1), (mids[0], 2)]
+        assert [bytes(p["packet"]) for p in client._out_packet] == [pubrel(mids[2])]
+        assert list(client._out_messages) == [mids[2]] and client._inflight_messages == 1
+        adapter.close()
 
-@pytest.mark.parametrize("fastpath", ["0", "1"])
-def test_both_positions_hold_qos2_messages_until_pubrel_alike(
-    fastpath: str, pair: tuple[socket.socket, socket.socket], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ours, theirs = pair
-    taken: list[int] = []
-    take = FastClient.take_publishes
-    monkeypatch.setattr(FastClient, "take_publishes", lambda self: taken.append(take(self)))
-    adapter, listener = adapter_on(fastpath, ours)
-    client: Any = adapter._client
-    theirs.sendall(
-        publish(b"t/a", b"A", qos=2, mid=21)
-        + publish(b"t/0", b"zero")
-        + publish(b"t/b", b"B", qos=2, mid=22, first=0x3D)  # retained, DUP
-        + publish(b"t/1", b"one", qos=1, mid=23)
-    )
-    assert adapter._read(client, client._sock)
-    assert listener.on_message.call_args_list == [
-        mock.call("t/0", b"zero", (), (0, False, None)),
-        mock.call("t/1", b"one", (), (1, False, None)),
-    ]  # QoS 2 waits for its PUBREL
-    written = [(bytes(p["packet"]), p["command"], p["mid"], p["qos"]) for p in client._out_packet]
-    assert written == [
-        (pubrec(21), 0x50, 21, 1),
-        (pubrec(22), 0x50, 22, 1),
-        (puback(23), 0x40, 23, 1),
-    ]
-    held = client._in_messages
-    assert list(held) == [21, 22] and held[22].dup and held[22].retain
-    assert all(m.state == paho.mqtt_ms_wait_for_pubrel and m.qos == 2 for m in held.values())
-    listener.on_message.reset_mock()
-    client._out_packet.clear()
-    theirs.sendall(pubrel(22) + publish(b"t/2", b"two") + pubrel(99) + pubrel(21))
-    assert adapter._read(client, client._sock)
-    assert listener.on_message.call_args_list == [
-        mock.call("t/b", b"B", (), (2, True, None)),
-        mock.call("t/2", b"two", (), (0, False, None)),
-        mock.call("t/a", b"A", (), (2, False, None)),
-    ]
-    written = [(bytes(p["packet"]), p["command"], p["mid"], p["qos"]) for p in client._out_packet]
-    assert written == [(pubcomp(m), 0x70, m, 1) for m in (22, 99, 21)]  # unknown too, as paho
-    assert not client._in_messages
-    if fastpath == "1":
-        assert sum(taken) > 0
-    adapter.close()
+    def test_messages_are_held_until_pubrel(
+        self, fastpath: str, pair: tuple[socket.socket, socket.socket], taken: list[int]
+    ) -> None:
+        adapter, listener, client, theirs = wired(fastpath, pair)
+        theirs.sendall(
+            publish(b"t/a", b"A", qos=2, mid=21)
+            + publish(b"t/0", b"zero")
+            + publish(b"t/b", b"B", qos=2, mid=22, first=0x3D)  # retained, DUP
+            + publish(b"t/1", b"one", qos=1, mid=23)
+        )
+        assert adapter._read(client, client._sock)
+        assert listener.on_message.call_args_list == [
+            mock.call("t/0", b"zero", (), (0, False, None)),
+            mock.call("t/1", b"one", (), (1, False, None)),
+        ]  # QoS 2 waits for its PUBREL
+        assert queued(client) == [
+            (pubrec(21), 0x50, 21, 1),
+            (pubrec(22), 0x50, 22, 1),
+            (puback(23), 0x40, 23, 1),
+        ]
+        held = client._in_messages
+        assert list(held) == [21, 22] and held[22].dup and held[22].retain
+        assert all(m.state == paho.mqtt_ms_wait_for_pubrel and m.qos == 2 for m in held.values())
+        listener.on_message.reset_mock()
+        client._out_packet.clear()
+        theirs.sendall(pubrel(22) + publish(b"t/2", b"two") + pubrel(99) + pubrel(21))
+        assert adapter._read(client, client._sock)
+        assert listener.on_message.call_args_list == [
+            mock.call("t/b", b"B", (), (2, True, None)),
+            mock.call("t/2", b"two", (), (0, False, None)),
+            mock.call("t/a", b"A", (), (2, False, None)),
+        ]
+        assert queued(client) == [
+            (pubcomp(m), 0x70, m, 1) for m in (22, 99, 21)
+        ]  # unknown too, as paho
+        assert not client._in_messages
+        assert fastpath == "0" or sum(taken) > 0  # the fast client took some packets
+        adapter.close()
 
 
 @pytest.mark.parametrize("options", [{"protocol": paho.MQTTv5}, {"manual_ack": True}])
