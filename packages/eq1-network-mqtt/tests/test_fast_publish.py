@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from unittest import mock
 
@@ -19,8 +19,7 @@ from eq1_network.protocols.mqtt._adapter_parts import PublicClient
 from eq1_network.protocols.mqtt._paho_fast import BufferedSocket, FastClient, QoS0Write
 from eq1_network.protocols.mqtt._publish_codec import (
     PublishEncoder,
-    puback,
-    pubrel,
+    ack_packet,
     remaining_length,
     scan_acks,
     scan_publishes,
@@ -131,7 +130,7 @@ def test_qos0_and_qos1_packets_are_taken_in_order() -> None:
         ("d", b"x" * 300, 0, True),
         ("e", b"", 1, True),
     ]
-    assert acks == [7, 65535]
+    assert acks == [0x40 << 16 | 7, 0x40 << 16 | 65535]
 
 
 @pytest.mark.parametrize(
@@ -176,15 +175,15 @@ def test_qos2_packets_are_held_and_answered_in_order() -> None:
     held: list[tuple[int, str, bytes, bool, bool]] = []
     assert scan_publishes(data, 0, lambda *m: seen.append(m), acks, held) == len(data)
     assert seen == [("a", b"1", 1, False), ("c", b"3", 0, False)]
-    assert held == [(6, "b", b"2", True, True)] and acks == [5, 0x50 << 16 | 6]
+    assert held == [(6, "b", b"2", True, True)] and acks == [0x40 << 16 | 5, 0x50 << 16 | 6]
 
 
-def pubrec(mid: int) -> bytes:
-    return bytes((0x50, 2, mid >> 8, mid & 0xFF))
+def _ack(first: int) -> Callable[[int], bytes]:
+    """Builds one acknowledgement type of MQTT 3.1.1, spelled out here, not by the codec."""
+    return lambda mid: bytes((first, 2, mid >> 8, mid & 0xFF))
 
 
-def pubcomp(mid: int) -> bytes:
-    return bytes((0x70, 2, mid >> 8, mid & 0xFF))
+puback, pubrec, pubrel, pubcomp = _ack(0x40), _ack(0x50), _ack(0x62), _ack(0x70)
 
 
 @pytest.mark.parametrize(
@@ -210,7 +209,7 @@ def test_acknowledgements_are_taken_in_order_up_to_the_first_other_packet(
     ]
     for cut in range(1, 4):  # an incomplete packet at the end stays unread
         assert scan_acks(data + pubrec(7)[:cut], 0, []) == len(data)
-    assert pubrel(258) == b"\x62\x02\x01\x02"
+    assert ack_packet(0x62, 258) == b"\x62\x02\x01\x02"  # a PUBREL
 
 
 def test_a_failing_handler_is_logged_and_the_rest_delivered(
@@ -227,7 +226,9 @@ def test_a_failing_handler_is_logged_and_the_rest_delivered(
     acks: list[int] = []
     with caplog.at_level(logging.ERROR):
         assert scan_publishes(data, 0, deliver, acks, []) == len(data)
-    assert seen == ["good"] and acks == [1]  # acknowledged: it was delivered to the handler
+    assert seen == ["good"] and acks == [
+        0x40 << 16 | 1
+    ]  # acknowledged: it was delivered to the handler
     assert "message handler failed" in caplog.text
 
 

@@ -72,8 +72,11 @@ class _Unreported:
 _UNREPORTED = _Unreported()
 
 
-class _OutMessage(paho.MQTTMessage):
-    """paho's record of an outgoing QoS 1/2 message, without its own condition variable.
+class _MessageRecord(paho.MQTTMessage):
+    """paho's record of a QoS 1/2 message, without its own condition variable.
+
+    Used for the messages the client publishes and for the QoS 2 messages it holds until
+    their PUBREL.
 
     paho's ``MQTTMessage()`` builds a ``MQTTMessageInfo``, with a condition variable, for
     every message; the adapter learns outcomes from the acknowledgements instead. Every
@@ -127,10 +130,10 @@ class FastClient(paho.Client):
       session state as paho's ``publish()`` does (so that paho resends it after a
       reconnection and completes it on its acknowledgement), without the per-message
       ``MQTTMessageInfo``, and queues the packet as :meth:`publish_qos0` does.
-    - Receiving: :meth:`take_publishes` decodes the QoS 0/1 PUBLISH, PUBACK, PUBREC and
-      PUBCOMP packets already in the read buffer and hands messages to
-      :attr:`message_listener`, acknowledgements to paho's completion routine (a PUBREC
-      gets its PUBREL, as paho's reader sends it), instead of
+    - Receiving: :meth:`take_publishes` decodes the PUBLISH, PUBACK, PUBREC, PUBREL and
+      PUBCOMP packets already in the read buffer and handles them as paho's reader does
+      (messages to :attr:`message_listener`, QoS 2 ones at their PUBREL; the answers
+      queued; acknowledgements to paho's completion routine), instead of
       paho's reader taking them a byte at a time and building a ``MQTTMessage`` (with
       its own condition variable) and a topic match for each.
 
@@ -218,7 +221,7 @@ class FastClient(paho.Client):
             encoder = self._encoder = PublishEncoder(False)  # MQTT 3.1.1 only, as checked
         mid = self._mid_generate()
         packet = encoder.acknowledged(topic, payload, qos, retain, mid)
-        message = _OutMessage(mid, topic.encode(), payload, qos, retain, _WAIT_STATE[qos])
+        message = _MessageRecord(mid, topic.encode(), payload, qos, retain, _WAIT_STATE[qos])
         with self._out_message_mutex:
             if mid in self._out_messages:
                 return None
@@ -280,16 +283,15 @@ class FastClient(paho.Client):
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def take_publishes(self) -> int:
-        """Take the QoS 0/1 PUBLISH and the acknowledgement packets waiting in the read buffer.
+        """Take the PUBLISH and the acknowledgement packets waiting in the read buffer.
 
         Runs on the network thread between paho's reads, when paho is between packets,
         the connection speaks MQTT 3.1.1 or 3.1, and :attr:`message_listener` is set.
-        Each message goes to :attr:`message_listener`; each QoS 1 message's PUBACK is
-        queued after it, in order. The acknowledgements of the client's own publishes
-        are handled as paho's reader would, in order: a PUBACK or PUBCOMP completes its
-        publish (through :meth:`_acknowledge`, as :meth:`_handle_pubackcomp` does), a
-        PUBREC is answered by :meth:`_release`. The first packet that is anything else
-        stays in the buffer for paho.
+        Packets are handled as paho's reader would, in stream order: a QoS 0/1 message
+        goes to :attr:`message_listener` (a QoS 1 one's PUBACK queued after it); a QoS 2
+        message is held (:meth:`_hold`, its PUBREC queued) and delivered at its PUBREL;
+        the acknowledgements of the client's own publishes go to :meth:`_settle`. The
+        first packet that is anything else stays in the buffer for paho.
 
         Returns:
             The number of bytes taken from the buffer.
@@ -314,7 +316,7 @@ class FastClient(paho.Client):
                 self._hold(held)
                 held.clear()
             for entry in acks:  # PUBACK (QoS 1) or PUBREC (QoS 2), in order
-                mid, first = entry & 0xFFFF, entry >> 16 or PUBACK_COMMAND
+                first, mid = entry >> 16, entry & 0xFFFF
                 self._queue_packet(first, mid, ack_packet(first, mid), None, 1)
             acks.clear()
             pos = scan_acks(buf, pos, entries)
@@ -379,7 +381,7 @@ class FastClient(paho.Client):
         """Keep QoS 2 messages until their PUBREL, as paho's reader does."""
         with self._in_message_mutex:
             for mid, topic, payload, retain, dup in held:
-                message = _OutMessage(
+                message = _MessageRecord(
                     mid, topic.encode(), payload, 2, retain, paho.mqtt_ms_wait_for_pubrel
                 )
                 message.dup = dup

@@ -23,8 +23,6 @@ __all__ = [
     "PUBREL_COMMAND",
     "PublishEncoder",
     "ack_packet",
-    "puback",
-    "pubrel",
     "scan_acks",
     "scan_publishes",
 ]
@@ -66,30 +64,6 @@ def remaining_length(size: int) -> bytes:
         out.append(byte | 0x80 if size else byte)
         if not size:
             return bytes(out)
-
-
-def puback(mid: int) -> bytes:
-    """The PUBACK packet for a packet id (MQTT 3.1.1).
-
-    Args:
-        mid: The packet id, 1 to 65535.
-
-    Returns:
-        The four bytes of the packet.
-    """
-    return bytes((PUBACK_COMMAND, 2, mid >> 8, mid & 0xFF))
-
-
-def pubrel(mid: int) -> bytes:
-    """The PUBREL packet for a packet id (MQTT 3.1.1).
-
-    Args:
-        mid: The packet id, 1 to 65535.
-
-    Returns:
-        The four bytes of the packet.
-    """
-    return ack_packet(PUBREL_COMMAND, mid)
 
 
 def ack_packet(first: int, mid: int) -> bytes:
@@ -204,8 +178,7 @@ def scan_publishes(
         buf: Bytes read from the connection.
         pos: Where the next packet starts.
         deliver: Called for each QoS 0/1 message, in order.
-        acks: Gets the answer to each QoS 1/2 message, in order: the packet id for a
-            PUBACK (QoS 1), the packet id or'ed with ``PUBREC_COMMAND << 16`` (QoS 2).
+        acks: Gets the PUBACK (QoS 1) or PUBREC (QoS 2) owed, as :func:`scan_acks` entries.
         held: Gets each QoS 2 message, undelivered until its PUBREL.
 
     Returns:
@@ -247,7 +220,7 @@ def scan_publishes(
                 acks.append((PUBREC_COMMAND << 16) | mid)
                 pos = stop
                 continue
-            acks.append(mid)
+            acks.append((PUBACK_COMMAND << 16) | mid)
         try:
             deliver(topic, buf[body:stop], qos, bool(first & 1))
         except Exception:
@@ -264,10 +237,9 @@ def scan_acks(buf: bytes, pos: int, acks: list[int]) -> int:
     Args:
         buf: Bytes read from the connection.
         pos: Where the next packet starts.
-        acks: One entry per packet taken is appended, in order: the packet's first
-            byte (``PUBACK_COMMAND``, ``PUBREC_COMMAND``, ``PUBREL_COMMAND`` or
-            ``PUBCOMP_COMMAND``) shifted
-            16 bits left, or'ed with its packet id.
+        acks: One entry per packet taken is appended, in order: the packet's first byte
+            (``PUBACK_COMMAND``, ``PUBREC_COMMAND``, ``PUBREL_COMMAND`` or
+            ``PUBCOMP_COMMAND``) shifted 16 bits left, or'ed with its packet id.
 
     Returns:
         Where the first packet not taken starts.
