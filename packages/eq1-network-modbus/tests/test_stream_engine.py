@@ -128,6 +128,20 @@ def test_a_whole_answer_is_taken_without_framing() -> None:
     assert link.waits == [DEFAULT_TIMEOUT, DEFAULT_TIMEOUT]  # one unchanged wait per request
 
 
+@pytest.mark.parametrize(
+    ("unit", "pdu", "rule"),
+    [(256, READ, "unit=256"), (-1, READ, "unit=-1"), (1, b"", "pdu"), (1, bytes(254), "pdu")],
+)
+def test_arguments_the_framer_refuses_are_refused_before_anything_is_sent(
+    unit: int, pdu: bytes, rule: str
+) -> None:
+    engine, link, _ = engine_on([answer(registers(5))])
+    with pytest.raises(ProtocolArgumentError, match=rule):
+        engine.execute(unit, pdu, DEFAULT_TIMEOUT)
+    assert link.sent == []
+    assert engine.execute(1, READ, DEFAULT_TIMEOUT) == registers(5)  # the engine is free
+
+
 def test_a_stale_answer_in_its_own_read_is_dropped() -> None:
     engine, _, framer = engine_on([answer(registers(1), shift=-1), answer(registers(2))])
     assert engine.execute(1, READ, DEFAULT_TIMEOUT) == registers(2)
