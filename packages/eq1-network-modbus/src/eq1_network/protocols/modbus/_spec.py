@@ -8,7 +8,6 @@ values from here.
 from __future__ import annotations
 
 import enum
-import struct
 from typing import Final
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "MAX_WRITE_BITS",
     "MAX_WRITE_REGISTERS",
     "MBAP_HEADER",
-    "MBAP_LAYOUT",
     "MBAP_MAX_FRAME",
     "RTU_MAX_FRAME",
     "ExceptionCode",
@@ -99,9 +97,6 @@ MAX_RW_WRITE_REGISTERS: Final = 121
 
 MBAP_HEADER: Final = 7
 """Bytes of the MBAP header: transaction id, protocol id, length, unit id."""
-MBAP_LAYOUT: Final = struct.Struct(">HHHB")
-"""The MBAP header's fields, big-endian: transaction id, protocol id (0), length (of the
-unit id and the PDU), unit id."""
 MBAP_MAX_FRAME: Final = MBAP_HEADER + MAX_PDU
 """Largest Modbus TCP frame (260 bytes)."""
 RTU_MAX_FRAME: Final = 1 + MAX_PDU + 2

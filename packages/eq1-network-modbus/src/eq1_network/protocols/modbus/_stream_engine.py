@@ -27,15 +27,12 @@ from eq1_network.common.exceptions import (
 )
 from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
-from eq1_network.protocols.modbus._spec import MAX_PDU, MBAP_LAYOUT
 from eq1_network.protocols.modbus._transaction import Framer, IdPolicy, answers
 from eq1_network.protocols.modbus.framers import Frame, MBAPFramer
 
 __all__ = ["StreamEngine"]
 
 logger = get_logger(__name__)
-
-_pack_header = MBAP_LAYOUT.pack
 
 _GRID = 1 / 64
 """Pipelined reads wait a whole number of these seconds while more than two remain, so
@@ -170,14 +167,15 @@ class StreamEngine:
             raise ProtocolTimeoutError(f"the connection stayed busy for {timeout} s")
         try:
             tid = self._next_id = (self._next_id + 1) & 0xFFFF
+            if self._lenient:
+                self._drain_stale()
+            request = self._framer.encode(unit, pdu, tid)
             whole = self._whole
-            size = len(pdu)
-            if whole is None or timeout <= 0 or not 0 < size <= MAX_PDU or not 0 <= unit <= 255:
-                return self._send_and_await(tid, unit, pdu, started, timeout)
-            # The usual case: the arguments are in range, so the request is framed here
-            # without the framer's checks; one call sends it and waits, and an answer
-            # that is exactly the awaited one is taken without building frames.
-            data = self._link.exchange(_pack_header(tid, 0, size + 1, unit) + pdu, timeout)
+            if whole is None or timeout <= 0:
+                self._link.send(request)
+                return self._await_alone(tid, unit, pdu[0], started, timeout, None)
+            # One call sends and waits; the same wait as the last one spares a system call.
+            data = self._link.exchange(request, timeout)
             if data:
                 answer = whole.take_answer(data, tid, unit, pdu[0])
                 if answer is not None:
@@ -188,20 +186,6 @@ class StreamEngine:
             raise
         finally:
             single.release()
-
-    def _send_and_await(
-        self, tid: int, unit: int, pdu: bytes, started: float, timeout: float
-    ) -> bytes:
-        """Frame and send with separate calls, then read.
-
-        For lenient ids, no wait, and arguments the framer refuses (it raises
-        :class:`~eq1_network.common.exceptions.ProtocolArgumentError` before anything
-        is sent).
-        """
-        if self._lenient:
-            self._drain_stale()
-        self._link.send(self._framer.encode(unit, pdu, tid))
-        return self._await_alone(tid, unit, pdu[0], started, timeout, None)
 
     def _await_alone(
         self, tid: int, unit: int, function: int, started: float, timeout: float, data: bytes | None

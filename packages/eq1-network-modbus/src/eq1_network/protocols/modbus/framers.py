@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import binascii
 import collections
+import struct
 from typing import Literal
 
 from eq1_network.common.exceptions import ProtocolArgumentError
@@ -46,7 +47,6 @@ from eq1_network.protocols.modbus._spec import (
     ASCII_MAX_FRAME,
     MAX_PDU,
     MBAP_HEADER,
-    MBAP_LAYOUT,
     RTU_MAX_FRAME,
 )
 
@@ -55,7 +55,7 @@ __all__ = ["ASCIIFramer", "Frame", "MBAPFramer", "RTUFramer", "Side", "crc16", "
 Side = Literal["client", "server"]
 """``"client"``: :meth:`feed` parses responses; ``"server"``: it parses requests."""
 
-_MBAP = MBAP_LAYOUT
+_MBAP = struct.Struct(">HHHB")
 
 
 class MBAPFramer:
