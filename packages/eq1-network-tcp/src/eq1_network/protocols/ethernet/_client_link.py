@@ -38,6 +38,9 @@ logger = get_logger("eq1_network.protocols.ethernet.tcp_client")
 IDLE_WAIT = 0.1
 """Seconds ``wait_readable(None)`` waits: the "short default slice" of the interface."""
 
+CLOSE_GRACE = 2.0
+"""Seconds :meth:`ClientLink.disconnect` waits for a reader to leave the closed connection."""
+
 
 class ClientLink(ReqResProtocol):
     """The connection of a TCP client and the state the client's parts share.
@@ -159,10 +162,32 @@ class ClientLink(ReqResProtocol):
         if stream is not None:
             stream.close()
             logger.debug("disconnected from %s", self.where)
-        with self._read_lock:
-            self._rx.clear()
+        self._leave_reads()
         with self._json_lock:
             self._json = None
+
+    def _leave_reads(self) -> None:
+        """Drop unread bytes once no thread reads; a read lock nobody will free is replaced.
+
+        A reader leaves within moments of the close. The lock stays held only when
+        its holder was interrupted (``KeyboardInterrupt``) between taking it and the
+        block that frees it; the next connection then starts with a new lock.
+        """
+        lock = self._read_lock
+        if lock.acquire(True, CLOSE_GRACE):
+            try:
+                self._rx.clear()
+            finally:
+                lock.release()
+            return
+        logger.info(
+            "%r: the read lock was not freed within %s s of the close (a reader was "
+            "interrupted); reads go on with a new lock",
+            self,
+            CLOSE_GRACE,
+        )
+        self._read_lock = threading.Lock()
+        self._rx.clear()
 
     def is_connected(self) -> bool:
         """Tell whether the connection is up, noticing a peer that closed it.
@@ -241,7 +266,8 @@ class ClientLink(ReqResProtocol):
         Reads go on until nothing is waiting, so that a close right after the data is
         noticed too.
         """
-        if not self._read_lock.acquire(blocking=False):
+        lock = self._read_lock
+        if not lock.acquire(False):
             return
         try:
             stream = self._stream
@@ -251,7 +277,7 @@ class ClientLink(ReqResProtocol):
                     return
                 self._rx += data
         finally:
-            self._read_lock.release()
+            lock.release()
 
     def _drop(self, reason: str) -> None:
         stream = self._stream

@@ -1,0 +1,106 @@
+"""A read interrupted by Ctrl-C never leaves the client unable to disconnect or read again.
+
+``KeyboardInterrupt`` can be raised between any two bytecodes, so also right after a
+reader took the read lock and before the block that frees it. The lock below raises
+at exactly that point, every time, so the tests do not depend on a signal's timing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from eq1_network.protocols.ethernet.tcp_client import TCPClient
+
+LOCALHOST = "127.0.0.1"
+TIMEOUT = 20.0
+
+
+class InterruptedOnceLock:
+    """A lock whose first successful acquire raises ``KeyboardInterrupt``, holding it."""
+
+    def __init__(self) -> None:
+        self.inner = threading.Lock()
+        self.armed = True
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        taken = self.inner.acquire(blocking, timeout)
+        if taken and self.armed:
+            self.armed = False
+            raise KeyboardInterrupt
+        return taken
+
+    def release(self) -> None:
+        self.inner.release()
+
+    def locked(self) -> bool:
+        return self.inner.locked()
+
+
+def disconnect_within(client: TCPClient, seconds: float) -> float:
+    """Disconnect on another thread; return how long it took (fail if it hangs)."""
+    started = time.monotonic()
+    closer = threading.Thread(target=client.disconnect, daemon=True)
+    closer.start()
+    closer.join(seconds)
+    assert not closer.is_alive(), f"disconnect() still waits after {seconds} s"
+    return time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    "interrupted",
+    [
+        pytest.param(lambda c: c.read_within(TIMEOUT), id="read_within"),
+        pytest.param(lambda c: c.exchange(b"ping", TIMEOUT), id="exchange"),
+        pytest.param(lambda c: c.wait_readable(TIMEOUT), id="wait_readable"),
+        pytest.param(lambda c: c.read(), id="read"),
+    ],
+)
+def test_disconnect_after_an_interrupted_read_returns_and_the_next_connection_reads(
+    interrupted: Any,
+    echo_server: Any,
+    clients: list[TCPClient],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    stuck = InterruptedOnceLock()
+    client._read_lock = stuck  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        interrupted(client)
+    assert stuck.locked()  # nobody will free it
+
+    with caplog.at_level(logging.INFO, logger="eq1_network.protocols.ethernet.tcp_client"):
+        took = disconnect_within(client, TIMEOUT)
+    assert took < TIMEOUT / 2
+    assert "the read lock was not freed" in caplog.text
+    assert client._read_lock is not stuck
+
+    client.connect()
+    assert client.exchange(b"ping", TIMEOUT) == b"ping"
+    client.send(b"pong")
+    assert client.read_within(TIMEOUT) == b"pong"
+    assert disconnect_within(client, TIMEOUT) < 1.0  # nothing held: no grace period
+
+
+def test_a_read_lock_freed_during_the_grace_is_kept(
+    echo_server: Any, clients: list[TCPClient]
+) -> None:
+    client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
+    clients.append(client)
+    client.connect()
+    lock = client._read_lock
+    lock.acquire()  # a reader still finishing when the connection closes
+    freer = threading.Timer(0.2, lock.release)
+    freer.start()
+    try:
+        disconnect_within(client, TIMEOUT)
+    finally:
+        freer.join(TIMEOUT)
+    assert client._read_lock is lock
+    assert not lock.locked()
