@@ -149,8 +149,8 @@ class FakeAdapter:
             self.listener.on_connection_closed(event[1] if len(event) > 1 else None)
             return False
         if kind == "ack":
-            self.listener.on_publish_result(
-                event[1], Reason(event[2]), self.qos_of.pop(event[1], 1)
+            self.listener.on_publish_results(
+                [event[1]], Reason(event[2]), self.qos_of.pop(event[1], 1)
             )
         elif kind == "suback":
             self.listener.on_subscribe_result(event[1], [Reason(event[2])])

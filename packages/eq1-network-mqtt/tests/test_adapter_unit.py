@@ -173,19 +173,19 @@ def test_acknowledgements_bypass_on_publish(client_cls: mock.MagicMock) -> None:
     adapter, listener = build()
     client = client_cls.return_value
     assert client.ack_listener == adapter._on_ack
-    adapter._on_ack(5, ReasonCode(PacketTypes.PUBACK))
-    listener.on_publish_result.assert_called_once_with(5, Reason(0), 1)
+    adapter._on_ack([5, 6], ReasonCode(PacketTypes.PUBACK))
+    listener.on_publish_results.assert_called_once_with([5, 6], Reason(0), 1)
     adapter.close()
 
 
 def test_client_reports_acks_and_keeps_paho_bookkeeping() -> None:
     client = _paho_fast.FastClient(CallbackAPIVersion.VERSION2, client_id="x")
     seen: list[int] = []
-    client.ack_listener = lambda mid, reason: seen.append(mid)
+    client.ack_listener = lambda mids, reason: seen.extend(mids)
     info = client.publish("t", b"p", qos=1)  # not connected: kept by paho
     assert client._do_on_publish(info.mid, ReasonCode(PacketTypes.PUBACK), None) == 0
     assert seen == [info.mid] and info.mid not in client._out_messages
-    client.ack_listener = lambda mid, reason: 1 / 0  # a failing handler is logged
+    client.ack_listener = lambda mids, reason: 1 / 0  # a failing handler is logged
     other = client.publish("t", b"p", qos=1)
     client._do_on_publish(other.mid, ReasonCode(PacketTypes.PUBACK), None)
     assert other.mid not in client._out_messages

@@ -263,13 +263,13 @@ def test_registry_cache_is_bounded() -> None:
 def test_tracker_early_acknowledgement_and_failures() -> None:
     tracker = PublishTracker()
     handle = tracker.new_handle(1)
-    tracker.acknowledge(7, None)  # the ack overtook the registration
+    tracker.acknowledge([7], None)  # the ack overtook the registration
     tracker.track(7, handle)
     assert handle.wait(0) is True
     failed = tracker.new_handle(1)
     tracker.track(8, failed)
     assert tracker.unacknowledged() == 1
-    tracker.acknowledge(8, ProtocolError("refused"))
+    tracker.acknowledge([8], ProtocolError("refused"))
     with pytest.raises(ProtocolError, match="refused"):
         failed.wait(1)
     one = tracker.new_handle(1)
@@ -277,7 +277,7 @@ def test_tracker_early_acknowledgement_and_failures() -> None:
     clash = tracker.new_handle(1)
     tracker.track(9, clash)  # a packet id still in use: settled as sent
     assert clash.is_published()
-    tracker.acknowledge(9, None)
+    tracker.acknowledge([9], None)
     assert one.wait(1)
     pending = tracker.new_handle(2)
     tracker.track(10, pending)
@@ -294,14 +294,14 @@ def test_tracker_abandoned_ids_ignore_their_late_acknowledgement() -> None:
     with pytest.raises(ProtocolConnectionError, match="session lost"):
         lost.wait(0)
     assert tracker.unacknowledged() == 0
-    tracker.acknowledge(3, None)  # the PUBCOMP of the abandoned flow
+    tracker.acknowledge([3], None)  # the PUBCOMP of the abandoned flow
     assert lost.exception() is not None and not lost.is_published()
     later = tracker.new_handle(2)
     tracker.track(3, later)  # not settled by the abandoned flow's PUBCOMP
     assert not later.is_published() and later.exception() is None
     reused = tracker.new_handle(2)
     tracker.track(4, reused)  # an id issued again is tracked afresh
-    tracker.acknowledge(4, None)
+    tracker.acknowledge([4], None)
     assert reused.wait(0)
 
 
@@ -309,7 +309,7 @@ def test_tracker_wait_room_unblocks_on_ack() -> None:
     tracker = PublishTracker()
     tracker.track(1, tracker.new_handle(1))
     assert tracker.wait_room(1, 0.01) is False
-    timer = threading.Timer(0.02, tracker.acknowledge, args=(1, None))
+    timer = threading.Timer(0.02, tracker.acknowledge, args=([1], None))
     timer.start()
     assert tracker.wait_room(1, 10.0) is True
     timer.join()
@@ -410,6 +410,6 @@ def test_the_tracker_lists_the_messages_awaiting_acknowledgement_by_qos() -> Non
     handles = {mid: tracker.new_handle(qos) for mid, qos in ((1, 2), (2, 1), (3, 2), (4, 0))}
     for mid, handle in handles.items():
         tracker.track(mid, handle)
-    tracker.acknowledge(3, None)
+    tracker.acknowledge([3], None)
     assert tracker.awaiting(qos=2) == [1]
     assert tracker.awaiting(qos=1) == [2]

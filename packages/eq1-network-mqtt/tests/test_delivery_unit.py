@@ -80,7 +80,7 @@ def test_tracker_counts_held_messages_until_they_get_an_id() -> None:
     assert tracker.unacknowledged() == 1 and not tracker.wait_drained(0)
     tracker.track(7, handle, held=True)
     assert tracker.unacknowledged() == 1
-    tracker.acknowledge(7, None)
+    tracker.acknowledge([7], None)
     assert tracker.unacknowledged() == 0 and tracker.wait_drained(0) and handle.wait(0)
     other = tracker.new_handle(2)
     tracker.hold()
@@ -133,8 +133,8 @@ def test_refused_publish_error_carries_code_and_name() -> None:
     listener = mock.Mock()
     adapter = PahoAdapter(BrokerConfig(), ClientConfig(protocol_version=5), "cid", listener)
     try:
-        adapter._on_ack(3, ReasonCode(PacketTypes.PUBCOMP, identifier=0x92))
-        listener.on_publish_result.assert_called_once_with(3, Reason(0x92), 2)
+        adapter._on_ack([3], ReasonCode(PacketTypes.PUBCOMP, identifier=0x92))
+        listener.on_publish_results.assert_called_once_with([3], Reason(0x92), 2)
     finally:
         adapter.close()
     error = refusal_error(Reason(0x92), "PUBLISH (packet id 3)")

@@ -187,13 +187,13 @@ def test_the_loop_lets_paho_write_every_round(fastpath: str) -> None:
 def test_public_client_reports_acknowledgements_not_qos0_writes() -> None:
     client = PublicClient(CallbackAPIVersion.VERSION2, client_id="x")
     seen: list[int] = []
-    client.ack_listener = lambda mid, reason: seen.append(mid)
+    client.ack_listener = lambda mids, reason: seen.extend(mids)
     ack = ReasonCode(PacketTypes.PUBACK)
     client.on_publish(client, None, 3, ack, None)  # from loop_read: an acknowledgement
     client.in_loop_write = True
     client.on_publish(client, None, 4, ack, None)  # from loop_write: a QoS 0 write
     client.in_loop_write = False
-    client.ack_listener = lambda mid, reason: 1 / 0  # a failing handler is logged
+    client.ack_listener = lambda mids, reason: 1 / 0  # a failing handler is logged
     client.on_publish(client, None, 5, ack, None)
     assert seen == [3]
     assert client.loop_write() is not None and client.in_loop_write is False
@@ -241,7 +241,7 @@ def test_connack_without_a_session_reports_the_lost_qos2_flows(
     adapter = PahoAdapter(BrokerConfig(), config, "cid", listener, fastpath=fastpath)
     try:
         client = adapter._client
-        client.ack_listener = lambda mid, reason: None
+        client.ack_listener = lambda mids, reason: None
         mid = client.publish("t", b"p", qos=2).mid
         receive(client, struct.pack("!H", mid))
         client._handle_pubrec()
@@ -263,7 +263,7 @@ def test_connack_without_a_session_reports_the_lost_qos2_flows(
 def test_mqtt5_pubrec_with_a_failure_code(cls: type[paho.Client]) -> None:
     client, mid = kept_qos2_client(cls, paho.MQTTv5)
     seen: list[tuple[int, int]] = []
-    client.ack_listener = lambda m, reason: seen.append((m, int(reason.value)))
+    client.ack_listener = lambda mids, reason: seen.extend((m, int(reason.value)) for m in mids)
     receive(client, struct.pack("!HB", mid, 0x97))
     client._handle_pubrec()
     if cls is FastClient:  # the publish fails with the broker's reason

@@ -333,7 +333,7 @@ class PahoAdapter:
 
         Returns:
             The status, the packet id, and for a sent QoS 0 message the report of its
-            write (QoS 1/2 outcomes arrive as :meth:`AdapterListener.on_publish_result`).
+            write (QoS 1/2 outcomes arrive as :meth:`AdapterListener.on_publish_results`).
         """
         props = None
         if self._v5 and (message_expiry is not None or user_properties):
@@ -424,9 +424,9 @@ class PahoAdapter:
         meta = (message.qos, bool(message.retain), props)
         self._listener.on_message(topic, bytes(message.payload), sub_ids, meta)
 
-    def _on_ack(self, mid: int, reason: ReasonCode) -> None:
+    def _on_ack(self, mids: Sequence[int], reason: ReasonCode) -> None:
         qos = 1 if reason.packetType == PacketTypes.PUBACK else 2
-        self._listener.on_publish_result(mid, reason_of(reason), qos)
+        self._listener.on_publish_results(mids, reason_of(reason), qos)
 
     def _on_subscribe(
         self, client: paho.Client, userdata: Any, mid: int, reasons: list[ReasonCode], props: Any

@@ -124,8 +124,11 @@ class AdapterListener(Protocol):
         ``meta`` is ``(qos, retain, paho properties or None)``.
         """
 
-    def on_publish_result(self, mid: int, reason: Reason, qos: int) -> None:
-        """A QoS 1/2 publish was acknowledged (PUBACK / PUBCOMP), possibly with a failure."""
+    def on_publish_results(self, mids: Sequence[int], reason: Reason, qos: int) -> None:
+        """QoS 1/2 publishes were acknowledged (PUBACK / PUBCOMP) with one reason, in order.
+
+        ``reason`` may be a failure (MQTT 5).
+        """
 
     def on_session_lost(self, mids: list[int] | None) -> None:
         """CONNACK said the broker has no session while QoS 2 messages had reached PUBREC.
@@ -187,8 +190,8 @@ class PublicClient(paho.Client):
     paho will finish with PUBREL (:meth:`lost_qos2_mids` returns ``None``).
 
     Attributes:
-        ack_listener: Called with ``(packet id, reason)`` for every acknowledged QoS 1/2
-            publish (PUBACK or PUBCOMP).
+        ack_listener: Called with ``((packet id,), reason)`` for every acknowledged QoS
+            1/2 publish (PUBACK or PUBCOMP).
         last_socket: Always ``None``: the connection socket is paho's own.
     """
 
@@ -197,7 +200,7 @@ class PublicClient(paho.Client):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.ack_listener: Callable[[int, ReasonCode], None] | None = None
+        self.ack_listener: Callable[[Sequence[int], ReasonCode], None] | None = None
         self.in_loop_write = False
         self.on_publish = self._report_ack
 
@@ -225,7 +228,7 @@ class PublicClient(paho.Client):
         if listener is None or self.in_loop_write:
             return
         try:
-            listener(mid, reason)
+            listener((mid,), reason)
         except Exception:
             logger.exception("publish acknowledgement handler failed for packet id %d", mid)
 

@@ -10,7 +10,7 @@ socket.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import paho.mqtt.client as paho
@@ -141,15 +141,17 @@ class FastClient(paho.Client):
     MQTT 5 acknowledgements and packets the overrides do not expect go to paho's code.
 
     Attributes:
-        ack_listener: Called with ``(packet id, reason)`` for every acknowledged QoS 1/2
-            publish (PUBACK, PUBCOMP, or a refusing MQTT 5 PUBREC).
+        ack_listener: Called with ``(packet ids, reason)`` for acknowledged QoS 1/2
+            publishes (PUBACK, PUBCOMP, or a refusing MQTT 5 PUBREC), in the order of
+            their acknowledgements: once for a run of PUBACKs (or PUBCOMPs) that one
+            read brought, else once per acknowledgement.
         message_listener: Called with ``(topic, payload, qos, retain)`` for every message
             :meth:`take_publishes` takes; paho's ``on_message`` gets the others.
         last_socket: The wrapped socket of the latest connection, if any.
     """
 
     fastpath = True
-    ack_listener: Callable[[int, ReasonCode], None] | None = None
+    ack_listener: Callable[[Sequence[int], ReasonCode], None] | None = None
     message_listener: Deliver | None = None
     _encoder: PublishEncoder | None = None
 
@@ -246,13 +248,34 @@ class FastClient(paho.Client):
             }
         )
 
-    def _acknowledge(self, mid: int, is_puback: bool) -> MQTTErrorCode:
-        """Complete publish ``mid`` with a successful MQTT 3.1.1 PUBACK or PUBCOMP."""
+    def _acknowledge(self, mids: list[int], is_puback: bool) -> MQTTErrorCode:
+        """Complete publishes with successful MQTT 3.1.1 PUBACKs or PUBCOMPs, in order.
+
+        One report to :attr:`ack_listener` for the publishes paho still holds, then paho's
+        own completion routine for each, all under paho's lock of its session state.
+        """
+        rc = MQTTErrorCode.MQTT_ERR_SUCCESS
         with self._out_message_mutex:
-            if mid in self._out_messages:
-                reason, props = _ACK_SUCCESS[is_puback]
-                return self._do_on_publish(mid, reason, props)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
+            out = self._out_messages
+            known = [mid for mid in mids if mid in out]
+            if not known:
+                return rc
+            reason, props = _ACK_SUCCESS[is_puback]
+            self._report(known, reason)
+            complete = super()._do_on_publish
+            for mid in known:
+                code = complete(mid, reason, props)
+                if code != MQTTErrorCode.MQTT_ERR_SUCCESS and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    rc = code
+        return rc
+
+    def _report(self, mids: list[int], reason: ReasonCode) -> None:
+        listener = self.ack_listener
+        if listener is not None:
+            try:
+                listener(mids, reason)
+            except Exception:
+                logger.exception("publish acknowledgement handler failed for packet ids %s", mids)
 
     def _takes_packets(self) -> bool:
         return (
@@ -338,17 +361,30 @@ class FastClient(paho.Client):
         """Handle acknowledgement packets taken by :func:`scan_acks`, as paho's reader would.
 
         PUBACK and PUBCOMP complete the client's publish (through :meth:`_acknowledge`,
-        as :meth:`_handle_pubackcomp` does); PUBREC marks it as awaiting PUBCOMP and
-        queues its PUBREL; PUBREL delivers the held QoS 2 message and queues PUBCOMP.
+        as :meth:`_handle_pubackcomp` does), a run of consecutive ones of a kind at
+        once; PUBREC marks it as awaiting PUBCOMP and queues its PUBREL; PUBREL delivers
+        the held QoS 2 message and queues PUBCOMP.
         """
+        run: list[int] = []  # packet ids of consecutive acknowledgements of one kind
+        run_kind = PUBACK_COMMAND
         for entry in entries:
             kind, mid = entry >> 16, entry & 0xFFFF
+            if kind == PUBACK_COMMAND or kind == PUBCOMP_COMMAND:
+                if run and kind != run_kind:
+                    self._acknowledge(run, run_kind == PUBACK_COMMAND)
+                    run = []
+                run_kind = kind
+                run.append(mid)
+                continue
+            if run:
+                self._acknowledge(run, run_kind == PUBACK_COMMAND)
+                run = []
             if kind == PUBREC_COMMAND:
                 self._release(mid)
-            elif kind == PUBREL_COMMAND:
-                self._complete_held(mid, deliver)
             else:
-                self._acknowledge(mid, kind == PUBACK_COMMAND)
+                self._complete_held(mid, deliver)
+        if run:
+            self._acknowledge(run, run_kind == PUBACK_COMMAND)
 
     def _release(self, mid: int) -> None:
         """PUBREC of publish ``mid``: await PUBCOMP and queue PUBREL (paho's routine)."""
@@ -432,12 +468,7 @@ class FastClient(paho.Client):
         # paho calls this only for acknowledged QoS 1/2 messages. Reporting from here
         # instead of through ``on_publish`` keeps ``on_publish`` unset, which spares paho
         # building a ReasonCode and a Properties object for every QoS 0 message written.
-        listener = self.ack_listener
-        if listener is not None:
-            try:
-                listener(mid, reason_code)
-            except Exception:
-                logger.exception("publish acknowledgement handler failed for packet id %d", mid)
+        self._report([mid], reason_code)
         return super()._do_on_publish(mid, reason_code, properties)
 
     def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
@@ -445,4 +476,4 @@ class FastClient(paho.Client):
         if self._protocol == paho.MQTTv5 or len(packet) != 2:
             return super()._handle_pubackcomp(cmd)
         (mid,) = _MID.unpack(packet)
-        return self._acknowledge(mid, cmd == "PUBACK")
+        return self._acknowledge([mid], cmd == "PUBACK")

@@ -9,6 +9,7 @@ after ``disconnect()`` starts a new one.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 from eq1_network.common.backoff import Backoff
@@ -146,11 +147,14 @@ class Session:
         """Collect a received message; the batch goes to the dispatcher after the round."""
         self._batch.append((topic, payload, subscription_ids, meta))
 
-    def on_publish_result(self, mid: int, reason: Reason, qos: int) -> None:
-        """Settle the handle of an acknowledged (or refused) publish."""
-        error = refusal_error(reason, f"PUBLISH (packet id {mid})") if reason.is_failure else None
-        self.window.acknowledged(qos)
-        self._tracker.acknowledge(mid, error)
+    def on_publish_results(self, mids: Sequence[int], reason: Reason, qos: int) -> None:
+        """Settle the handles of publishes acknowledged (or refused) with one reason."""
+        self.window.acknowledged(qos, len(mids))
+        if not reason.is_failure:
+            self._tracker.acknowledge(mids, None)
+            return
+        for mid in mids:
+            self._tracker.acknowledge((mid,), refusal_error(reason, f"PUBLISH (packet id {mid})"))
 
     def on_session_lost(self, mids: list[int] | None) -> None:
         """Fail QoS 2 messages the broker accepted (PUBREC) and then lost with its session.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from eq1_network.common.exceptions import ProtocolError, ProtocolTimeoutError
@@ -181,26 +181,32 @@ class PublishTracker:
             if handle.qos > 0:
                 self._unacked += 1
 
-    def acknowledge(self, mid: int, error: ProtocolError | None) -> None:
-        """Record the outcome reported for a packet id (network thread).
+    def acknowledge(self, mids: Iterable[int], error: ProtocolError | None) -> None:
+        """Record the outcome reported for packet ids, in order (network thread).
 
         Args:
-            mid: The packet id.
+            mids: The packet ids, as their acknowledgements arrived.
             error: ``None`` for success, else the broker's refusal.
         """
         with self._lock:
-            handle = self._by_mid.pop(mid, None)
-            if handle is None:
-                if mid in self._abandoned:
-                    self._abandoned.discard(mid)
-                    return
-                if len(self._early) >= _EARLY_LIMIT:
-                    self._early.clear()
-                self._early[mid] = error
-                return
-            if handle.qos > 0:
-                self._unacked -= 1
-            self._finish(handle, error)
+            by_mid = self._by_mid
+            for mid in mids:
+                handle = by_mid.pop(mid, None)
+                if handle is None:
+                    self._unmatched(mid, error)
+                    continue
+                if handle.qos > 0:
+                    self._unacked -= 1
+                self._finish(handle, error)
+
+    def _unmatched(self, mid: int, error: ProtocolError | None) -> None:
+        """An outcome for no tracked handle: an abandoned flow's, or one ahead of its handle."""
+        if mid in self._abandoned:
+            self._abandoned.discard(mid)
+            return
+        if len(self._early) >= _EARLY_LIMIT:
+            self._early.clear()
+        self._early[mid] = error
 
     def awaiting(self, *, qos: int) -> list[int]:
         """Packet ids of tracked messages of ``qos`` still awaiting their acknowledgement."""

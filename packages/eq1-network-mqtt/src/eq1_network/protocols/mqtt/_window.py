@@ -139,17 +139,17 @@ class InflightWindow:
             self._waiting.append(make_item())
             return False
 
-    def acknowledged(self, qos: int) -> None:
-        """Free the slot of a message the broker acknowledged or refused.
+    def acknowledged(self, qos: int, count: int = 1) -> None:
+        """Free the slots of messages the broker acknowledged or refused.
 
         Args:
-            qos: Its QoS (1 for a PUBACK, 2 for a PUBREC or PUBCOMP).
+            qos: Their QoS (1 for a PUBACK, 2 for a PUBREC or PUBCOMP).
+            count: How many messages.
         """
         with self._lock:
-            if self._inflight > 0:
-                self._inflight -= 1
-            if qos == 2 and self._inflight2 > 0:
-                self._inflight2 -= 1
+            self._inflight = max(self._inflight - count, 0)
+            if qos == 2:
+                self._inflight2 = max(self._inflight2 - count, 0)
 
     def release(self, send: Send) -> int:
         """Hand waiting messages to the library while there are free slots (network thread).
