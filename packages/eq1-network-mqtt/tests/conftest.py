@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -104,3 +105,13 @@ def make_client() -> Iterator[ClientFactory]:
 def pytest_configure(config: pytest.Config) -> None:
     """Give SIGINT its handler back in a run started with it ignored (Ctrl-C tests)."""
     allow_interrupts()
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A connected socket pair: the client's side (non-blocking) and the peer's."""
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    yield ours, theirs
+    ours.close()
+    theirs.close()

@@ -8,7 +8,7 @@ them one at a time. Either way the order, the QoS and paho's bookkeeping are the
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -27,15 +27,6 @@ def _ack(first: int) -> Callable[[int], bytes]:
 
 
 puback, pubrec, pubcomp = _ack(0x40), _ack(0x50), _ack(0x70)
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
 
 
 @pytest.mark.parametrize("fastpath", ["0", "1"])

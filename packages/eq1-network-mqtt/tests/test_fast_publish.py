@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
@@ -233,15 +233,6 @@ def test_a_failing_handler_is_logged_and_the_rest_delivered(
 
 
 # -- the adapter in both positions ---------------------------------------------------
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    ours, theirs = socket.socketpair()
-    ours.setblocking(False)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
 
 
 @pytest.fixture
