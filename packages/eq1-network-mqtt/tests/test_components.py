@@ -402,6 +402,7 @@ def test_only_the_adapter_imports_paho() -> None:
         "_paho_fast.py",
         "_paho_io.py",
         "_paho_layout.py",
+        "_paho_settle.py",
     ]
 
 

@@ -10,23 +10,19 @@ socket.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt._paho_io import BufferedSocket, QoS0Write
+from eq1_network.protocols.mqtt._paho_settle import AckSettler, MessageRecord, properties_of
 from eq1_network.protocols.mqtt._publish_codec import (
-    PUBACK_COMMAND,
-    PUBCOMP_COMMAND,
     PUBLISH_COMMAND,
-    PUBREC_COMMAND,
-    PUBREL_COMMAND,
     Deliver,
     Held,
     PublishEncoder,
@@ -42,69 +38,11 @@ logger = get_logger(__name__)
 _MID = struct.Struct("!H")
 
 
-def _properties_of(packet_type: int) -> Properties:
-    return Properties(packet_type)  # type: ignore[no-untyped-call]
-
-
-_ACK_SUCCESS = {
-    is_puback: (ReasonCode(packet_type), _properties_of(packet_type))
-    for is_puback, packet_type in ((True, PacketTypes.PUBACK), (False, PacketTypes.PUBCOMP))
-}
-
-
-class _Unreported:
-    """The ``info`` of a QoS 1/2 message queued by :meth:`FastClient.publish_acknowledged`.
-
-    Its outcome reaches the adapter through :attr:`FastClient.ack_listener`, so what paho
-    reports here (its writer's and acknowledgement routine's ``_set_as_published()``)
-    is not needed; one shared instance serves every such message.
-    """
-
-    __slots__ = ("rc",)
-
-    def __init__(self) -> None:
-        self.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-
-    def _set_as_published(self) -> None:
-        pass
-
-
-_UNREPORTED = _Unreported()
-
-
-class _MessageRecord(paho.MQTTMessage):
-    """paho's record of a QoS 1/2 message, without its own condition variable.
-
-    Used for the messages the client publishes and for the QoS 2 messages it holds until
-    their PUBREL.
-
-    paho's ``MQTTMessage()`` builds a ``MQTTMessageInfo``, with a condition variable, for
-    every message; the adapter learns outcomes from the acknowledgements instead. Every
-    slot paho's class declares is set (:mod:`._paho_layout` checks the slots).
-    """
-
-    __slots__ = ()
-
-    def __init__(
-        self, mid: int, topic: bytes, payload: bytes, qos: int, retain: bool, state: Any
-    ) -> None:
-        self.timestamp = paho.time_func()
-        self.state = state
-        self.dup = False
-        self.mid = mid
-        self._topic = topic
-        self.payload = payload
-        self.qos = qos
-        self.retain = retain
-        self.info = _UNREPORTED  # type: ignore[assignment] # paho calls _set_as_published() only
-        self.properties = None
-
-
 _WAIT_STATE = {1: paho.mqtt_ms_wait_for_puback, 2: paho.mqtt_ms_wait_for_pubrec}
 """The state paho gives a QoS 1 or QoS 2 message written for the first time."""
 
 
-class FastClient(paho.Client):
+class FastClient(AckSettler):
     """paho's client, tuned for throughput where paho spends most per message.
 
     - Socket: the connection is wrapped in :class:`BufferedSocket`: paho's reader takes
@@ -141,17 +79,13 @@ class FastClient(paho.Client):
     MQTT 5 acknowledgements and packets the overrides do not expect go to paho's code.
 
     Attributes:
-        ack_listener: Called with ``(packet ids, reason)`` for acknowledged QoS 1/2
-            publishes (PUBACK, PUBCOMP, or a refusing MQTT 5 PUBREC), in the order of
-            their acknowledgements: once for a run of PUBACKs (or PUBCOMPs) that one
-            read brought, else once per acknowledgement.
+        ack_listener: As :class:`._paho_settle.AckSettler`'s.
         message_listener: Called with ``(topic, payload, qos, retain)`` for every message
             :meth:`take_publishes` takes; paho's ``on_message`` gets the others.
         last_socket: The wrapped socket of the latest connection, if any.
     """
 
     fastpath = True
-    ack_listener: Callable[[Sequence[int], ReasonCode], None] | None = None
     message_listener: Deliver | None = None
     _encoder: PublishEncoder | None = None
 
@@ -223,7 +157,7 @@ class FastClient(paho.Client):
             encoder = self._encoder = PublishEncoder(False)  # MQTT 3.1.1 only, as checked
         mid = self._mid_generate()
         packet = encoder.acknowledged(topic, payload, qos, retain, mid)
-        message = _MessageRecord(mid, topic.encode(), payload, qos, retain, _WAIT_STATE[qos])
+        message = MessageRecord(mid, topic.encode(), payload, qos, retain, _WAIT_STATE[qos])
         with self._out_message_mutex:
             if mid in self._out_messages:
                 return None
@@ -231,51 +165,6 @@ class FastClient(paho.Client):
             self._inflight_messages += 1
             self._queue_packet(PUBLISH_COMMAND, mid, packet, None, qos)
         return mid
-
-    def _queue_packet(
-        self, command: int, mid: int, packet: bytes, report: QoS0Write | None, qos: int = 0
-    ) -> None:
-        """Append a packet to paho's output queue, in the form paho's writer takes."""
-        self._out_packet.append(
-            {
-                "command": command,
-                "mid": mid,
-                "qos": qos,
-                "pos": 0,
-                "to_process": len(packet),
-                "packet": packet,
-                "info": report,  # type: ignore[typeddict-item] # paho reads rc and _set_as_published() only
-            }
-        )
-
-    def _acknowledge(self, mids: list[int], is_puback: bool) -> MQTTErrorCode:
-        """Complete publishes with successful MQTT 3.1.1 PUBACKs or PUBCOMPs, in order.
-
-        One report to :attr:`ack_listener` for the publishes paho still holds, then paho's
-        own completion routine for each, all under paho's lock of its session state.
-        """
-        rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-        with self._out_message_mutex:
-            out = self._out_messages
-            known = [mid for mid in mids if mid in out]
-            if not known:
-                return rc
-            reason, props = _ACK_SUCCESS[is_puback]
-            self._report(known, reason)
-            complete = super()._do_on_publish
-            for mid in known:
-                code = complete(mid, reason, props)
-                if code != MQTTErrorCode.MQTT_ERR_SUCCESS and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    rc = code
-        return rc
-
-    def _report(self, mids: list[int], reason: ReasonCode) -> None:
-        listener = self.ack_listener
-        if listener is not None:
-            try:
-                listener(mids, reason)
-            except Exception:
-                logger.exception("publish acknowledgement handler failed for packet ids %s", mids)
 
     def _takes_packets(self) -> bool:
         return (
@@ -357,72 +246,6 @@ class FastClient(paho.Client):
             setattr(self, name, paho.time_func())
         return count
 
-    def _settle(self, entries: list[int], deliver: Deliver) -> None:
-        """Handle acknowledgement packets taken by :func:`scan_acks`, as paho's reader would.
-
-        PUBACK and PUBCOMP complete the client's publish (through :meth:`_acknowledge`,
-        as :meth:`_handle_pubackcomp` does), a run of consecutive ones of a kind at
-        once; PUBREC marks it as awaiting PUBCOMP and queues its PUBREL; PUBREL delivers
-        the held QoS 2 message and queues PUBCOMP.
-        """
-        run: list[int] = []  # packet ids of consecutive acknowledgements of one kind
-        run_kind = PUBACK_COMMAND
-        for entry in entries:
-            kind, mid = entry >> 16, entry & 0xFFFF
-            if kind == PUBACK_COMMAND or kind == PUBCOMP_COMMAND:
-                if run and kind != run_kind:
-                    self._acknowledge(run, run_kind == PUBACK_COMMAND)
-                    run = []
-                run_kind = kind
-                run.append(mid)
-                continue
-            if run:
-                self._acknowledge(run, run_kind == PUBACK_COMMAND)
-                run = []
-            if kind == PUBREC_COMMAND:
-                self._release(mid)
-            else:
-                self._complete_held(mid, deliver)
-        if run:
-            self._acknowledge(run, run_kind == PUBACK_COMMAND)
-
-    def _release(self, mid: int) -> None:
-        """PUBREC of publish ``mid``: await PUBCOMP and queue PUBREL (paho's routine)."""
-        with self._out_message_mutex:
-            message = self._out_messages.get(mid)
-            if message is not None:
-                message.state = paho.mqtt_ms_wait_for_pubcomp
-                message.timestamp = paho.time_func()
-                self._queue_packet(PUBREL_COMMAND, mid, ack_packet(PUBREL_COMMAND, mid), None, 1)
-
-    def _complete_held(self, mid: int, deliver: Deliver) -> None:
-        """PUBREL of held message ``mid``: deliver it and queue PUBCOMP (paho's routine)."""
-        with self._in_message_mutex:
-            message = self._in_messages.pop(mid, None)
-        if message is not None:
-            topic, payload = message.topic, message.payload
-            try:
-                deliver(
-                    topic, payload if type(payload) is bytes else bytes(payload), 2, message.retain
-                )
-            except Exception:
-                logger.exception("message handler failed for a message on %r", topic)
-            if self._max_inflight_messages:
-                with self._out_message_mutex:
-                    self._update_inflight()
-        # paho completes an unknown packet id too, so that the broker stops resending.
-        self._queue_packet(PUBCOMP_COMMAND, mid, ack_packet(PUBCOMP_COMMAND, mid), None, 1)
-
-    def _hold(self, held: list[Held]) -> None:
-        """Keep QoS 2 messages until their PUBREL, as paho's reader does."""
-        with self._in_message_mutex:
-            for mid, topic, payload, retain, dup in held:
-                message = _MessageRecord(
-                    mid, topic.encode(), payload, 2, retain, paho.mqtt_ms_wait_for_pubrel
-                )
-                message.dup = dup
-                self._in_messages[mid] = message
-
     def lost_qos2_mids(self) -> list[int]:
         """Packet ids of QoS 2 messages paho will finish with PUBREL on this connection.
 
@@ -453,7 +276,7 @@ class FastClient(paho.Client):
         with self._out_message_mutex:
             if mid in self._out_messages:
                 reason = ReasonCode(PacketTypes.PUBREC, identifier=code)
-                return self._do_on_publish(mid, reason, _properties_of(PacketTypes.PUBREC))
+                return self._do_on_publish(mid, reason, properties_of(PacketTypes.PUBREC))
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     last_socket: BufferedSocket | None = None
