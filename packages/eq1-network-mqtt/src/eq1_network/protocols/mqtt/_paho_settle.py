@@ -36,6 +36,7 @@ logger = get_logger("eq1_network.protocols.mqtt._paho_fast")
 
 
 def properties_of(packet_type: int) -> Properties:
+    """Return an empty paho ``Properties`` of the packet type ``packet_type``."""
     return Properties(packet_type)  # type: ignore[no-untyped-call]
 
 
