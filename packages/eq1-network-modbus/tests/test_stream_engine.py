@@ -13,6 +13,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from modbus_test_links import Read, ScriptLink
@@ -245,12 +246,15 @@ def test_lenient_ids_take_the_general_way(shift: int) -> None:
 
 def test_a_busy_connection_times_out_waiting_for_its_turn() -> None:
     engine, _, _ = engine_on([])
-    engine._single.acquire()
+    turn = engine._single
+    turn.lock.acquire()
+    turn.marks += 1  # inside, as a running transaction is
     try:
         with pytest.raises(ProtocolTimeoutError, match="stayed busy"):
             engine.execute(1, READ, 0.05)
     finally:
-        engine._single.release()
+        turn.marks += 1
+        turn.lock.release()
 
 
 # -- several outstanding ---------------------------------------------------------------
@@ -308,7 +312,8 @@ def test_a_late_pipelined_answer_is_dropped() -> None:
 
 def test_no_free_slot_times_out_and_a_freed_slot_wakes_the_waiter() -> None:
     engine, _, _ = engine_on([reversed_answers], max_outstanding=2)
-    held = engine._enter(1, [READ, READ], time.monotonic() + 1, 1)
+    held: list[tuple[int, Any]] = []
+    engine._enter(1, [READ, READ], time.monotonic() + 1, 1, held)
     with pytest.raises(ProtocolTimeoutError, match="no free request slot"):
         engine.execute(1, READ, 0.05)
     results: list[bytes] = []
@@ -326,10 +331,12 @@ def test_no_free_slot_times_out_and_a_freed_slot_wakes_the_waiter() -> None:
 def test_an_id_still_awaited_is_not_given_again() -> None:
     engine, _, _ = engine_on([], max_outstanding=4)
     engine._next_id = 0xFFFE
-    first = engine._enter(1, [READ, READ], time.monotonic() + 1, 1)
+    first: list[tuple[int, Any]] = []
+    engine._enter(1, [READ, READ], time.monotonic() + 1, 1, first)
     assert [tid for tid, _ in first] == [0xFFFF, 0]
     engine._next_id = 0xFFFE
-    second = engine._enter(1, [READ], time.monotonic() + 1, 1)
+    second: list[tuple[int, Any]] = []
+    engine._enter(1, [READ], time.monotonic() + 1, 1, second)
     assert [tid for tid, _ in second] == [1]
     engine._leave(first)
     engine._leave(second)

@@ -28,6 +28,7 @@ from eq1_network.common.exceptions import (
 from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus._transaction import Framer, IdPolicy, answers
+from eq1_network.protocols.modbus._turn import SETTLE, Turn
 from eq1_network.protocols.modbus.framers import Frame, MBAPFramer
 
 __all__ = ["StreamEngine"]
@@ -89,14 +90,14 @@ class StreamEngine:
         # Whole answers are taken without framing only when they must carry their id.
         self._whole = framer if isinstance(framer, MBAPFramer) and not self._lenient else None
         self._alone = max_outstanding == 1
-        self._single = threading.Lock()  # held by the one transaction when alone
+        self._single = Turn("transaction")  # held by the one transaction when alone
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # answers came or the reader left
         self._sleepers = 0  # threads waiting on _changed
         self._slot_freed = threading.Condition(self._lock)
         self._slot_waiters = 0
         self._free = max_outstanding
-        self._read_role = threading.Lock()
+        self._read_role = Turn("read role")
         self._send_lock = threading.Lock()
         self._waiting: dict[int, _Waiter] = {}
         self._next_id = 0
@@ -162,10 +163,15 @@ class StreamEngine:
     def _execute_alone(self, unit: int, pdu: bytes, timeout: float) -> bytes:
         """One request at a time: the caller reads the link itself, no hand-over."""
         started = monotonic()
-        single = self._single
-        if not single.acquire(False) and not single.acquire(True, timeout):
-            raise ProtocolTimeoutError(f"the connection stayed busy for {timeout} s")
+        turn = self._single
+        single = turn.lock
+        if not single.acquire(False):
+            taken = turn.wait(single, timeout)
+            if taken is None:
+                raise ProtocolTimeoutError(f"the connection stayed busy for {timeout} s")
+            single = taken
         try:
+            turn.marks += 1
             tid = self._next_id = (self._next_id + 1) & 0xFFFF
             if self._lenient:
                 self._drain_stale()
@@ -185,6 +191,7 @@ class StreamEngine:
             self._framer.reset()
             raise
         finally:
+            turn.marks += 1
             single.release()
 
     def _await_alone(
@@ -252,8 +259,10 @@ class StreamEngine:
     def _execute_window(self, unit: int, pdus: list[bytes], timeout: float) -> list[bytes]:
         """Send up to ``max_outstanding`` requests in one write and await their answers."""
         deadline = monotonic() + timeout
-        entries = self._enter(unit, pdus, deadline, timeout)
+        entries: list[tuple[int, _Waiter]] = []
         try:
+            # Filled in place: an interrupt leaves no slot taken that _leave does not see.
+            self._enter(unit, pdus, deadline, timeout, entries)
             encode = self._framer.encode
             frames = b"".join(
                 [encode(unit, pdu, tid) for pdu, (tid, _) in zip(pdus, entries, strict=True)]
@@ -270,9 +279,14 @@ class StreamEngine:
             self._leave(entries)
 
     def _enter(
-        self, unit: int, pdus: list[bytes], deadline: float, timeout: float
-    ) -> list[tuple[int, _Waiter]]:
-        """Take one slot per request (all at once) and register the requests' ids."""
+        self,
+        unit: int,
+        pdus: list[bytes],
+        deadline: float,
+        timeout: float,
+        entries: list[tuple[int, _Waiter]],
+    ) -> None:
+        """Take one slot per request (all at once); add the requests' ids to ``entries``."""
         count = len(pdus)
         with self._lock:
             while self._free < count:
@@ -286,18 +300,16 @@ class StreamEngine:
                     self._slot_freed.wait(remaining)
                 finally:
                     self._slot_waiters -= 1
-            self._free -= count
             waiting = self._waiting
-            entries: list[tuple[int, _Waiter]] = []
             tid = self._next_id
             for pdu in pdus:
                 tid = (tid + 1) & 0xFFFF
                 while tid in waiting:  # an id still awaited is never given twice
                     tid = (tid + 1) & 0xFFFF
                 waiter = waiting[tid] = _Waiter(unit, pdu[0])
+                self._free -= 1
                 entries.append((tid, waiter))
             self._next_id = tid
-            return entries
 
     def _leave(self, entries: list[tuple[int, _Waiter]]) -> None:
         """Forget the requests' ids and free their slots."""
@@ -317,27 +329,35 @@ class StreamEngine:
             remaining = deadline - monotonic()
             if remaining <= 0:
                 raise self._timed_out(tid, waiter.unit, waiter.function, timeout)
-            if self._read_role.acquire(False):
+            role = self._read_role
+            lock = role.lock
+            if lock.acquire(False):
                 try:
+                    role.marks += 1
                     if waiter.pdu is None:
                         self._read_once(
                             remaining if remaining < 2 * _GRID else remaining - remaining % _GRID
                         )
                 finally:
-                    self._read_role.release()
+                    role.marks += 1
+                    lock.release()
                     with self._lock:
                         if self._sleepers:
                             self._changed.notify_all()
-            else:
-                with self._lock:
-                    # Counted under the lock the leaving reader takes: it sees this thread.
-                    self._sleepers += 1
-                    try:
-                        # Wait only while someone reads: it notifies when it is done.
-                        if waiter.pdu is None and self._read_role.locked():
-                            self._changed.wait(remaining)
-                    finally:
-                        self._sleepers -= 1
+                continue
+            marks = role.marks
+            with self._lock:
+                # Counted under the lock the leaving reader takes: it sees this thread.
+                self._sleepers += 1
+                try:
+                    # Wait only while someone reads: it notifies when it is done. A role
+                    # taken by a caller not yet reading is looked at again after SETTLE.
+                    if waiter.pdu is None and lock.locked():
+                        self._changed.wait(remaining if marks & 1 else min(remaining, SETTLE))
+                finally:
+                    self._sleepers -= 1
+            if not marks & 1:
+                role.left(lock, marks)
 
     def _read_once(self, wait: float) -> None:
         try:

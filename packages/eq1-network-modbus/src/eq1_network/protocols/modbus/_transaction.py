@@ -25,6 +25,7 @@ from eq1_network.common.exceptions import (
 from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus._spec import EXCEPTION_BIT
+from eq1_network.protocols.modbus._turn import Turn
 from eq1_network.protocols.modbus.framers import Frame
 
 __all__ = ["BusEngine", "Framer", "IdPolicy", "answers"]
@@ -85,8 +86,18 @@ class BusEngine:
         self._framer = framer
         self._echo = echo
         self._silence = silence
-        self._lock = threading.Lock()
+        self._turn = Turn("bus")
         self.foreign = 0
+
+    def _take_bus(self, timeout: float) -> threading.Lock:
+        """Wait for the bus; see :mod:`eq1_network.protocols.modbus._turn`."""
+        lock = self._turn.lock
+        if lock.acquire(False):
+            return lock
+        taken = self._turn.wait(lock, timeout)
+        if taken is None:
+            raise ProtocolTimeoutError(f"the bus {self._link!r} stayed busy for {timeout} s")
+        return taken
 
     def send_only(self, unit: int, pdu: bytes, timeout: float) -> None:
         """Send a request that gets no answer (a broadcast).
@@ -96,15 +107,16 @@ class BusEngine:
             pdu: The request PDU.
             timeout: Seconds to wait for the bus.
         """
-        if not self._lock.acquire(timeout=timeout):
-            raise ProtocolTimeoutError(f"the bus {self._link!r} stayed busy for {timeout} s")
+        turn, lock = self._turn, self._take_bus(timeout)
         try:
+            turn.marks += 1
             frame = self._framer.encode(unit, pdu)
             self._link.send(frame)
             if self._echo:
                 self._skip_echo(frame, time.monotonic() + timeout)
         finally:
-            self._lock.release()
+            turn.marks += 1
+            lock.release()
 
     def execute(self, unit: int, pdu: bytes, timeout: float) -> bytes:
         """Send one request and return the PDU that answers it.
@@ -122,9 +134,9 @@ class BusEngine:
             ProtocolConnectionError: If the link broke.
         """
         deadline = time.monotonic() + timeout
-        if not self._lock.acquire(timeout=timeout):
-            raise ProtocolTimeoutError(f"the bus {self._link!r} stayed busy for {timeout} s")
+        turn, lock = self._turn, self._take_bus(timeout)
         try:
+            turn.marks += 1
             self._framer.reset()
             self._drop_waiting()
             self._framer.expect_answer_to(pdu)
@@ -133,7 +145,8 @@ class BusEngine:
             leftover = self._skip_echo(frame, deadline) if self._echo else b""
             return self._await(unit, pdu[0], deadline, timeout, leftover)
         finally:
-            self._lock.release()
+            turn.marks += 1
+            lock.release()
 
     def _await(
         self, unit: int, function: int, deadline: float, timeout: float, leftover: bytes
