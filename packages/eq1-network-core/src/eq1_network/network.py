@@ -57,6 +57,14 @@ every unacknowledged message again when none was acknowledged for
 Keep ``max_unacknowledged`` within what the receiver's socket buffer holds, since a
 resend writes them all at once.
 
+Interrupts
+----------
+A ``KeyboardInterrupt`` (Ctrl-C, or interrupting a notebook's kernel) raised in
+:meth:`~NetworkHandler.send_data` or :meth:`~NetworkHandler.request` propagates, and the
+handler keeps working: the message may or may not have been queued, and a lock the
+interrupt left held is taken back by the next thread that waits for it, after about a
+second (``eq1_network.worker.guard``; logged as a WARNING).
+
 Worker failure
 --------------
 If a worker thread ends on an unexpected exception, the handler reports it in an ERROR
@@ -93,6 +101,7 @@ from eq1_network.worker.ack import AckWindow, DeliveryLedger
 from eq1_network.worker.correlation import Correlator, Waiter
 from eq1_network.worker.delivery import Delivery
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
+from eq1_network.worker.guard import Guard
 from eq1_network.worker.lifecycle import HandlerState, Lifecycle, StopReport
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
@@ -163,7 +172,7 @@ class NetworkHandler:
             event_callback, received, self._requests, self._stopping, self._worker_failed
         )
         self._emit = self._delivery.emit
-        self._lock = threading.Lock()  # sequence numbering + queue order
+        self._guard = Guard("the handler's send lock", logger)  # numbering + queue order
         self._counter = SequenceCounter()
         self._numbered_here = network_config.acknowledged
         self._send_class = network_config.package.send_data_class
@@ -178,7 +187,7 @@ class NetworkHandler:
         self._sender = Submitter(
             network_config.package,
             self._queue,
-            self._lock,
+            self._guard,
             self._counter,
             self._requests,
             self._put_timeout,
@@ -383,9 +392,11 @@ class NetworkHandler:
         # The common case: an application thread queues a typed message at the default
         # timeout, framed here (what Submitter.submit does, in one step).
         typed: Any = send_data
-        lock = self._lock
-        lock.acquire()  # explicit acquire/release: cheaper than ``with`` on this hot path
+        guard = self._guard
+        lock = guard.lock  # explicit acquire/release: cheaper than ``with`` here
+        lock = lock if lock.acquire(False) else guard.take(lock)  # see worker.guard
         try:
+            guard.turn += 1
             sequence = self._counter.assign(typed, self._numbered_here)
             try:
                 entry: QueuedMessage = (send_data, typed.to_frame(limit))
@@ -393,6 +404,7 @@ class NetworkHandler:
                 entry = (send_data, None)  # the send worker splits or reports it
             deep = self._queue.put(entry, self._put_timeout) >= WRITE_AT_DEPTH
         finally:
+            guard.turn += 1
             lock.release()
         if deep:
             self._sender.write_head()

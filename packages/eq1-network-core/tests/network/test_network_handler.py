@@ -425,12 +425,16 @@ def test_send_data_writes_itself_once_the_queue_is_deep(handler_pair: Any) -> No
     tries: list[bool] = []
     real = requester.write_batch_now
     requester.write_batch_now = lambda: tries.append(real()) or tries[-1]
-    requester._write_lock.acquire()  # nobody can write: the queue grows past the depth
+    guard = requester._write_guard
+    lock = guard.lock
+    lock.acquire()  # nobody can write: the queue grows past the depth
     try:
+        guard.turn += 1  # a holder inside its block, as worker.guard has it: kept
         for i in range(600):
             sender.send_data(BinarySendData(i.to_bytes(4, "big")))
     finally:
-        requester._write_lock.release()
+        guard.turn += 1
+        lock.release()
     assert len(tries) == 600 - 255 and not any(tries)  # from depth 256 on, each tried
     sender.send_data(BinarySendData((600).to_bytes(4, "big")))
     got = [receiver.receive(timeout=30) for _ in range(601)]

@@ -168,36 +168,43 @@ class ReadHandoff:
             handed back to it, the connection broke, the handler stopped or the time
             ran out. The request then waits for its reply as usual, for the time left.
         """
-        with self._lock:
-            if sequence not in self._requests.waiting:
-                return None  # the worker read the reply before it stood aside
-            if not self.parked or self._reader or self._pending:
-                self.wanted = True
-                self._last = time.monotonic()
-                self._relies.add(sequence)
-                return None
-            self._reader = True
         handed, reply = b"", None
+        leading = False
         try:
+            with self._lock:
+                if sequence not in self._requests.waiting:
+                    return None  # the worker read the reply before it stood aside
+                if not self.parked or self._reader or self._pending:
+                    self.wanted = True
+                    self._last = time.monotonic()
+                    self._relies.add(sequence)
+                    return None
+                # Set inside the ``try`` that clears it: an interrupt (KeyboardInterrupt)
+                # right after this block cannot keep the worker aside.
+                self._reader = leading = True
             handed, reply = self._read(sequence, deadline, running)
             return reply
         finally:
-            if reply is not None:
-                # Answered: no longer pending, so the worker stays aside for the next.
-                self._requests.discard(sequence)
-            with self._lock:
-                self._reader = False
-                self._last = time.monotonic()
-                if reply is None:
-                    self._relies.add(sequence)
-                    self._pending += handed
-                if self._relies:  # the worker may have to read for a request
-                    self._cond.notify()
+            if leading:
+                with self._lock:
+                    # First, before any call where an interrupt could land.
+                    self._reader = False
+                    if reply is None:
+                        self._pending += handed
+                        self._relies.add(sequence)
+                    self._last = time.monotonic()
+                    if self._relies:  # the worker may have to read for a request
+                        self._cond.notify()
+                if reply is not None:
+                    # Answered: no longer pending, so the worker stays aside for the next.
+                    self._requests.discard(sequence)
 
     def done(self, sequence: int) -> None:
         """Forget request ``sequence`` (it ended, answered or not)."""
         if sequence in self._relies:
-            with self._cond:
+            # The bare lock, not the condition: a ``with`` on it cannot be interrupted
+            # between taking it and entering the block.
+            with self._lock:
                 self._relies.discard(sequence)
 
     def _read(

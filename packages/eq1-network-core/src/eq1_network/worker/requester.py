@@ -18,6 +18,7 @@ from eq1_network.packets.fragmentation import split_message
 from eq1_network.worker.ack import AckWindow, hello_message
 from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
+from eq1_network.worker.guard import Guard
 from eq1_network.worker.link import Link
 from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.send_queue import BatchQueue
@@ -71,7 +72,9 @@ class Requester(Worker):
     Other threads may write too, always under the same write lock so that the order
     holds: :meth:`write_now` (one message, when nothing is queued; it emits its SENT
     event itself) and :meth:`write_batch_now` (the head of a deep queue; this thread
-    emits the SENT events of such batches, in the order of the writes).
+    emits the SENT events of such batches, in the order of the writes). If one of them
+    is interrupted (``KeyboardInterrupt``) right after taking the lock, this thread
+    takes it back (``worker.guard``) and writes on.
 
     Args:
         queue: Messages to send, with their frames where the sender encoded them.
@@ -132,7 +135,8 @@ class Requester(Worker):
         self._pending: list[Encoded] = []
         self.rejected: list[SendData] = []
         self._writer = FrameWriter(link, emit, self._abort, max_write_bytes, router, self.rejected)
-        self._write_lock = threading.Lock()
+        # Taken back if an interrupted thread (write_now, write_batch_now) left it held.
+        self._write_guard = Guard("the send worker's write lock", logger)
         self._unreported: deque[list[Encoded]] = deque()
         """Written batches whose SENT events are due, in the order of the writes."""
         self._resend_due: list[Encoded] = []
@@ -180,7 +184,15 @@ class Requester(Worker):
                     self._report_written()
                     return
                 continue
-            with self._write_lock:
+            guard = self._write_guard
+            lock = guard.lock
+            if not lock.acquire(False):
+                taken = guard.take(lock, self._abort)  # busy, or left held by an interrupt
+                if taken is None:
+                    continue  # aborted
+                lock = taken
+            try:
+                guard.turn += 1
                 if fresh and not resend and self._resend_due:
                     # Their write failed, yet the peer acknowledged them all: written.
                     self._note_written(self._resend_due, 0)
@@ -190,6 +202,9 @@ class Requester(Worker):
                     if not self._pending:
                         continue
                 written = self._write_pending(fresh)
+            finally:
+                guard.turn += 1
+                lock.release()
             if written:
                 fresh = False
                 self._report_written()
@@ -261,9 +276,12 @@ class Requester(Worker):
         item, frame = entry
         if frame is None or self._window is not None or not self._link.up.is_set():
             return False
-        if not self._write_lock.acquire(blocking=False):
+        guard = self._write_guard
+        lock = guard.lock
+        if not lock.acquire(False):
             return False
         try:
+            guard.turn += 1
             if self._pending or len(self._queue):
                 return False
             router = self._router
@@ -280,7 +298,8 @@ class Requester(Worker):
                 router.release(item)
             self._link.note_written(1, generation)
         finally:
-            self._write_lock.release()
+            guard.turn += 1
+            lock.release()
         if self._sent_events:
             sequence = getattr(item, "sequence", 0)
             self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
@@ -301,9 +320,12 @@ class Requester(Worker):
         """
         if self._window is not None or self._router is not None or not self._link.up.is_set():
             return False
-        if not self._write_lock.acquire(blocking=False):
+        guard = self._write_guard
+        lock = guard.lock
+        if not lock.acquire(False):
             return False
         try:
+            guard.turn += 1
             if self._pending:
                 return False
             batch = self._take_batch()
@@ -318,7 +340,8 @@ class Requester(Worker):
                 return False
             self._note_written(batch, generation)
         finally:
-            self._write_lock.release()
+            guard.turn += 1
+            lock.release()
         if self._sent_events:
             self._queue.poke()
         return True

@@ -4,6 +4,10 @@ The common path takes no lock: ``collections.deque`` appends and pops are atomic
 producer only touches the condition variable when the consumer sleeps (or the queue is
 full), and the consumer only when producers wait for room. The bound may be exceeded by
 at most one item per concurrent producer.
+
+The condition's lock is taken with ``with`` on the lock itself, not on the condition:
+``Condition.__enter__`` is Python code, so an interrupt (``KeyboardInterrupt``) could
+land there after the lock was taken and before the block that frees it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ class BatchQueue(Generic[_T]):
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
         self._items: deque[_T] = deque()
-        self._cond = threading.Condition()
+        self._mutex = threading.RLock()
+        self._cond = threading.Condition(self._mutex)
         self._closed = False
         self._consumer_waiting = False
         self._poked = False
@@ -58,7 +63,7 @@ class BatchQueue(Generic[_T]):
         items.append(item)
         depth = len(items)
         if self._consumer_waiting:
-            with self._cond:
+            with self._mutex:
                 if self._consumer_waiting:
                     # One wake-up is enough: until the consumer runs, the next producers
                     # need not take the lock again (it looks at the queue when it wakes).
@@ -67,7 +72,7 @@ class BatchQueue(Generic[_T]):
         return depth
 
     def _wait_room(self, timeout: float | None) -> None:
-        with self._cond:
+        with self._mutex:
             if timeout != 0:
                 deadline = None if timeout is None else time.monotonic() + timeout
                 self._producers_waiting += 1
@@ -104,7 +109,7 @@ class BatchQueue(Generic[_T]):
         popleft = items.popleft
         batch = [popleft() for _ in range(min(max_items, len(items)))]
         if batch and self._producers_waiting:
-            with self._cond:
+            with self._mutex:
                 self._cond.notify_all()
         return batch
 
@@ -119,7 +124,7 @@ class BatchQueue(Generic[_T]):
         """
         items = self._items
         if not items:
-            with self._cond:
+            with self._mutex:
                 deadline = None if timeout is None else time.monotonic() + timeout
                 try:
                     while True:
@@ -140,13 +145,13 @@ class BatchQueue(Generic[_T]):
 
     def poke(self) -> None:
         """Wake a consumer waiting in :meth:`wait_items`, which then returns at once."""
-        with self._cond:
+        with self._mutex:
             self._poked = True
             self._cond.notify_all()
 
     def close(self) -> None:
         """Refuse further items; what is queued can still be taken."""
-        with self._cond:
+        with self._mutex:
             self._closed = True
             self._cond.notify_all()
 
@@ -156,7 +161,7 @@ class BatchQueue(Generic[_T]):
         Returns:
             The remaining items, oldest first.
         """
-        with self._cond:
+        with self._mutex:
             rest = list(self._items)
             self._items.clear()
             self._cond.notify_all()

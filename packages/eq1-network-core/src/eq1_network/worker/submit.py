@@ -4,13 +4,13 @@
 queueing a typed message at the default timeout); :class:`Submitter` handles every
 other case: untyped messages, an explicit timeout, requests, replies sent from the
 event callback, acknowledged mode and protocols serving many peers. Both share the
-handler's lock, sequence counter and send queue, so that messages are numbered and
-queued in one order.
+handler's send lock (a :class:`~eq1_network.worker.guard.Guard`: taken back when an
+interrupted thread left it held), sequence counter and send queue, so that messages
+are numbered and queued in one order.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from threading import get_ident
 from typing import Any
@@ -20,6 +20,7 @@ from eq1_network.data import SendData
 from eq1_network.package import DataPackage
 from eq1_network.packets.send import SequenceCounter, TypedSendData
 from eq1_network.worker.correlation import Correlator, Waiter
+from eq1_network.worker.guard import Guard
 from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.requester import QueuedMessage, Requester, message_payload_limit
 from eq1_network.worker.send_queue import BatchQueue
@@ -36,7 +37,8 @@ class Submitter:
     Args:
         package: The handler's package.
         queue: The send queue.
-        lock: Held while a message is numbered and queued, so both happen in one order.
+        guard: Its lock is held while a message is numbered and queued, so both happen in
+            one order (taken as ``worker.guard`` describes).
         counter: The handler's sequence numbers.
         requests: The requests waiting for replies.
         put_timeout: Seconds to wait for room in a full queue by default (0: reject).
@@ -54,7 +56,7 @@ class Submitter:
     __slots__ = (
         "_batch_writes",
         "_counter",
-        "_lock",
+        "_guard",
         "_numbered_here",
         "_package",
         "_put_timeout",
@@ -71,7 +73,7 @@ class Submitter:
         self,
         package: DataPackage[Any, Any],
         queue: BatchQueue[QueuedMessage],
-        lock: threading.Lock,
+        guard: Guard,
         counter: SequenceCounter,
         requests: Correlator,
         put_timeout: float,
@@ -79,7 +81,7 @@ class Submitter:
     ) -> None:
         self._package = package
         self._queue = queue
-        self._lock = lock
+        self._guard = guard
         self._counter = counter
         self._requests = requests
         self._put_timeout = put_timeout
@@ -114,8 +116,10 @@ class Submitter:
         router = self.router
         if router is None:
             return self._submit_in_order(send_data, timeout, waiter)
-        router.claim(send_data)
         try:
+            # Inside the ``try``: an interrupt right after the claim must not leave a
+            # route behind for the next message with the same ``id()``.
+            router.claim(send_data)
             return self._submit_in_order(send_data, timeout, waiter)
         except BaseException:
             router.release(send_data)
@@ -125,11 +129,15 @@ class Submitter:
         self, send_data: SendData, timeout: float | None, waiter: Waiter | None
     ) -> int:
         wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
-        if not self._typed:
-            with self._lock:  # the package numbers untyped messages: keep the queue in order
+        guard = self._guard
+        lock = guard.lock
+        lock = lock if lock.acquire(False) else guard.take(lock)  # see worker.guard
+        try:
+            guard.turn += 1
+            if not self._typed:
+                # The package numbers untyped messages: keep the queue in order.
                 self._queue.put(self.encode(send_data), wait)
-            return 0
-        with self._lock:
+                return 0
             typed: Any = send_data
             sequence = self._counter.assign(typed, self._numbered_here)
             entry = self.encode(send_data)
@@ -138,6 +146,9 @@ class Submitter:
             else:
                 deep = False
                 self._submit_now(entry, sequence, wait, waiter)
+        finally:
+            guard.turn += 1
+            lock.release()
         if deep:
             self.write_head()
         return sequence
@@ -156,11 +167,14 @@ class Submitter:
             entry: QueuedMessage = (send_data, to_packet(send_data.to_bytes()))
         except (ProtocolError, ValueError, TypeError):
             entry = (send_data, None)  # the send worker reports it
-        lock = self._lock
-        lock.acquire()
+        guard = self._guard
+        lock = guard.lock
+        lock = lock if lock.acquire(False) else guard.take(lock)
         try:
+            guard.turn += 1
             self._queue.put(entry, self._put_timeout)
         finally:
+            guard.turn += 1
             lock.release()
         return 0
 
