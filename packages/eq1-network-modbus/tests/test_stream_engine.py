@@ -248,12 +248,12 @@ def test_a_busy_connection_times_out_waiting_for_its_turn() -> None:
     engine, _, _ = engine_on([])
     turn = engine._single
     turn.lock.acquire()
-    turn.marks += 1  # inside, as a running transaction is
+    turn.turn += 1  # inside, as a running transaction is
     try:
         with pytest.raises(ProtocolTimeoutError, match="stayed busy"):
             engine.execute(1, READ, 0.05)
     finally:
-        turn.marks += 1
+        turn.turn += 1
         turn.lock.release()
 
 

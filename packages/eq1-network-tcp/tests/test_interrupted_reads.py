@@ -15,30 +15,10 @@ from typing import Any
 import pytest
 
 from eq1_network.protocols.ethernet.tcp_client import TCPClient
+from eq1_network.testing import InterruptingLock
 
 LOCALHOST = "127.0.0.1"
 TIMEOUT = 20.0
-
-
-class InterruptedOnceLock:
-    """A lock whose first successful acquire raises ``KeyboardInterrupt``, holding it."""
-
-    def __init__(self) -> None:
-        self.inner = threading.Lock()
-        self.armed = True
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        taken = self.inner.acquire(blocking, timeout)
-        if taken and self.armed:
-            self.armed = False
-            raise KeyboardInterrupt
-        return taken
-
-    def release(self) -> None:
-        self.inner.release()
-
-    def locked(self) -> bool:
-        return self.inner.locked()
 
 
 def disconnect_within(client: TCPClient, seconds: float) -> None:
@@ -67,7 +47,7 @@ def test_disconnect_after_an_interrupted_read_returns_and_the_next_connection_re
     client = TCPClient(LOCALHOST, echo_server.port, timeout=TIMEOUT)
     clients.append(client)
     client.connect()
-    stuck = InterruptedOnceLock()
+    stuck = InterruptingLock()
     client._read_lock = stuck  # type: ignore[assignment]
     with pytest.raises(KeyboardInterrupt):
         interrupted(client)

@@ -63,7 +63,7 @@ A ``KeyboardInterrupt`` (Ctrl-C, or interrupting a notebook's kernel) raised in
 :meth:`~NetworkHandler.send_data` or :meth:`~NetworkHandler.request` propagates, and the
 handler keeps working: the message may or may not have been queued, and a lock the
 interrupt left held is taken back by the next thread that waits for it, after about a
-second (``eq1_network.worker.guard``; logged as a WARNING).
+second (``eq1_network.common.guard``; logged as a WARNING).
 
 Worker failure
 --------------
@@ -92,6 +92,7 @@ from eq1_network.common.exceptions import (
     ProtocolTimeoutError,
     ProtocolTypeError,
 )
+from eq1_network.common.guard import Guard
 from eq1_network.common.logging import get_logger
 from eq1_network.common.policies import OverflowPolicy, QueueFullPolicy, ReconnectPolicy
 from eq1_network.data import ReceivedData, SendData
@@ -101,7 +102,6 @@ from eq1_network.worker.ack import AckWindow, DeliveryLedger
 from eq1_network.worker.correlation import Correlator, Waiter
 from eq1_network.worker.delivery import Delivery
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
-from eq1_network.worker.guard import Guard
 from eq1_network.worker.lifecycle import HandlerState, Lifecycle, StopReport
 from eq1_network.worker.link import Link
 from eq1_network.worker.listener import Listener
@@ -394,7 +394,7 @@ class NetworkHandler:
         typed: Any = send_data
         guard = self._guard
         lock = guard.lock  # explicit acquire/release: cheaper than ``with`` here
-        lock = lock if lock.acquire(False) else guard.take(lock)  # see worker.guard
+        lock = lock if lock.acquire(False) else guard.take(lock)  # see common.guard
         try:
             guard.turn += 1
             sequence = self._counter.assign(typed, self._numbered_here)

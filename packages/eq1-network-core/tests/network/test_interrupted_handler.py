@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import logging
 import queue
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,16 +20,17 @@ from typing import Any
 
 import pytest
 
+from eq1_network.common import guard as guard_module
+from eq1_network.common.guard import Guard
 from eq1_network.data import ReceivedData, SendData
 from eq1_network.network import NetworkConfig, NetworkEventType, NetworkHandler
 from eq1_network.package import TEXT_PACKAGE, DataPackage
 from eq1_network.packets import MessageType, NetworkPacketStructure, TextSendData
 from eq1_network.packets.send import SequenceCounter
 from eq1_network.protocols.loopback.reqres import LoopbackProtocol
-from eq1_network.worker import guard as guard_module
+from eq1_network.testing import InterruptingLock
 from eq1_network.worker import handoff as handoff_module
 from eq1_network.worker.correlation import Correlator
-from eq1_network.worker.guard import Guard
 from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.send_queue import BatchQueue
 from eq1_network.worker.submit import Submitter
@@ -56,52 +56,6 @@ class RawBytes(SendData, ReceivedData):
     @classmethod
     def from_bytes(cls, data: bytes) -> RawBytes:
         return cls(data)
-
-
-class InterruptingLock:
-    """A lock that raises ``KeyboardInterrupt`` once, on the thread that made it.
-
-    ``at="acquire"``: right after taking the lock, holding it, as an interrupt right
-    after ``acquire()`` returned. A ``with`` statement on a C lock enters its block at
-    once, so ``__enter__`` raises only when called from another ``__enter__`` (the
-    Python code of ``Condition.__enter__``). ``at="release"``: right after a release
-    (the end of a ``with`` block) while ``when()`` is true.
-    """
-
-    def __init__(self, at: str = "acquire", when: Callable[[], bool] = lambda: True) -> None:
-        self.inner = threading.Lock()
-        self.thread = threading.get_ident()
-        self.at = at
-        self.when = when
-        self.armed = True
-
-    def _fire(self, point: str) -> None:
-        if self.armed and point == self.at and threading.get_ident() == self.thread:
-            if self.when():
-                self.armed = False
-                raise KeyboardInterrupt
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        taken = self.inner.acquire(blocking, timeout)
-        if taken:
-            self._fire("acquire")
-        return taken
-
-    def release(self) -> None:
-        self.inner.release()
-        self._fire("release")
-
-    def locked(self) -> bool:
-        return self.inner.locked()
-
-    def __enter__(self) -> bool:
-        self.inner.acquire()
-        if sys._getframe(1).f_code.co_name == "__enter__":
-            self._fire("acquire")
-        return True
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
 
 class CountingLock:
@@ -352,7 +306,7 @@ def test_a_writer_inside_its_block_keeps_the_write_lock_however_long(
     guard.lock = counting  # type: ignore[assignment]
     slices = 5 * guard_module.SETTLE / guard_module._SLICE
     with caplog.at_level(logging.WARNING):
-        counting.acquire()  # as a writer does (worker.guard)
+        counting.acquire()  # as a writer does (common.guard)
         try:
             guard.turn += 1
             for i in range(10):
@@ -520,3 +474,44 @@ def test_a_waiter_told_to_give_up_returns_without_the_lock() -> None:
     give_up.set()
     assert guard.take(lock, give_up) is None
     assert guard.lock is lock and lock.locked()
+
+
+def test_short_waits_one_after_another_add_up_to_the_settle_time() -> None:
+    guard = Guard("a test lock", logging.getLogger("eq1_network.test"), settle=0.2)
+    left = guard.lock
+    left.acquire()  # taken, and its block never entered
+    started = time.monotonic()
+    taken = None
+    while taken is None and time.monotonic() - started < DEADLINE:
+        taken = guard.take(left, None, 0.02)  # each wait far shorter than the settle time
+    assert taken is not None and taken is guard.lock and taken is not left
+    assert time.monotonic() - started >= 0.2
+    assert guard.recovered == 1
+    taken.release()
+
+
+def test_a_holder_that_enters_while_a_waiter_watches_is_not_robbed() -> None:
+    guard = Guard("a test lock", logging.getLogger("eq1_network.test"), settle=0.2)
+    lock = guard.lock
+    lock.acquire()  # taken; its holder has not entered its block yet
+    got: list[threading.Lock | None] = []
+    waiter = threading.Thread(target=lambda: got.append(guard.take(lock, None, DEADLINE)))
+    waiter.start()
+    guard.turn += 1  # the holder enters, then works for several settle times
+    waiter.join(1.0)
+    assert waiter.is_alive()  # still waiting: the lock was not taken back
+    guard.turn += 1
+    lock.release()
+    waiter.join(DEADLINE)
+    assert got == [lock]
+    assert guard.lock is lock and guard.recovered == 0
+    lock.release()
+
+
+def test_a_wait_with_a_timeout_gives_up_on_a_holder_inside() -> None:
+    guard = Guard("a test lock", logging.getLogger("eq1_network.test"), settle=0.2)
+    lock = guard.lock
+    lock.acquire()
+    guard.turn += 1  # a holder inside its block
+    assert guard.take(lock, None, 0.5) is None
+    assert guard.lock is lock and lock.locked() and guard.recovered == 0

@@ -429,7 +429,7 @@ def test_send_data_writes_itself_once_the_queue_is_deep(handler_pair: Any) -> No
     lock = guard.lock
     lock.acquire()  # nobody can write: the queue grows past the depth
     try:
-        guard.turn += 1  # a holder inside its block, as worker.guard has it: kept
+        guard.turn += 1  # a holder inside its block, as common.guard has it: kept
         for i in range(600):
             sender.send_data(BinarySendData(i.to_bytes(4, "big")))
     finally:

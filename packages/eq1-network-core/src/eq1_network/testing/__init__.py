@@ -21,6 +21,7 @@ TLS certificates). Plugin authors subclass :class:`ReqResContract` or
 from eq1_network.testing._collect import MessageCollector, read_exactly
 from eq1_network.testing.events import EventLog
 from eq1_network.testing.exports import check_lazy_exports
+from eq1_network.testing.interrupts import InterruptingLock
 from eq1_network.testing.peers import free_port, require_executable, require_peers
 from eq1_network.testing.process import (
     PeerProcess,
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "EchoServer",
     "EventLog",
+    "InterruptingLock",
     "MessageCollector",
     "PeerProcess",
     "PubSubContract",

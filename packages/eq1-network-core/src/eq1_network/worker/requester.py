@@ -11,6 +11,7 @@ from typing import Any, cast
 from eq1_network.common.exceptions import (
     ProtocolError,
 )
+from eq1_network.common.guard import Guard
 from eq1_network.common.logging import get_logger
 from eq1_network.data import SendData
 from eq1_network.packets._binding import bind_structure
@@ -18,7 +19,6 @@ from eq1_network.packets.fragmentation import split_message
 from eq1_network.worker.ack import AckWindow, hello_message
 from eq1_network.worker.base import Worker
 from eq1_network.worker.events import NetworkEvent, NetworkEventType
-from eq1_network.worker.guard import Guard
 from eq1_network.worker.link import Link
 from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.send_queue import BatchQueue
@@ -74,7 +74,7 @@ class Requester(Worker):
     event itself) and :meth:`write_batch_now` (the head of a deep queue; this thread
     emits the SENT events of such batches, in the order of the writes). If one of them
     is interrupted (``KeyboardInterrupt``) right after taking the lock, this thread
-    takes it back (``worker.guard``) and writes on.
+    takes it back (``common.guard``) and writes on.
 
     Args:
         queue: Messages to send, with their frames where the sender encoded them.

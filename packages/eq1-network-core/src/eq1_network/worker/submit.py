@@ -4,7 +4,7 @@
 queueing a typed message at the default timeout); :class:`Submitter` handles every
 other case: untyped messages, an explicit timeout, requests, replies sent from the
 event callback, acknowledged mode and protocols serving many peers. Both share the
-handler's send lock (a :class:`~eq1_network.worker.guard.Guard`: taken back when an
+handler's send lock (a :class:`~eq1_network.common.guard.Guard`: taken back when an
 interrupted thread left it held), sequence counter and send queue, so that messages
 are numbered and queued in one order.
 """
@@ -16,11 +16,11 @@ from threading import get_ident
 from typing import Any
 
 from eq1_network.common.exceptions import ProtocolError
+from eq1_network.common.guard import Guard
 from eq1_network.data import SendData
 from eq1_network.package import DataPackage
 from eq1_network.packets.send import SequenceCounter, TypedSendData
 from eq1_network.worker.correlation import Correlator, Waiter
-from eq1_network.worker.guard import Guard
 from eq1_network.worker.peers import ReplyRouter
 from eq1_network.worker.requester import QueuedMessage, Requester, message_payload_limit
 from eq1_network.worker.send_queue import BatchQueue
@@ -38,7 +38,7 @@ class Submitter:
         package: The handler's package.
         queue: The send queue.
         guard: Its lock is held while a message is numbered and queued, so both happen in
-            one order (taken as ``worker.guard`` describes).
+            one order (taken as ``common.guard`` describes).
         counter: The handler's sequence numbers.
         requests: The requests waiting for replies.
         put_timeout: Seconds to wait for room in a full queue by default (0: reject).
@@ -131,7 +131,7 @@ class Submitter:
         wait = self._put_timeout if timeout is None or self._put_timeout == 0 else timeout
         guard = self._guard
         lock = guard.lock
-        lock = lock if lock.acquire(False) else guard.take(lock)  # see worker.guard
+        lock = lock if lock.acquire(False) else guard.take(lock)  # see common.guard
         try:
             guard.turn += 1
             if not self._typed:

@@ -25,10 +25,10 @@ from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.guard import Guard
 from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
-from eq1_network.protocols.modbus._transaction import Framer, IdPolicy, answers
-from eq1_network.protocols.modbus._turn import SETTLE, Turn
+from eq1_network.protocols.modbus._transaction import SETTLE, Framer, IdPolicy, answers
 from eq1_network.protocols.modbus.framers import Frame, MBAPFramer
 
 __all__ = ["StreamEngine"]
@@ -90,14 +90,15 @@ class StreamEngine:
         # Whole answers are taken without framing only when they must carry their id.
         self._whole = framer if isinstance(framer, MBAPFramer) and not self._lenient else None
         self._alone = max_outstanding == 1
-        self._single = Turn("transaction")  # held by the one transaction when alone
+        # Held by the one transaction when alone; taken back if an interrupt left it held.
+        self._single = Guard("the Modbus transaction lock", logger, settle=SETTLE)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # answers came or the reader left
         self._sleepers = 0  # threads waiting on _changed
         self._slot_freed = threading.Condition(self._lock)
         self._slot_waiters = 0
         self._free = max_outstanding
-        self._read_role = Turn("read role")
+        self._read_role = Guard("the Modbus read role", logger, settle=SETTLE)
         self._send_lock = threading.Lock()
         self._waiting: dict[int, _Waiter] = {}
         self._next_id = 0
@@ -163,15 +164,15 @@ class StreamEngine:
     def _execute_alone(self, unit: int, pdu: bytes, timeout: float) -> bytes:
         """One request at a time: the caller reads the link itself, no hand-over."""
         started = monotonic()
-        turn = self._single
-        single = turn.lock
+        guard = self._single
+        single = guard.lock
         if not single.acquire(False):
-            taken = turn.wait(single, timeout)
+            taken = guard.take(single, None, timeout)
             if taken is None:
                 raise ProtocolTimeoutError(f"the connection stayed busy for {timeout} s")
             single = taken
         try:
-            turn.marks += 1
+            guard.turn += 1
             tid = self._next_id = (self._next_id + 1) & 0xFFFF
             if self._lenient:
                 self._drain_stale()
@@ -191,7 +192,7 @@ class StreamEngine:
             self._framer.reset()
             raise
         finally:
-            turn.marks += 1
+            guard.turn += 1
             single.release()
 
     def _await_alone(
@@ -331,33 +332,34 @@ class StreamEngine:
                 raise self._timed_out(tid, waiter.unit, waiter.function, timeout)
             role = self._read_role
             lock = role.lock
-            if lock.acquire(False):
-                try:
-                    role.marks += 1
-                    if waiter.pdu is None:
-                        self._read_once(
-                            remaining if remaining < 2 * _GRID else remaining - remaining % _GRID
-                        )
-                finally:
-                    role.marks += 1
-                    lock.release()
-                    with self._lock:
-                        if self._sleepers:
-                            self._changed.notify_all()
-                continue
-            marks = role.marks
-            with self._lock:
-                # Counted under the lock the leaving reader takes: it sees this thread.
-                self._sleepers += 1
-                try:
-                    # Wait only while someone reads: it notifies when it is done. A role
-                    # taken by a caller not yet reading is looked at again after SETTLE.
-                    if waiter.pdu is None and lock.locked():
-                        self._changed.wait(remaining if marks & 1 else min(remaining, SETTLE))
-                finally:
-                    self._sleepers -= 1
-            if not marks & 1:
-                role.left(lock, marks)
+            if not lock.acquire(False):
+                inside = role.turn % 2
+                with self._lock:
+                    # Counted under the lock the leaving reader takes: it sees this thread.
+                    self._sleepers += 1
+                    try:
+                        # Wait only while someone reads: it notifies when it is done. A role
+                        # taken by a caller not reading yet is looked at again soon.
+                        if waiter.pdu is None and lock.locked():
+                            self._changed.wait(remaining if inside else min(remaining, _GRID))
+                    finally:
+                        self._sleepers -= 1
+                taken = None if inside or waiter.pdu is not None else role.take(lock, None, 0.0)
+                if taken is None:
+                    continue
+                lock = taken  # the role was free, or left held by an interrupted reader
+            try:
+                role.turn += 1
+                if waiter.pdu is None:
+                    self._read_once(
+                        remaining if remaining < 2 * _GRID else remaining - remaining % _GRID
+                    )
+            finally:
+                role.turn += 1
+                lock.release()
+                with self._lock:
+                    if self._sleepers:
+                        self._changed.notify_all()
 
     def _read_once(self, wait: float) -> None:
         try:

@@ -22,15 +22,19 @@ from eq1_network.common.exceptions import (
     ProtocolConnectionError,
     ProtocolTimeoutError,
 )
+from eq1_network.common.guard import Guard
 from eq1_network.common.logging import get_logger
 from eq1_network.interfaces.protocol import ReqResProtocol
 from eq1_network.protocols.modbus._spec import EXCEPTION_BIT
-from eq1_network.protocols.modbus._turn import Turn
 from eq1_network.protocols.modbus.framers import Frame
 
-__all__ = ["BusEngine", "Framer", "IdPolicy", "answers"]
+__all__ = ["SETTLE", "BusEngine", "Framer", "IdPolicy", "answers"]
 
 logger = get_logger(__name__)
+
+SETTLE = 0.25
+"""Seconds a lock stays held by a caller that never began its transaction (an interrupt
+hit it right after it took the lock) before the next request takes the lock back."""
 
 IdPolicy = Literal["strict", "lenient"]
 """``"strict"``: an answer must carry its request's transaction id; ``"lenient"``:
@@ -86,15 +90,15 @@ class BusEngine:
         self._framer = framer
         self._echo = echo
         self._silence = silence
-        self._turn = Turn("bus")
+        self._guard = Guard("the Modbus bus lock", logger, settle=SETTLE)
         self.foreign = 0
 
     def _take_bus(self, timeout: float) -> threading.Lock:
-        """Wait for the bus; see :mod:`eq1_network.protocols.modbus._turn`."""
-        lock = self._turn.lock
+        """Wait for the bus; a lock left held by an interrupt is taken back (``Guard``)."""
+        lock = self._guard.lock
         if lock.acquire(False):
             return lock
-        taken = self._turn.wait(lock, timeout)
+        taken = self._guard.take(lock, None, timeout)
         if taken is None:
             raise ProtocolTimeoutError(f"the bus {self._link!r} stayed busy for {timeout} s")
         return taken
@@ -107,15 +111,15 @@ class BusEngine:
             pdu: The request PDU.
             timeout: Seconds to wait for the bus.
         """
-        turn, lock = self._turn, self._take_bus(timeout)
+        guard, lock = self._guard, self._take_bus(timeout)
         try:
-            turn.marks += 1
+            guard.turn += 1
             frame = self._framer.encode(unit, pdu)
             self._link.send(frame)
             if self._echo:
                 self._skip_echo(frame, time.monotonic() + timeout)
         finally:
-            turn.marks += 1
+            guard.turn += 1
             lock.release()
 
     def execute(self, unit: int, pdu: bytes, timeout: float) -> bytes:
@@ -134,9 +138,9 @@ class BusEngine:
             ProtocolConnectionError: If the link broke.
         """
         deadline = time.monotonic() + timeout
-        turn, lock = self._turn, self._take_bus(timeout)
+        guard, lock = self._guard, self._take_bus(timeout)
         try:
-            turn.marks += 1
+            guard.turn += 1
             self._framer.reset()
             self._drop_waiting()
             self._framer.expect_answer_to(pdu)
@@ -145,7 +149,7 @@ class BusEngine:
             leftover = self._skip_echo(frame, deadline) if self._echo else b""
             return self._await(unit, pdu[0], deadline, timeout, leftover)
         finally:
-            turn.marks += 1
+            guard.turn += 1
             lock.release()
 
     def _await(
