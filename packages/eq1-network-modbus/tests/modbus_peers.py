@@ -57,6 +57,13 @@ from pathlib import Path
 
 import pytest
 
+from eq1_network.protocols.modbus import (
+    ModbusASCIIProtocol,
+    ModbusClient,
+    ModbusProtocol,
+    ModbusRTUOverTCPProtocol,
+    ModbusRTUProtocol,
+)
 from eq1_network.testing import (
     DEFAULT_TIMEOUT,
     PeerProcess,
@@ -448,3 +455,16 @@ def parse_mbpoll(stdout: str) -> dict[int, int]:
             ref, _, value = line[1:].partition("]:")
             found[int(ref)] = int(value.split()[0])
     return found
+
+
+def client_for(peer: ModbusPeer, **options: object) -> ModbusClient:
+    """Return an unconnected client of the right kind for ``peer``."""
+    options.setdefault("timeout", DEFAULT_TIMEOUT)
+    if peer.framer == "socket":
+        assert peer.port is not None
+        return ModbusProtocol(HOST, peer.port, **options)  # type: ignore[arg-type]
+    if peer.device is None:  # RTU frames over TCP
+        assert peer.port is not None
+        return ModbusRTUOverTCPProtocol(HOST, peer.port, **options)  # type: ignore[arg-type]
+    cls = ModbusRTUProtocol if peer.framer == "rtu" else ModbusASCIIProtocol
+    return cls(str(peer.device), **options)  # type: ignore[arg-type]

@@ -12,34 +12,18 @@ from collections.abc import Callable, Iterator
 
 import modbus_peers as expect
 import pytest
-from modbus_peers import ModbusPeer, PeerFactory
+from modbus_peers import ModbusPeer, PeerFactory, client_for
 
 from eq1_network.common.exceptions import ProtocolArgumentError, ProtocolTimeoutError
 from eq1_network.protocols.modbus import (
-    ModbusASCIIProtocol,
     ModbusClient,
     ModbusExceptionError,
     ModbusProtocol,
-    ModbusRTUOverTCPProtocol,
-    ModbusRTUProtocol,
 )
 from eq1_network.testing import DEFAULT_TIMEOUT
 
 TIMEOUT = DEFAULT_TIMEOUT
 ClientFactory = Callable[..., ModbusClient]
-
-
-def client_for(peer: ModbusPeer, **options: object) -> ModbusClient:
-    """Return an unconnected client of the right kind for ``peer``."""
-    options.setdefault("timeout", TIMEOUT)
-    if peer.framer == "socket":
-        assert peer.port is not None
-        return ModbusProtocol("127.0.0.1", peer.port, **options)  # type: ignore[arg-type]
-    if peer.device is None:  # RTU frames over TCP
-        assert peer.port is not None
-        return ModbusRTUOverTCPProtocol("127.0.0.1", peer.port, **options)  # type: ignore[arg-type]
-    cls = ModbusRTUProtocol if peer.framer == "rtu" else ModbusASCIIProtocol
-    return cls(str(peer.device), **options)  # type: ignore[arg-type]
 
 
 PEERS = [

@@ -15,27 +15,19 @@ from typing import Any
 
 import modbus_peers as expect
 import pytest
-from modbus_peers import ModbusPeer
+from modbus_peers import ModbusPeer, client_for
 from modbus_test_links import ScriptLink
 
 from eq1_network.common.exceptions import ProtocolTimeoutError
 from eq1_network.common.guard import Guard
-from eq1_network.protocols.modbus import ModbusProtocol, ModbusRTUProtocol, pdu
+from eq1_network.protocols.modbus import pdu
 from eq1_network.protocols.modbus._stream_engine import StreamEngine
 from eq1_network.protocols.modbus._transaction import SETTLE
 from eq1_network.protocols.modbus.client import ModbusClient
 from eq1_network.protocols.modbus.framers import MBAPFramer
-from eq1_network.testing import DEFAULT_TIMEOUT, InterruptingLock
+from eq1_network.testing import InterruptingLock
 
 READ = bytes.fromhex("03 0000 0001")
-
-
-def client_for(peer: ModbusPeer, **options: Any) -> ModbusClient:
-    """An unconnected client for a Modbus TCP or RTU peer."""
-    if peer.device is not None:
-        return ModbusRTUProtocol(str(peer.device), timeout=DEFAULT_TIMEOUT, **options)
-    assert peer.port is not None
-    return ModbusProtocol("127.0.0.1", peer.port, timeout=DEFAULT_TIMEOUT, **options)
 
 
 def guard_of(client: ModbusClient, which: str) -> Guard:
