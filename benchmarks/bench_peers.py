@@ -212,10 +212,16 @@ def print_lane(title: str, unit: str, series: Sequence[Series], ours: int = 0) -
 
 
 def measure_rounds(impls: Sequence[tuple[str, Callable[[], Result]]], rounds: int) -> list[Series]:
-    """Run every implementation once per round, alternating, and collect the results."""
+    """Run every implementation once per round, alternating, and collect the results.
+
+    Each round starts one implementation further along, so that no implementation
+    always runs first (after a pause) or right after the same neighbour.
+    """
     series = [Series(name) for name, _ in impls]
-    for _ in range(rounds):
-        for s, (_, run) in zip(series, impls, strict=True):
+    pairs = list(zip(series, impls, strict=True))
+    for index in range(rounds):
+        shift = index % len(pairs)
+        for s, (_, run) in pairs[shift:] + pairs[:shift]:
             try:
                 rate, lost, *note = run()
             except Exception as exc:

@@ -28,6 +28,8 @@ __all__ = ["QueuedMessage", "Requester", "message_payload_limit"]
 
 logger = get_logger(__name__)
 
+_SENT = NetworkEventType.SENT  # bound once: an enum member read is slow on 3.10 and 3.11
+
 QueuedMessage = tuple[SendData, bytes | None]
 """A send-queue entry: the message and its frame, or ``None`` when the worker must encode it.
 
@@ -302,7 +304,7 @@ class Requester(Worker):
             lock.release()
         if self._sent_events:
             sequence = getattr(item, "sequence", 0)
-            self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
+            self._emit(NetworkEvent(_SENT, data=item, sequence=sequence))
         return True
 
     def write_batch_now(self) -> bool:
@@ -398,4 +400,4 @@ class Requester(Worker):
         while unreported:
             for item, _ in unreported.popleft():
                 sequence = getattr(item, "sequence", 0)
-                self._emit(NetworkEvent(NetworkEventType.SENT, data=item, sequence=sequence))
+                self._emit(NetworkEvent(_SENT, data=item, sequence=sequence))

@@ -6,7 +6,8 @@ other case: untyped messages, an explicit timeout, requests, replies sent from t
 event callback, acknowledged mode and protocols serving many peers. Both share the
 handler's send lock (a :class:`~eq1_network.common.guard.Guard`: taken back when an
 interrupted thread left it held), sequence counter and send queue, so that messages
-are numbered and queued in one order.
+are numbered and queued in one order. Plain messages, which carry no number, are
+queued without the lock.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ class Submitter:
 
         For a message of exactly the send class of a package whose
         ``plain_packet_encoder()`` gave ``to_packet``, sent by a handler without a
-        reply router.
+        reply router. The send lock is not taken: such a message has no number, and
+        the queue keeps the order of the appends.
 
         Returns:
             0: plain messages have no sequence number.
@@ -167,15 +169,7 @@ class Submitter:
             entry: QueuedMessage = (send_data, to_packet(send_data.to_bytes()))
         except (ProtocolError, ValueError, TypeError):
             entry = (send_data, None)  # the send worker reports it
-        guard = self._guard
-        lock = guard.lock
-        lock = lock if lock.acquire(False) else guard.take(lock)
-        try:
-            guard.turn += 1
-            self._queue.put(entry, self._put_timeout)
-        finally:
-            guard.turn += 1
-            lock.release()
+        self._queue.put(entry, self._put_timeout)
         return 0
 
     def write_head(self) -> None:
