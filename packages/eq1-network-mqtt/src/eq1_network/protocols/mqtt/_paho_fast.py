@@ -37,6 +37,11 @@ logger = get_logger(__name__)
 
 _MID = struct.Struct("!H")
 
+# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
+# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
+_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
+_NO_CONN = MQTTErrorCode.MQTT_ERR_NO_CONN
+
 
 _WAIT_STATE = {1: paho.mqtt_ms_wait_for_puback, 2: paho.mqtt_ms_wait_for_pubrec}
 """The state paho gives a QoS 1 or QoS 2 message written for the first time."""
@@ -188,11 +193,11 @@ class FastClient(AckSettler):
         if not self._takes_packets():
             return super().loop_read(max_packets)
         if self._sock is None:
-            return MQTTErrorCode.MQTT_ERR_NO_CONN
+            return _NO_CONN
         rc = self._packet_read()
         if rc > 0:
             return self._loop_rc_handle(rc)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return _SUCCESS
 
     def take_publishes(self) -> int:
         """Take the PUBLISH and the acknowledgement packets waiting in the read buffer.
@@ -277,7 +282,7 @@ class FastClient(AckSettler):
             if mid in self._out_messages:
                 reason = ReasonCode(PacketTypes.PUBREC, identifier=code)
                 return self._do_on_publish(mid, reason, properties_of(PacketTypes.PUBREC))
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return _SUCCESS
 
     last_socket: BufferedSocket | None = None
 

@@ -22,6 +22,10 @@ __all__ = ["BufferedSocket", "QoS0Write"]
 _READ_CHUNK = 65536
 _WAITER_LOCK = threading.Lock()
 
+# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
+# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
+_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
+
 
 class BufferedSocket:
     """Wraps the connection socket: buffered reads, coalesced writes.
@@ -135,7 +139,7 @@ class QoS0Write:
     __slots__ = ("_published", "_waiter", "rc")
 
     def __init__(self) -> None:
-        self.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        self.rc = _SUCCESS
         self._published = False
         self._waiter: threading.Event | None = None
 
@@ -171,6 +175,6 @@ class QoS0Write:
 
     def error(self) -> ProtocolError | None:
         """Why the packet was dropped, once done; ``None`` if it was written."""
-        if self.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+        if self.rc == _SUCCESS:
             return None
         return ProtocolConnectionError(f"QoS 0 message not sent: {paho.error_string(self.rc)}")

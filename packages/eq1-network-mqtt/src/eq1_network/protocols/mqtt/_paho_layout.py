@@ -76,6 +76,7 @@ ATTRIBUTES: Mapping[str, type | tuple[type, ...]] = {
     "_in_message_mutex": type(threading.Lock()),
     "_manual_ack": bool,
     "_msgtime_mutex": type(threading.Lock()),
+    "_last_msg_out": float,
     "_out_packet": collections.deque,
     "_sock": type(None),
     "_out_messages": dict,

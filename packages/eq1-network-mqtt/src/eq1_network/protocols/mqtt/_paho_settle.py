@@ -18,10 +18,12 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from eq1_network.common.logging import get_logger
-from eq1_network.protocols.mqtt._paho_io import QoS0Write
+from eq1_network.protocols.mqtt._paho_io import BufferedSocket, QoS0Write
 from eq1_network.protocols.mqtt._publish_codec import (
+    DISCONNECT_COMMAND,
     PUBACK_COMMAND,
     PUBCOMP_COMMAND,
+    PUBLISH_COMMAND,
     PUBREC_COMMAND,
     PUBREL_COMMAND,
     Deliver,
@@ -33,6 +35,10 @@ __all__ = ["AckSettler", "MessageRecord", "properties_of"]
 
 logger = get_logger("eq1_network.protocols.mqtt._paho_fast")
 """Logs under the fast client's module, whose part this is."""
+
+# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
+# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
+_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 def properties_of(packet_type: int) -> Properties:
@@ -57,7 +63,7 @@ class _Unreported:
     __slots__ = ("rc",)
 
     def __init__(self) -> None:
-        self.rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        self.rc = _SUCCESS
 
     def _set_as_published(self) -> None:
         pass
@@ -122,13 +128,47 @@ class AckSettler(paho.Client):
             }
         )
 
+    def _packet_write(self) -> MQTTErrorCode:
+        """Write the output queue into the buffered socket in one piece.
+
+        paho's writer takes one packet per pass: a slice, a ``send``, its bookkeeping and
+        a lock for each. Into a :class:`BufferedSocket` (whose ``send`` takes everything
+        or raises the error it stored) the packets before the next DISCONNECT are joined
+        and handed over at once, and each written QoS 0 message is reported as paho
+        reports it. A DISCONNECT, a failed socket, a set ``on_publish`` or another
+        socket leave the rest to paho's writer.
+        """
+        sock, out = self._sock, self._out_packet
+        if type(sock) is not BufferedSocket or sock.broken or self.on_publish is not None:
+            return super()._packet_write()
+        chunks: list[bytes | bytearray] = []
+        written: list[Any] = []
+        while out:
+            packet = out[0]
+            if packet["command"] & 0xF0 == DISCONNECT_COMMAND:
+                break
+            out.popleft()
+            pos = packet["pos"]
+            chunks.append(packet["packet"][pos:] if pos else packet["packet"])
+            packet["pos"], packet["to_process"] = pos + packet["to_process"], 0
+            if packet["command"] & 0xF0 == PUBLISH_COMMAND and not packet["qos"]:
+                written.append(packet["info"])
+        if chunks:
+            sock.send(b"".join(chunks) if len(chunks) > 1 else chunks[0])
+            for info in written:
+                if info is not None:
+                    info._set_as_published()  # noqa: SLF001 - what paho's writer calls
+            with self._msgtime_mutex:
+                self._last_msg_out = paho.time_func()
+        return super()._packet_write() if out else _SUCCESS
+
     def _acknowledge(self, mids: list[int], is_puback: bool) -> MQTTErrorCode:
         """Complete publishes with successful MQTT 3.1.1 PUBACKs or PUBCOMPs, in order.
 
         One report to :attr:`ack_listener` for the publishes paho still holds, then paho's
         own completion routine for each, all under paho's lock of its session state.
         """
-        rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        rc = _SUCCESS
         with self._out_message_mutex:
             out = self._out_messages
             known = [mid for mid in mids if mid in out]
@@ -139,7 +179,7 @@ class AckSettler(paho.Client):
             complete = super()._do_on_publish
             for mid in known:
                 code = complete(mid, reason, props)
-                if code != MQTTErrorCode.MQTT_ERR_SUCCESS and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                if code != _SUCCESS and rc == _SUCCESS:
                     rc = code
         return rc
 

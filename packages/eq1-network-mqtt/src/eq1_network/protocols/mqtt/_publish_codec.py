@@ -16,6 +16,7 @@ from collections.abc import Callable
 from eq1_network.common.logging import get_logger
 
 __all__ = [
+    "DISCONNECT_COMMAND",
     "PUBACK_COMMAND",
     "PUBCOMP_COMMAND",
     "PUBLISH_COMMAND",
@@ -31,6 +32,9 @@ logger = get_logger(__name__)
 
 PUBLISH_COMMAND = 0x30
 """The PUBLISH packet type in the first byte of the fixed header."""
+
+DISCONNECT_COMMAND = 0xE0
+"""The DISCONNECT packet type in the first byte of the fixed header."""
 
 PUBACK_COMMAND = 0x40
 """The PUBACK packet type in the first byte of the fixed header."""

@@ -11,7 +11,7 @@ count of unacknowledged messages belong to :class:`PublishTracker` (``_tracking`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eq1_network.common.exceptions import (
     ProtocolArgumentError,
@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 __all__ = ["Publisher"]
 
 logger = get_logger(__name__)
+
+# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
+# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
+_CONNECTED = State.CONNECTED
+_NOT_CONNECTED = PublishStatus.NOT_CONNECTED
 
 
 class Publisher:
@@ -96,12 +101,9 @@ class Publisher:
         shared = self._shared
         with shared.lock:
             state, session = shared.state, shared.session
-            if state is State.CONNECTED and session is not None:
-                if (qos or len(session.window)) and not session.window.admit(
-                    qos,
-                    lambda: self._held(
-                        QueuedPublish(topic, payload, qos, retain, expiry, props, handle)
-                    ),
+            if state is _CONNECTED and session is not None:
+                if (qos or len(session.window)) and not self._admit(
+                    session, (topic, payload, qos, retain, expiry, props, handle)
                 ):
                     return handle
                 status, mid, report = session.adapter.publish(
@@ -110,7 +112,7 @@ class Publisher:
                 if report is not None:
                     tracker.attach(handle, report)
                     return handle
-                if status is not PublishStatus.NOT_CONNECTED:
+                if status is not _NOT_CONNECTED:
                     tracker.track(mid, handle)
                     return handle
                 state = State.RECONNECTING
@@ -133,7 +135,7 @@ class Publisher:
         shared = self._shared
         with shared.lock:
             session = shared.session
-            if shared.state is not State.CONNECTED or session is None or len(session.window):
+            if shared.state is not _CONNECTED or session is None or len(session.window):
                 return None
             _, _, report = session.adapter.publish(
                 topic, payload, 0, retain, self._config.message_expiry, ()
@@ -179,6 +181,16 @@ class Publisher:
         expiry = message_expiry if message_expiry is not None else self._config.message_expiry
         return expiry, props
 
+    def _admit(self, session: Session, fields: tuple[Any, ...]) -> bool:
+        """Tell whether the window lets a message go now; if not, it holds it (lock held).
+
+        Args:
+            session: The live session.
+            fields: The message's :class:`QueuedPublish` fields, built into one only
+                if the window holds it.
+        """
+        return session.window.admit(fields[2], lambda: self._held(QueuedPublish(*fields)))
+
     def _held(self, item: QueuedPublish) -> QueuedPublish:
         """Count a message that waits for the window (window lock held)."""
         if item.qos:
@@ -222,7 +234,7 @@ class Publisher:
                 item.message_expiry,
                 item.user_properties,
             )
-            if status is PublishStatus.NOT_CONNECTED:
+            if status is _NOT_CONNECTED:
                 self._offline.push_front(items[index:])
                 return
             if report is not None:
