@@ -125,12 +125,18 @@ def test_paho_s_writer_keeps_what_the_fast_writer_does_not_handle(
     client._sock = None
 
 
+def one_qos0_queued(ours: socket.socket) -> tuple[BufferedSocket, FastClient]:
+    """A fast client on ``ours`` (buffered) with one QoS 0 PUBLISH queued."""
+    sock = BufferedSocket(ours)
+    client = client_on(sock)
+    assert client.publish_qos0("t/x", b"payload", False) is not None
+    return sock, client
+
+
 def test_a_broken_socket_keeps_the_packet_queued_as_paho_does(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
-    sock = BufferedSocket(pair[0])
-    client = client_on(sock)
-    client.publish_qos0("t/x", b"payload", False)
+    sock, client = one_qos0_queued(pair[0])
     sock._broken = OSError("reset")
     assert client._packet_write() == MQTTErrorCode.MQTT_ERR_CONN_LOST
     assert len(client._out_packet) == 1
@@ -140,9 +146,7 @@ def test_a_broken_socket_keeps_the_packet_queued_as_paho_does(
 def test_a_packet_paho_started_is_finished_from_where_it_stopped(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:
-    sock = BufferedSocket(pair[0])
-    client = client_on(sock)
-    client.publish_qos0("t/x", b"payload", False)
+    sock, client = one_qos0_queued(pair[0])
     packet = client._out_packet[0]
     whole = bytes(packet["packet"])
     packet["pos"], packet["to_process"] = 3, len(whole) - 3  # paho wrote 3 bytes earlier
