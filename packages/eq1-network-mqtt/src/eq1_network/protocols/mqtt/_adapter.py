@@ -31,6 +31,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from eq1_network.common.exceptions import ProtocolError
 from eq1_network.common.logging import get_logger
 from eq1_network.protocols.mqtt._adapter_parts import (
+    NOT_CONNECTED,
+    SENT,
     AdapterListener,
     PublicClient,
     PublishStatus,
@@ -49,6 +51,7 @@ from eq1_network.protocols.mqtt._adapter_parts import (
     tls_close_detail,
 )
 from eq1_network.protocols.mqtt._paho_fast import BufferedSocket, FastClient
+from eq1_network.protocols.mqtt._paho_io import MQTT_OK
 from eq1_network.protocols.mqtt._paho_layout import use_fastpath
 from eq1_network.protocols.mqtt._tracking import Completion
 from eq1_network.protocols.mqtt.config import MQTT_V5, BrokerConfig, ClientConfig
@@ -64,12 +67,6 @@ __all__ = [
 logger = get_logger(__name__)
 
 _MAX_READ_ROUNDS = 64
-
-# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
-# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
-_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
-_SENT = PublishStatus.SENT
-_NOT_CONNECTED = PublishStatus.NOT_CONNECTED
 
 
 def _pending(sock: Any) -> int:
@@ -308,7 +305,7 @@ class PahoAdapter:
         # times; in between, the fast client takes the whole PUBLISH packets read.
         for _ in range(_MAX_READ_ROUNDS):
             rc = client.loop_read()
-            if rc != _SUCCESS or client.socket() is None:
+            if rc != MQTT_OK or client.socket() is None:
                 return client.socket() is not None
             if self._fast is not None:
                 self._fast.take_publishes()
@@ -347,19 +344,19 @@ class PahoAdapter:
         if not qos and props is None and (fast := self._fast) is not None:
             written = fast.publish_qos0(topic, payload, retain)
             if written is None:
-                return _NOT_CONNECTED, 0, None
+                return NOT_CONNECTED, 0, None
             self.wake()
-            return _SENT, 0, written
+            return SENT, 0, written
         if qos and props is None and (fast := self._fast) is not None:
             mid = fast.publish_acknowledged(topic, payload, qos, retain)
             if mid is not None:
                 self.wake()
-                return _SENT, mid, None
+                return SENT, mid, None
         info = self._client.publish(topic, payload, qos, retain, props)
-        if info.rc == _SUCCESS:
-            return _SENT, info.mid, None if qos else WriteReport(info)
+        if info.rc == MQTT_OK:
+            return SENT, info.mid, None if qos else WriteReport(info)
         if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-            return (PublishStatus.KEPT if qos else _NOT_CONNECTED), info.mid, None
+            return (PublishStatus.KEPT if qos else NOT_CONNECTED), info.mid, None
         raise ProtocolError(
             f"paho-mqtt refused to publish on {topic!r}: {paho.error_string(info.rc)}"
         )
@@ -383,7 +380,7 @@ class PahoAdapter:
             )
         else:
             rc, mid = self._client.subscribe(topic_filter, qos)
-        return mid if rc == _SUCCESS and mid is not None else None
+        return mid if rc == MQTT_OK and mid is not None else None
 
     def unsubscribe(self, topic_filter: str) -> int | None:
         """Queue an UNSUBSCRIBE for one filter.
@@ -395,7 +392,7 @@ class PahoAdapter:
             The packet id, or ``None`` when not connected.
         """
         rc, mid = self._client.unsubscribe(topic_filter)
-        return mid if rc == _SUCCESS and mid is not None else None
+        return mid if rc == MQTT_OK and mid is not None else None
 
     # -- paho callbacks (network thread) --------------------------------------------
 

@@ -34,6 +34,8 @@ from eq1_network.protocols.mqtt.reason_codes import Reason
 __all__ = [
     "AdapterListener",
     "PublicClient",
+    "NOT_CONNECTED",
+    "SENT",
     "PublishStatus",
     "ServerLimits",
     "Will",
@@ -71,6 +73,11 @@ class PublishStatus(enum.Enum):
     """QoS 1/2 while the link just dropped: the library keeps it and resends on reconnect."""
     NOT_CONNECTED = "not_connected"
     """QoS 0 while the link just dropped: nothing was queued."""
+
+
+SENT = PublishStatus.SENT
+NOT_CONNECTED = PublishStatus.NOT_CONNECTED
+"""``SENT`` and ``NOT_CONNECTED``, bound once for the publish path (see ``_paho_io.MQTT_OK``)."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from eq1_network.common.logging import get_logger
-from eq1_network.protocols.mqtt._paho_io import BufferedSocket, QoS0Write
+from eq1_network.protocols.mqtt._paho_io import MQTT_OK, BufferedSocket, QoS0Write
 from eq1_network.protocols.mqtt._paho_settle import AckSettler, MessageRecord, properties_of
 from eq1_network.protocols.mqtt._publish_codec import (
     PUBLISH_COMMAND,
@@ -37,10 +37,7 @@ logger = get_logger(__name__)
 
 _MID = struct.Struct("!H")
 
-# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
-# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
-_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
-_NO_CONN = MQTTErrorCode.MQTT_ERR_NO_CONN
+_NO_CONN = MQTTErrorCode.MQTT_ERR_NO_CONN  # bound once, as MQTT_OK
 
 
 _WAIT_STATE = {1: paho.mqtt_ms_wait_for_puback, 2: paho.mqtt_ms_wait_for_pubrec}
@@ -197,7 +194,7 @@ class FastClient(AckSettler):
         rc = self._packet_read()
         if rc > 0:
             return self._loop_rc_handle(rc)
-        return _SUCCESS
+        return MQTT_OK
 
     def take_publishes(self) -> int:
         """Take the PUBLISH and the acknowledgement packets waiting in the read buffer.
@@ -282,7 +279,7 @@ class FastClient(AckSettler):
             if mid in self._out_messages:
                 reason = ReasonCode(PacketTypes.PUBREC, identifier=code)
                 return self._do_on_publish(mid, reason, properties_of(PacketTypes.PUBREC))
-        return _SUCCESS
+        return MQTT_OK
 
     last_socket: BufferedSocket | None = None
 

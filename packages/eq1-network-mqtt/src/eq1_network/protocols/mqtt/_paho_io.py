@@ -17,14 +17,14 @@ from paho.mqtt.enums import MQTTErrorCode
 
 from eq1_network.common.exceptions import ProtocolConnectionError, ProtocolError
 
-__all__ = ["BufferedSocket", "QoS0Write"]
+__all__ = ["MQTT_OK", "BufferedSocket", "QoS0Write"]
 
 _READ_CHUNK = 65536
 _WAITER_LOCK = threading.Lock()
 
-# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
-# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
-_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
+MQTT_OK = MQTTErrorCode.MQTT_ERR_SUCCESS
+"""paho's success code, bound once for per-message paths: on Python 3.10 and 3.11 an enum
+class's ``__getattr__`` makes every ``Enum.MEMBER`` read about ten times a global's."""
 
 
 class BufferedSocket:
@@ -139,7 +139,7 @@ class QoS0Write:
     __slots__ = ("_published", "_waiter", "rc")
 
     def __init__(self) -> None:
-        self.rc = _SUCCESS
+        self.rc = MQTT_OK
         self._published = False
         self._waiter: threading.Event | None = None
 
@@ -175,6 +175,6 @@ class QoS0Write:
 
     def error(self) -> ProtocolError | None:
         """Why the packet was dropped, once done; ``None`` if it was written."""
-        if self.rc == _SUCCESS:
+        if self.rc == MQTT_OK:
             return None
         return ProtocolConnectionError(f"QoS 0 message not sent: {paho.error_string(self.rc)}")

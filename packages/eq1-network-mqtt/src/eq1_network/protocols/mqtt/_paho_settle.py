@@ -18,7 +18,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from eq1_network.common.logging import get_logger
-from eq1_network.protocols.mqtt._paho_io import BufferedSocket, QoS0Write
+from eq1_network.protocols.mqtt._paho_io import MQTT_OK, BufferedSocket, QoS0Write
 from eq1_network.protocols.mqtt._publish_codec import (
     DISCONNECT_COMMAND,
     PUBACK_COMMAND,
@@ -35,10 +35,6 @@ __all__ = ["AckSettler", "MessageRecord", "properties_of"]
 
 logger = get_logger("eq1_network.protocols.mqtt._paho_fast")
 """Logs under the fast client's module, whose part this is."""
-
-# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
-# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
-_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 def properties_of(packet_type: int) -> Properties:
@@ -63,7 +59,7 @@ class _Unreported:
     __slots__ = ("rc",)
 
     def __init__(self) -> None:
-        self.rc = _SUCCESS
+        self.rc = MQTT_OK
 
     def _set_as_published(self) -> None:
         pass
@@ -145,13 +141,14 @@ class AckSettler(paho.Client):
         written: list[Any] = []
         while out:
             packet = out[0]
-            if packet["command"] & 0xF0 == DISCONNECT_COMMAND:
+            kind = packet["command"] & 0xF0
+            if kind == DISCONNECT_COMMAND:
                 break
             out.popleft()
             pos = packet["pos"]
             chunks.append(packet["packet"][pos:] if pos else packet["packet"])
             packet["pos"], packet["to_process"] = pos + packet["to_process"], 0
-            if packet["command"] & 0xF0 == PUBLISH_COMMAND and not packet["qos"]:
+            if kind == PUBLISH_COMMAND and not packet["qos"]:
                 written.append(packet["info"])
         if chunks:
             sock.send(b"".join(chunks) if len(chunks) > 1 else chunks[0])
@@ -160,7 +157,7 @@ class AckSettler(paho.Client):
                     info._set_as_published()  # noqa: SLF001 - what paho's writer calls
             with self._msgtime_mutex:
                 self._last_msg_out = paho.time_func()
-        return super()._packet_write() if out else _SUCCESS
+        return super()._packet_write() if out else MQTT_OK
 
     def _acknowledge(self, mids: list[int], is_puback: bool) -> MQTTErrorCode:
         """Complete publishes with successful MQTT 3.1.1 PUBACKs or PUBCOMPs, in order.
@@ -168,7 +165,7 @@ class AckSettler(paho.Client):
         One report to :attr:`ack_listener` for the publishes paho still holds, then paho's
         own completion routine for each, all under paho's lock of its session state.
         """
-        rc = _SUCCESS
+        rc = MQTT_OK
         with self._out_message_mutex:
             out = self._out_messages
             known = [mid for mid in mids if mid in out]
@@ -179,7 +176,7 @@ class AckSettler(paho.Client):
             complete = super()._do_on_publish
             for mid in known:
                 code = complete(mid, reason, props)
-                if code != _SUCCESS and rc == _SUCCESS:
+                if code != MQTT_OK and rc == MQTT_OK:
                     rc = code
         return rc
 

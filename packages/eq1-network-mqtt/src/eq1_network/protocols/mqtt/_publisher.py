@@ -20,7 +20,7 @@ from eq1_network.common.exceptions import (
     QueueFullError,
 )
 from eq1_network.common.logging import get_logger
-from eq1_network.protocols.mqtt._adapter import PublishStatus
+from eq1_network.protocols.mqtt._adapter_parts import NOT_CONNECTED
 from eq1_network.protocols.mqtt._offline_queue import OfflineQueue, QueuedPublish
 from eq1_network.protocols.mqtt._state import ClientState, State
 from eq1_network.protocols.mqtt._tracking import MQTTPublishHandle, PublishTracker
@@ -33,10 +33,7 @@ __all__ = ["Publisher"]
 
 logger = get_logger(__name__)
 
-# Enum members read on per-message paths are bound once: on Python 3.10 and 3.11 the
-# enum class's ``__getattr__`` makes every ``Member.NAME`` lookup about ten times a global's.
-_CONNECTED = State.CONNECTED
-_NOT_CONNECTED = PublishStatus.NOT_CONNECTED
+_CONNECTED = State.CONNECTED  # bound once, as _adapter_parts.SENT
 
 
 class Publisher:
@@ -112,7 +109,7 @@ class Publisher:
                 if report is not None:
                     tracker.attach(handle, report)
                     return handle
-                if status is not _NOT_CONNECTED:
+                if status is not NOT_CONNECTED:
                     tracker.track(mid, handle)
                     return handle
                 state = State.RECONNECTING
@@ -234,7 +231,7 @@ class Publisher:
                 item.message_expiry,
                 item.user_properties,
             )
-            if status is _NOT_CONNECTED:
+            if status is NOT_CONNECTED:
                 self._offline.push_front(items[index:])
                 return
             if report is not None:
